@@ -1,0 +1,1 @@
+"""Bundled real datasets that need no download (loaded from installed packages)."""

@@ -1,0 +1,1 @@
+"""Metrics: the paper's eq. 17 and standard image-quality measures."""

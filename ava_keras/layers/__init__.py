@@ -1,0 +1,9 @@
+"""Keras layers of the AVA model, usable in any Functional or Sequential model."""
+
+from ava_keras.layers.conv_decoder import ConvDecoder
+from ava_keras.layers.conv_encoder import ConvEncoder
+from ava_keras.layers.discriminator import Discriminator
+from ava_keras.layers.latent_discriminator import LatentDiscriminator
+from ava_keras.layers.sampling import Sampling
+
+__all__ = ["ConvDecoder", "ConvEncoder", "Discriminator", "LatentDiscriminator", "Sampling"]

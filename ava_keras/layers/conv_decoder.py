@@ -1,0 +1,124 @@
+"""Convolutional decoder g(z | Φ): latent vector -> image of an exact shape."""
+
+import math
+
+import keras
+
+from ava_keras.layers._validation import (
+    check_activation,
+    check_filters,
+    check_image_shape,
+    check_positive_int,
+)
+
+
+@keras.saving.register_keras_serializable(package="ava_keras")
+class ConvDecoder(keras.layers.Layer):
+    """Decoder g(z | Φ) of eq. 1: dense seed map, transposed convolutions, crop.
+
+    Each entry of `filters` doubles the spatial size. The seed map is
+    `ceil(H / 2**n) x ceil(W / 2**n)`, so the upsampled map covers the
+    requested size; the surplus rows and columns are cropped centrally, which
+    gives exactly `image_shape` for any height and width (83 x 60 included).
+    The output activation is a sigmoid (the paper's a_g), so pixels lie in
+    [0, 1] and a'_g(x') = x'(1 - x') in the leaning terms (eqs. 10, 16).
+
+    Args:
+        image_shape: `(height, width, channels)` of the images, 1 or 3 channels.
+        filters: Filter counts of the transposed convolutions, coarse to fine.
+        kernel_size: Convolution kernel size.
+        activation: Hidden activation.
+        **kwargs: Base layer keyword arguments, such as `name`.
+
+    Call arguments:
+        inputs: Latent vectors of shape `(batch, latent_dim)`.
+
+    Output shape:
+        `(batch, height, width, channels)`, values in [0, 1].
+
+    Example:
+
+    >>> decoder = ConvDecoder(image_shape=(83, 60, 3), filters=(32, 16))
+    >>> decoder(keras.ops.zeros((2, 8))).shape
+    (2, 83, 60, 3)
+
+    Reference:
+        Nguyen (2023), eqs. 1 and 6.
+    """
+
+    def __init__(self, image_shape, filters=(64, 32), kernel_size=3, activation="relu", **kwargs):
+        super().__init__(**kwargs)
+        # === Config ===
+        self.image_shape = check_image_shape(image_shape)
+        self.filters = check_filters("filters", filters, allow_empty=True)
+        self.kernel_size = check_positive_int("kernel_size", kernel_size)
+        self.activation = check_activation(activation)
+
+        height, width, channels = self.image_shape
+        scale = 2 ** len(self.filters)
+        self.seed_shape = (
+            math.ceil(height / scale),
+            math.ceil(width / scale),
+            self.filters[0] if self.filters else channels,
+        )
+        extra_h = self.seed_shape[0] * scale - height
+        extra_w = self.seed_shape[1] * scale - width
+
+        # === Layers ===
+        self.seed_dense = keras.layers.Dense(
+            math.prod(self.seed_shape), activation=self.activation, name="seed_dense"
+        )
+        self.reshape = keras.layers.Reshape(self.seed_shape, name="seed_map")
+        self.upsample_layers = [
+            keras.layers.Conv2DTranspose(
+                n,
+                self.kernel_size,
+                strides=2,
+                padding="same",
+                activation=self.activation,
+                name=f"upsample_{i}",
+            )
+            for i, n in enumerate(self.filters)
+        ]
+        self.output_conv = keras.layers.Conv2D(
+            channels, self.kernel_size, padding="same", activation="sigmoid", name="output_conv"
+        )
+        self.crop = keras.layers.Cropping2D(
+            ((extra_h // 2, extra_h - extra_h // 2), (extra_w // 2, extra_w - extra_w // 2)),
+            name="crop",
+        )
+
+    def build(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(
+                "ConvDecoder expects latent vectors of shape (batch, latent_dim). "
+                f"Received: input_shape={input_shape}"
+            )
+        self.seed_dense.build(input_shape)
+        shape = (input_shape[0],) + self.seed_shape
+        for layer in self.upsample_layers:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        self.output_conv.build(shape)
+        self.built = True
+
+    def call(self, inputs):
+        x = self.reshape(self.seed_dense(inputs))
+        for layer in self.upsample_layers:
+            x = layer(x)
+        return self.crop(self.output_conv(x))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + self.image_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "image_shape": list(self.image_shape),
+                "filters": list(self.filters),
+                "kernel_size": self.kernel_size,
+                "activation": self.activation,
+            }
+        )
+        return config

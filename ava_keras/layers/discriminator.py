@@ -1,0 +1,91 @@
+"""Image discriminator d(x | Ψ): image -> realism logit."""
+
+import keras
+
+from ava_keras.layers._validation import check_activation, check_filters, check_positive_int
+
+
+@keras.saving.register_keras_serializable(package="ava_keras")
+class Discriminator(keras.layers.Layer):
+    """Decoder discriminator d(x | Ψ) of eqs. 2-4: strided convolutions, one logit.
+
+    It returns the logit `net_d`; the probability that an image is real is
+    `d(x) = sigmoid(net_d)` (a_d is the sigmoid). The losses in
+    `ava_keras.losses` take logits so that saturated outputs stay finite.
+
+    Args:
+        filters: Filter counts of the stride-2 convolutions.
+        kernel_size: Convolution kernel size.
+        dropout: Dropout rate before the output unit (0 for none).
+        **kwargs: Base layer keyword arguments, such as `name`.
+
+    Call arguments:
+        inputs: Images of shape `(batch, height, width, channels)`.
+        training: Python bool; enables dropout.
+
+    Output shape:
+        `(batch, 1)` logits.
+
+    Example:
+
+    >>> logits = Discriminator(filters=(16, 32))(keras.ops.zeros((2, 28, 28, 1)))
+
+    Reference:
+        Nguyen (2023), eqs. 2, 4 and 7.
+    """
+
+    def __init__(self, filters=(32, 64), kernel_size=3, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        # === Config ===
+        self.filters = check_filters("filters", filters)
+        self.kernel_size = check_positive_int("kernel_size", kernel_size)
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+        self.dropout = float(dropout)
+
+        # === Layers ===
+        self.conv_layers = [
+            keras.layers.Conv2D(
+                n, self.kernel_size, strides=2, padding="same", name=f"conv_{i}"
+            )
+            for i, n in enumerate(self.filters)
+        ]
+        self.activation_layer = keras.layers.LeakyReLU(negative_slope=0.2, name="leaky_relu")
+        self.flatten = keras.layers.Flatten(name="flatten")
+        self.dropout_layer = keras.layers.Dropout(self.dropout, name="dropout")
+        self.logit = keras.layers.Dense(1, name="logit")
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(
+                "Discriminator expects images of shape (batch, height, width, "
+                f"channels). Received: input_shape={input_shape}"
+            )
+        shape = input_shape
+        for layer in self.conv_layers:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        shape = self.flatten.compute_output_shape(shape)
+        self.logit.build(shape)
+        self.built = True
+
+    def call(self, inputs, training=False):
+        x = inputs
+        for layer in self.conv_layers:
+            x = self.activation_layer(layer(x))
+        x = self.dropout_layer(self.flatten(x), training=training)
+        return self.logit(x)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": list(self.filters),
+                "kernel_size": self.kernel_size,
+                "dropout": self.dropout,
+            }
+        )
+        return config

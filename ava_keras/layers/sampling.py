@@ -1,0 +1,66 @@
+"""Reparameterization layer, eq. 8 of the AVA paper."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="ava_keras")
+class Sampling(keras.layers.Layer):
+    """Draws `z = mean + exp(log_var / 2) * r` with `r ~ N(0, I)` (eq. 8).
+
+    The noise comes from a `keras.random.SeedGenerator`, so a seeded layer
+    gives the same sequence of draws on every run. Its state is saved with
+    the layer (`.keras` files and checkpoints), so training resumed from a
+    file continues the same noise sequence.
+
+    Args:
+        seed: Optional integer seed for the noise.
+        **kwargs: Base layer keyword arguments, such as `name`.
+
+    Call arguments:
+        inputs: List `[mean, log_var]` of two tensors of the same shape
+            `(batch, latent_dim)`.
+
+    Output shape:
+        Same as `mean`.
+
+    Example:
+
+    >>> z = Sampling(seed=0)([keras.ops.zeros((2, 4)), keras.ops.zeros((2, 4))])
+
+    Reference:
+        Nguyen (2023), "Adversarial Variational Autoencoders", eq. 8.
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if seed is not None and not isinstance(seed, int):
+            raise ValueError(
+                f"`seed` must be an integer or None. Received: seed={seed!r}"
+            )
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True
+
+    def call(self, inputs):
+        mean, log_var = inputs
+        noise = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
+        return mean + ops.exp(0.5 * log_var) * noise
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["seed_state"] = ops.convert_to_numpy(self.seed_generator.state.value)
+
+    def load_own_variables(self, store):
+        if "seed_state" in store:
+            self.seed_generator.state.assign(store["seed_state"])
+            store = {k: v for k, v in store.items() if k != "seed_state"}
+        super().load_own_variables(store)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"seed": self.seed})
+        return config

@@ -1,0 +1,571 @@
+"""The AVA model: a VAE whose decoder and encoder are kept honest by discriminators."""
+
+import contextlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from ava_keras import losses
+from ava_keras.layers import ConvDecoder, ConvEncoder, Discriminator, LatentDiscriminator, Sampling
+from ava_keras.layers._validation import check_image_shape
+from ava_keras.models.presets import PRESETS, SWITCHES, get_switches
+
+ROUTINGS = ("joint", "paper")
+
+# The block each switch needs, and the block whose update each switch gates.
+_SWITCH_BLOCK = {
+    "decoder_discriminator": "discriminator",
+    "decoder_leaning": "discriminator",
+    "encoder_discriminator": "latent_discriminator",
+    "encoder_leaning": "latent_discriminator",
+}
+_BLOCKS = ("encoder", "decoder", "discriminator", "latent_discriminator")
+_LOG_NAMES = (
+    "loss",
+    "reconstruction",
+    "kl",
+    "decoder_adversarial",
+    "encoder_adversarial",
+    "discriminator_loss",
+    "latent_discriminator_loss",
+    "d_real",
+    "d_fake",
+    "latent_d_real",
+    "latent_d_fake",
+)
+
+
+@keras.saving.register_keras_serializable(package="ava_keras")
+class AVA(keras.Model):
+    """Adversarial Variational Autoencoder (Nguyen, 2023), variants VAE and AVA1-AVA5.
+
+    An encoder f(x|Θ) gives μ(x), log σ²(x); z = μ + σ·r (eq. 8); a decoder
+    g(z|Φ) gives x′. A discriminator d(x|Ψ) judges images (eqs. 2-7) and a
+    latent discriminator D(μ|Λ) judges mean vectors μ(x) against μ(x′)
+    (eqs. 11-14). Four switches choose the variant (DESIGN §3); they live in
+    non-trainable variables, so a callback can flip them during `fit` and the
+    next batch obeys without retracing. `train_step` runs one forward pass,
+    records it on one `GradientTape` per block and applies one optimizer per
+    block to that block's own objective (DESIGN §4).
+
+    Args:
+        encoder: Layer or model mapping images to `(mean, log_var)`.
+        decoder: Layer or model mapping `(batch, latent_dim)` to images in
+            [0, 1] (sigmoid output) of shape `image_shape`.
+        image_shape: `(height, width, channels)`.
+        discriminator: Optional layer mapping images to one logit (d).
+        latent_discriminator: Optional layer mapping mean vectors to one logit (D).
+        decoder_discriminator: Train Ψ and add A_d = log(1 − d(x′)) (eq. 3).
+        decoder_leaning: Add the leaning term of eq. 10 to Ψ's update.
+        encoder_discriminator: Train Λ and add A_D = log(1 − D(μ(x′))) (eq. 12).
+        encoder_leaning: Add the leaning term of eq. 16 to Λ's update.
+        routing: `"joint"` (default: each block minimises eq. 3/12 through
+            every path) or `"paper"` (the paper's update rules, eqs. 5-16:
+            the encoder sees only KL and A_D). See DESIGN §4.
+        generator_loss: `"minimax"` (the paper's log(1 − d)) or
+            `"non_saturating"` (−log d).
+        reconstruction_weight, kl_weight, adversarial_weight, leaning_weight:
+            Non-negative multipliers of R, K, the A terms and the leaning terms.
+        seed: Optional integer seed of the sampling noise.
+
+    Example:
+
+    >>> model = AVA.from_preset("ava3", image_shape=(28, 28, 1), latent_dim=8)
+    >>> model.compile()
+    >>> model.fit(images, epochs=1)  # images: float32 array in [0, 1]
+    """
+
+    def __init__(
+        self,
+        encoder,
+        decoder,
+        image_shape,
+        discriminator=None,
+        latent_discriminator=None,
+        decoder_discriminator=False,
+        decoder_leaning=False,
+        encoder_discriminator=False,
+        encoder_leaning=False,
+        routing="joint",
+        generator_loss="minimax",
+        reconstruction_weight=1.0,
+        kl_weight=1.0,
+        adversarial_weight=1.0,
+        leaning_weight=1.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        # === Config ===
+        if routing not in ROUTINGS:
+            raise ValueError(f"`routing` must be one of {ROUTINGS}. Received: routing={routing!r}")
+        if generator_loss not in losses.GENERATOR_LOSSES:
+            raise ValueError(
+                f"`generator_loss` must be one of {losses.GENERATOR_LOSSES}. "
+                f"Received: generator_loss={generator_loss!r}"
+            )
+        self.image_shape = check_image_shape(image_shape)
+        self.routing = routing
+        self.generator_loss = generator_loss
+        self.loss_weights_config = {}
+        for name, value in (
+            ("reconstruction_weight", reconstruction_weight),
+            ("kl_weight", kl_weight),
+            ("adversarial_weight", adversarial_weight),
+            ("leaning_weight", leaning_weight),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"`{name}` must be a non-negative number. Received: {name}={value!r}")
+            self.loss_weights_config[name] = float(value)
+        self.seed = seed
+
+        # === Blocks ===
+        self.encoder = encoder
+        self.decoder = decoder
+        self.discriminator = discriminator
+        self.latent_discriminator = latent_discriminator
+        self.sampling = Sampling(seed=seed, name="sampling")
+
+        # === State ===
+        # Switches are variables, not Python bools: a traced train_step reads
+        # their current value, so callbacks can change them mid-fit.
+        self._switch_variables = {
+            name: self.add_weight(
+                name=name, shape=(), initializer="zeros", trainable=False, dtype="float32"
+            )
+            for name in SWITCHES
+        }
+        self.set_variant(
+            {
+                "decoder_discriminator": decoder_discriminator,
+                "decoder_leaning": decoder_leaning,
+                "encoder_discriminator": encoder_discriminator,
+                "encoder_leaning": encoder_leaning,
+            }
+        )
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in _LOG_NAMES}
+        self._build_blocks()
+
+    # === Construction ===
+
+    @classmethod
+    def from_preset(
+        cls,
+        preset,
+        image_shape,
+        latent_dim=32,
+        encoder_filters=(32, 64),
+        decoder_filters=(64, 32),
+        discriminator_filters=(32, 64),
+        latent_discriminator_units=(64, 64),
+        hidden_units=128,
+        **kwargs,
+    ):
+        """Builds a model with the default convolutional networks for `preset`.
+
+        `preset` is one of `"vae"`, `"ava1"` ... `"ava5"` (see `PRESETS`).
+        Only the discriminators the preset uses are built; build from `"ava5"`
+        and call `set_variant` (or use `VariantSchedule`) to move between
+        variants during training. Other keyword arguments go to `AVA`.
+        """
+        switches = get_switches(preset)
+        image_shape = check_image_shape(image_shape)
+        needs_d = switches["decoder_discriminator"] or switches["decoder_leaning"]
+        needs_latent_d = switches["encoder_discriminator"] or switches["encoder_leaning"]
+        return cls(
+            encoder=ConvEncoder(latent_dim, filters=encoder_filters, hidden_units=hidden_units, name="encoder"),
+            decoder=ConvDecoder(image_shape, filters=decoder_filters, name="decoder"),
+            discriminator=Discriminator(filters=discriminator_filters, name="discriminator") if needs_d else None,
+            latent_discriminator=(
+                LatentDiscriminator(units=latent_discriminator_units, name="latent_discriminator")
+                if needs_latent_d
+                else None
+            ),
+            image_shape=image_shape,
+            **switches,
+            **kwargs,
+        )
+
+    def _build_blocks(self):
+        images = ops.zeros((1,) + self.image_shape)
+        outputs = self.encoder(images)
+        if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
+            raise ValueError(
+                "The encoder must return two tensors (mean, log_var). "
+                f"Received: {type(outputs).__name__} of length "
+                f"{len(outputs) if isinstance(outputs, (list, tuple)) else 1}"
+            )
+        mean, log_var = outputs
+        if tuple(mean.shape) != tuple(log_var.shape) or len(mean.shape) != 2:
+            raise ValueError(
+                "The encoder's mean and log_var must both have shape (batch, latent_dim). "
+                f"Received: {tuple(mean.shape)} and {tuple(log_var.shape)}"
+            )
+        self.latent_dim = int(mean.shape[-1])
+        self.sampling([mean, log_var])
+        reconstruction = self.decoder(mean)
+        if tuple(reconstruction.shape[1:]) != self.image_shape:
+            raise ValueError(
+                f"The decoder returns images of shape {tuple(reconstruction.shape[1:])}, "
+                f"but image_shape={self.image_shape}."
+            )
+        if self.discriminator is not None:
+            self.discriminator(images)
+        if self.latent_discriminator is not None:
+            self.latent_discriminator(mean)
+        self.built = True
+
+    # === Variant switches ===
+
+    @property
+    def variant(self):
+        """The current switches as a dict of bools."""
+        return {name: bool(ops.convert_to_numpy(var) > 0.5) for name, var in self._switch_variables.items()}
+
+    @property
+    def preset(self):
+        """Name of the preset the current switches match, or None."""
+        current = self.variant
+        return next((name for name, p in PRESETS.items() if p["switches"] == current), None)
+
+    def set_variant(self, variant):
+        """Sets the switches from a preset name or a (partial) dict of switches.
+
+        Takes effect at the next training batch. Raises a ValueError for an
+        unknown preset or switch, or a switch whose block the model lacks.
+        """
+        switches = get_switches(variant) if isinstance(variant, str) else dict(variant)
+        unknown = set(switches) - set(SWITCHES)
+        if unknown:
+            raise ValueError(f"Unknown switches {sorted(unknown)}. Valid switches: {', '.join(SWITCHES)}.")
+        for name, value in switches.items():
+            if value and getattr(self, _SWITCH_BLOCK[name]) is None:
+                raise ValueError(
+                    f"Cannot turn on `{name}`: the model has no {_SWITCH_BLOCK[name]}. "
+                    "Build it with one (e.g. AVA.from_preset('ava5', ...))."
+                )
+        for name, value in switches.items():
+            self._switch_variables[name].assign(1.0 if value else 0.0)
+
+    def _switch_property(name):
+        def getter(self):
+            return self.variant[name]
+
+        def setter(self, value):
+            self.set_variant({name: value})
+
+        return property(getter, setter, doc=f"Whether `{name}` is on (settable).")
+
+    decoder_discriminator = _switch_property("decoder_discriminator")
+    decoder_leaning = _switch_property("decoder_leaning")
+    encoder_discriminator = _switch_property("encoder_discriminator")
+    encoder_leaning = _switch_property("encoder_leaning")
+    del _switch_property
+
+    # === Compilation ===
+
+    def compile(
+        self,
+        encoder_optimizer=None,
+        decoder_optimizer=None,
+        discriminator_optimizer=None,
+        latent_discriminator_optimizer=None,
+        jit_compile=False,
+        **kwargs,
+    ):
+        """Configures one optimizer per block.
+
+        Defaults: Adam(1e-3) for the encoder and decoder, Adam(2e-4,
+        beta_1=0.5) for each discriminator. Each may be an optimizer instance,
+        a name or a config dict. Other arguments go to `keras.Model.compile`
+        (`optimizer` and `loss` are not used: the losses are the paper's).
+        """
+        for unused in ("optimizer", "loss"):
+            if kwargs.get(unused) is not None:
+                raise ValueError(
+                    f"AVA.compile takes one optimizer per block, not `{unused}`: use "
+                    "encoder_optimizer=, decoder_optimizer=, discriminator_optimizer=, "
+                    "latent_discriminator_optimizer=."
+                )
+            kwargs.pop(unused, None)
+        super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
+        defaults = {
+            "encoder": lambda: keras.optimizers.Adam(1e-3),
+            "decoder": lambda: keras.optimizers.Adam(1e-3),
+            "discriminator": lambda: keras.optimizers.Adam(2e-4, beta_1=0.5),
+            "latent_discriminator": lambda: keras.optimizers.Adam(2e-4, beta_1=0.5),
+        }
+        given = {
+            "encoder": encoder_optimizer,
+            "decoder": decoder_optimizer,
+            "discriminator": discriminator_optimizer,
+            "latent_discriminator": latent_discriminator_optimizer,
+        }
+        for block in _BLOCKS:
+            network = getattr(self, block)
+            if network is None:
+                setattr(self, f"{block}_optimizer", None)
+                continue
+            optimizer = given[block]
+            optimizer = defaults[block]() if optimizer is None else keras.optimizers.get(optimizer)
+            optimizer.build(network.trainable_variables)
+            setattr(self, f"{block}_optimizer", optimizer)
+
+    def get_compile_config(self):
+        config = {"jit_compile": bool(self.jit_compile)}
+        for block in _BLOCKS:
+            optimizer = getattr(self, f"{block}_optimizer", None)
+            if optimizer is not None:
+                config[f"{block}_optimizer"] = keras.optimizers.serialize(optimizer)
+        return config
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for block in _BLOCKS:
+            if config.get(f"{block}_optimizer") is not None:
+                config[f"{block}_optimizer"] = keras.optimizers.deserialize(config[f"{block}_optimizer"])
+        self.compile(**config)
+
+    # === Forward pass and losses ===
+
+    def call(self, inputs, training=False):
+        """Deterministic reconstruction g(μ(x))."""
+        mean, _ = self.encoder(inputs, training=training)
+        return self.decoder(mean, training=training)
+
+    def _check_images(self, images):
+        shape = tuple(images.shape[1:])
+        if len(shape) != 3 or any(
+            got is not None and got != want for got, want in zip(shape, self.image_shape)
+        ):
+            raise ValueError(
+                f"Expected images of shape (batch, {', '.join(map(str, self.image_shape))}) "
+                f"(the model's image_shape), got {tuple(images.shape)}. Resize the data "
+                "or build the model with a matching image_shape."
+            )
+        return ops.cast(images, self.compute_dtype)
+
+    def compute_losses(self, images, training=False):
+        """One forward pass; returns each block's objective and the logged terms.
+
+        Keys `encoder`, `decoder`, `discriminator`, `latent_discriminator`
+        hold the objective each block's optimizer minimises (DESIGN §4); the
+        other keys are the terms of DESIGN §2 and the discriminators' mean
+        outputs, unweighted, for logging.
+        """
+        w = self.loss_weights_config
+        on = {name: ops.convert_to_tensor(var) for name, var in self._switch_variables.items()}
+        zero = ops.zeros((), dtype=self.compute_dtype)
+
+        mean, log_var = self.encoder(images, training=training)
+        z = self.sampling([mean, log_var])
+        reconstructions = self.decoder(z, training=training)
+        reconstruction = losses.reconstruction_loss(images, reconstructions)
+        kl = losses.kl_divergence(mean, log_var)
+        logs = {
+            "loss": w["reconstruction_weight"] * reconstruction + w["kl_weight"] * kl,
+            "reconstruction": reconstruction,
+            "kl": kl,
+        }
+
+        decoder_adversarial = discriminator_objective = zero
+        if self.discriminator is not None:
+            real_logits = self.discriminator(images, training=training)
+            fake_logits = self.discriminator(reconstructions, training=training)
+            decoder_adversarial = losses.generator_loss(fake_logits, self.generator_loss)
+            discriminator_loss = losses.discriminator_loss(real_logits, fake_logits)
+            leaning = losses.leaning_loss(
+                losses.decoder_leaning_coefficient(images, reconstructions), fake_logits
+            )
+            discriminator_objective = (
+                on["decoder_discriminator"] * discriminator_loss
+                + on["decoder_leaning"] * w["leaning_weight"] * leaning
+            )
+            logs.update(
+                decoder_adversarial=decoder_adversarial,
+                discriminator_loss=discriminator_loss,
+                d_real=ops.mean(ops.sigmoid(real_logits)),
+                d_fake=ops.mean(ops.sigmoid(fake_logits)),
+            )
+
+        encoder_adversarial = latent_discriminator_objective = zero
+        if self.latent_discriminator is not None:
+            # paper routing: A_D reaches Θ only through f_μ(stop_gradient(x′)).
+            encoder_input = reconstructions if self.routing == "joint" else ops.stop_gradient(reconstructions)
+            reconstruction_mean, _ = self.encoder(encoder_input, training=training)
+            real_latent_logits = self.latent_discriminator(mean, training=training)
+            fake_latent_logits = self.latent_discriminator(reconstruction_mean, training=training)
+            encoder_adversarial = losses.generator_loss(fake_latent_logits, self.generator_loss)
+            latent_discriminator_loss = losses.discriminator_loss(real_latent_logits, fake_latent_logits)
+            leaning = losses.leaning_loss(
+                losses.encoder_leaning_coefficient(mean, reconstruction_mean), fake_latent_logits
+            )
+            latent_discriminator_objective = (
+                on["encoder_discriminator"] * latent_discriminator_loss
+                + on["encoder_leaning"] * w["leaning_weight"] * leaning
+            )
+            logs.update(
+                encoder_adversarial=encoder_adversarial,
+                latent_discriminator_loss=latent_discriminator_loss,
+                latent_d_real=ops.mean(ops.sigmoid(real_latent_logits)),
+                latent_d_fake=ops.mean(ops.sigmoid(fake_latent_logits)),
+            )
+
+        adversarial = (
+            on["decoder_discriminator"] * w["adversarial_weight"] * decoder_adversarial
+            + on["encoder_discriminator"] * w["adversarial_weight"] * encoder_adversarial
+        )
+        weighted_reconstruction = w["reconstruction_weight"] * reconstruction
+        if self.routing == "joint":
+            encoder_objective = weighted_reconstruction + w["kl_weight"] * kl + adversarial
+            decoder_objective = weighted_reconstruction + adversarial
+        else:
+            encoder_objective = (
+                w["kl_weight"] * kl
+                + on["encoder_discriminator"] * w["adversarial_weight"] * encoder_adversarial
+            )
+            decoder_objective = (
+                weighted_reconstruction
+                + on["decoder_discriminator"] * w["adversarial_weight"] * decoder_adversarial
+            )
+        objectives = {
+            "encoder": encoder_objective,
+            "decoder": decoder_objective,
+            "discriminator": discriminator_objective,
+            "latent_discriminator": latent_discriminator_objective,
+        }
+        return objectives, logs
+
+    # === Steps ===
+
+    def _images_from(self, data):
+        if isinstance(data, (tuple, list)):
+            data = data[0]
+        return self._check_images(data)
+
+    def _block_is_on(self, block):
+        """A scalar bool tensor: whether `block` is updated this step."""
+        if block in ("encoder", "decoder"):
+            return tf.constant(True)
+        names = [name for name, owner in _SWITCH_BLOCK.items() if owner == block]
+        return tf.reduce_any([self._switch_variables[name] > 0.5 for name in names])
+
+    def train_step(self, data):
+        images = self._images_from(data)
+        blocks = [b for b in _BLOCKS if getattr(self, b) is not None]
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with contextlib.ExitStack() as stack:
+            tapes = {}
+            for block in blocks:
+                tape = stack.enter_context(tf.GradientTape(watch_accessed_variables=False))
+                tape.watch([v.value for v in getattr(self, block).trainable_variables])
+                tapes[block] = tape
+            objectives, logs = self.compute_losses(images, training=True)
+            # Gradients are summed over replicas, so scale to the global batch.
+            scaled = {block: objectives[block] / replicas for block in blocks}
+        for block in blocks:
+            variables = getattr(self, block).trainable_variables
+            gradients = tapes[block].gradient(scaled[block], variables)
+            gradients = [
+                ops.zeros_like(v) if g is None else g for g, v in zip(gradients, variables)
+            ]
+            optimizer = getattr(self, f"{block}_optimizer")
+            tf.cond(
+                self._block_is_on(block),
+                lambda: optimizer.apply(gradients, variables) or tf.constant(True),
+                lambda: tf.constant(False),
+            )
+        return self._update_trackers(logs)
+
+    def test_step(self, data):
+        _, logs = self.compute_losses(self._images_from(data), training=False)
+        return self._update_trackers(logs)
+
+    def predict_step(self, data):
+        return self(self._images_from(data), training=False)
+
+    def _update_trackers(self, logs):
+        for name, value in logs.items():
+            self.trackers[name].update_state(value)
+        return {name: self.trackers[name].result() for name in logs}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    # === Inference helpers ===
+
+    def _run_batched(self, function, inputs, batch_size):
+        inputs = np.asarray(inputs, dtype="float32")
+        outputs = [function(inputs[i : i + batch_size]) for i in range(0, max(len(inputs), 1), batch_size)]
+        if isinstance(outputs[0], (tuple, list)):
+            return tuple(np.concatenate([ops.convert_to_numpy(o[k]) for o in outputs]) for k in range(len(outputs[0])))
+        return np.concatenate([ops.convert_to_numpy(o) for o in outputs])
+
+    def encode(self, images, batch_size=256):
+        """Returns `(mean, log_var)` of f(x|Θ) as numpy arrays."""
+        self._check_images(np.zeros((0,) + tuple(np.shape(images)[1:]), "float32"))
+        return self._run_batched(lambda x: self.encoder(x, training=False), images, batch_size)
+
+    def decode(self, latents, batch_size=256):
+        """Returns g(z|Φ) for latent vectors `(n, latent_dim)`, pixels in [0, 1]."""
+        latents = np.asarray(latents, dtype="float32")
+        if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"Expected latent vectors of shape (n, {self.latent_dim}), got {latents.shape}."
+            )
+        return self._run_batched(lambda z: self.decoder(z, training=False), latents, batch_size)
+
+    def reconstruct(self, images, batch_size=256):
+        """Returns g(μ(x)): the deterministic reconstruction of `images`."""
+        self._check_images(np.zeros((0,) + tuple(np.shape(images)[1:]), "float32"))
+        return self._run_batched(lambda x: self(x, training=False), images, batch_size)
+
+    def sample(self, n, seed=None):
+        """Decodes `n` draws z ~ N(0, I); the same integer `seed` gives the same images."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"`n` must be a positive integer. Received: n={n!r}")
+        latents = keras.random.normal((int(n), self.latent_dim), seed=seed)
+        return self.decode(ops.convert_to_numpy(latents))
+
+    def discriminate(self, images, batch_size=256):
+        """Returns d(x) = sigmoid(logit) in [0, 1], shape `(n, 1)`."""
+        if self.discriminator is None:
+            raise ValueError("This model has no discriminator (it was built without one).")
+        self._check_images(np.zeros((0,) + tuple(np.shape(images)[1:]), "float32"))
+        return self._run_batched(
+            lambda x: ops.sigmoid(self.discriminator(x, training=False)), images, batch_size
+        )
+
+    # === Serialization ===
+
+    def get_config(self):
+        config = super().get_config()
+        serialize = keras.saving.serialize_keras_object
+        config.update(
+            {
+                "encoder": serialize(self.encoder),
+                "decoder": serialize(self.decoder),
+                "discriminator": serialize(self.discriminator) if self.discriminator is not None else None,
+                "latent_discriminator": (
+                    serialize(self.latent_discriminator) if self.latent_discriminator is not None else None
+                ),
+                "image_shape": list(self.image_shape),
+                "routing": self.routing,
+                "generator_loss": self.generator_loss,
+                "seed": self.seed,
+                **self.loss_weights_config,
+                **self.variant,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for block in _BLOCKS:
+            if config.get(block) is not None:
+                config[block] = keras.saving.deserialize_keras_object(config[block])
+        return cls(**config)

@@ -1,0 +1,49 @@
+"""The six variants of DESIGN §3 as data: preset name -> switches + description."""
+
+SWITCHES = (
+    "decoder_discriminator",
+    "decoder_leaning",
+    "encoder_discriminator",
+    "encoder_leaning",
+)
+
+
+def _switches(decoder_discriminator, decoder_leaning, encoder_discriminator, encoder_leaning):
+    return dict(zip(SWITCHES, (decoder_discriminator, decoder_leaning, encoder_discriminator, encoder_leaning)))
+
+
+PRESETS = {
+    "vae": {
+        "switches": _switches(False, False, False, False),
+        "description": "Plain VAE (eq. 1): no discriminator.",
+    },
+    "ava1": {
+        "switches": _switches(True, False, False, False),
+        "description": "AVA1: decoder discriminator d supervises the decoder (eqs. 3-7).",
+    },
+    "ava2": {
+        "switches": _switches(True, True, False, False),
+        "description": "AVA2: AVA1 plus decoder leaning in d's update (eqs. 9-10).",
+    },
+    "ava3": {
+        "switches": _switches(True, False, True, False),
+        "description": "AVA3: AVA1 plus encoder discriminator D on mean vectors (eqs. 11-14).",
+    },
+    "ava4": {
+        "switches": _switches(True, False, True, True),
+        "description": "AVA4: AVA3 plus encoder leaning in D's update (eqs. 15-16).",
+    },
+    "ava5": {
+        "switches": _switches(True, True, True, True),
+        "description": "AVA5: both discriminators and both leaning terms.",
+    },
+}
+
+
+def get_switches(preset):
+    """Returns a copy of the switches of `preset`, or raises a ValueError listing the presets."""
+    if preset not in PRESETS:
+        raise ValueError(
+            f"Unknown preset {preset!r}. Valid presets: {', '.join(PRESETS)}."
+        )
+    return dict(PRESETS[preset]["switches"])

@@ -1,0 +1,42 @@
+"""Packaging for ava_keras: Adversarial Variational Autoencoders in Keras 3."""
+
+import pathlib
+import re
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+VERSION = re.search(
+    r'__version__ = "([^"]+)"', (HERE / "ava_keras" / "version.py").read_text()
+).group(1)
+
+DATASET_EXTRAS = ["scikit-learn>=1.3", "scikit-image>=0.22"]
+PLOT_EXTRAS = ["matplotlib>=3.7"]
+
+setup(
+    name="ava_keras",
+    version=VERSION,
+    description="Adversarial Variational Autoencoders (AVA1-AVA5) for Keras 3 / TensorFlow",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["ava_keras", "ava_keras.*"]),
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.0",
+        "numpy>=1.23",
+        "pillow>=9.0",
+    ],
+    extras_require={
+        "datasets": DATASET_EXTRAS,
+        "plots": PLOT_EXTRAS,
+        "all": DATASET_EXTRAS + PLOT_EXTRAS,
+        "test": DATASET_EXTRAS + PLOT_EXTRAS + ["pytest>=7"],
+    },
+    entry_points={"console_scripts": ["ava-keras=ava_keras.cli:main"]},
+    license="Apache-2.0",
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
