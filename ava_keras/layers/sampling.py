@@ -51,14 +51,12 @@ class Sampling(keras.layers.Layer):
         return input_shape[0]
 
     def save_own_variables(self, store):
-        super().save_own_variables(store)
+        # The layer owns no weights; its only state is the noise generator's.
         store["seed_state"] = ops.convert_to_numpy(self.seed_generator.state.value)
 
     def load_own_variables(self, store):
         if "seed_state" in store:
             self.seed_generator.state.assign(store["seed_state"])
-            store = {k: v for k, v in store.items() if k != "seed_state"}
-        super().load_own_variables(store)
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,102 @@
+"""Layers: shapes, seeded numerics, config and `.keras` round trips, use in user models."""
+
+import keras
+import numpy as np
+import pytest
+
+from ava_keras import layers
+
+LAYER_CASES = [
+    (lambda: layers.ConvEncoder(latent_dim=4, filters=(4, 8), hidden_units=8), (2, 12, 10, 3)),
+    (lambda: layers.ConvDecoder(image_shape=(83, 60, 3), filters=(4, 4)), (2, 5)),
+    (lambda: layers.Discriminator(filters=(4,)), (2, 9, 7, 1)),
+    (lambda: layers.LatentDiscriminator(units=(6,)), (2, 5)),
+]
+
+
+def _as_list(outputs):
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+@pytest.mark.parametrize("height,width,channels", [(83, 60, 3), (60, 83, 3), (28, 28, 1), (1, 1, 1), (33, 17, 3)])
+def test_decoder_returns_exactly_the_requested_shape(height, width, channels):
+    decoder = layers.ConvDecoder(image_shape=(height, width, channels), filters=(8, 4))
+    images = keras.ops.convert_to_numpy(decoder(np.zeros((3, 6), "float32")))
+    assert images.shape == (3, height, width, channels)
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    assert decoder.compute_output_shape((3, 6)) == (3, height, width, channels)
+
+
+def test_sampling_is_eq_8_and_seedable():
+    mean = np.full((20000, 2), [1.0, -3.0], "float32")
+    log_var = np.full((20000, 2), [np.log(4.0), 0.0], "float32")
+    z = keras.ops.convert_to_numpy(layers.Sampling(seed=3)([mean, log_var]))
+    np.testing.assert_allclose(z.mean(axis=0), [1.0, -3.0], atol=0.05)
+    np.testing.assert_allclose(z.std(axis=0), [2.0, 1.0], atol=0.05)
+    again = keras.ops.convert_to_numpy(layers.Sampling(seed=3)([mean, log_var]))
+    np.testing.assert_array_equal(z, again)
+    # With zero variance the noise vanishes: z = μ exactly.
+    exact = layers.Sampling(seed=0)([mean[:3], np.full((3, 2), -80.0, "float32")])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(exact), mean[:3], atol=1e-12)
+
+
+@pytest.mark.parametrize("make_layer,input_shape", LAYER_CASES)
+def test_layer_config_round_trip_gives_identical_outputs(make_layer, input_shape):
+    layer = make_layer()
+    inputs = np.random.default_rng(0).random(input_shape).astype("float32")
+    outputs = _as_list(layer(inputs))
+    clone = layer.__class__.from_config(layer.get_config())
+    clone(inputs)
+    clone.set_weights(layer.get_weights())
+    for a, b in zip(outputs, _as_list(clone(inputs))):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    assert clone.get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize("make_layer,input_shape", LAYER_CASES)
+def test_layer_inside_functional_model_survives_keras_file(make_layer, input_shape, tmp_path):
+    inputs = keras.Input(shape=input_shape[1:])
+    model = keras.Model(inputs, make_layer()(inputs))
+    data = np.random.default_rng(1).random(input_shape).astype("float32")
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)  # no custom_objects: classes are registered
+    for a, b in zip(_as_list(model.predict(data, verbose=0)), _as_list(loaded.predict(data, verbose=0))):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sampling_round_trips_with_its_noise_state(tmp_path):
+    mean, log_var = keras.Input((3,)), keras.Input((3,))
+    model = keras.Model([mean, log_var], layers.Sampling(seed=5)([mean, log_var]))
+    zeros = [np.zeros((2, 3), "float32")] * 2
+    model.predict(zeros, verbose=0)  # advance the noise state
+    model.save(tmp_path / "s.keras")
+    loaded = keras.models.load_model(tmp_path / "s.keras")
+    np.testing.assert_array_equal(model.predict(zeros, verbose=0), loaded.predict(zeros, verbose=0))
+
+
+def test_layers_compose_in_a_sequential_model():
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), layers.Discriminator(filters=(4, 4)), keras.layers.Activation("sigmoid")]
+    )
+    model.compile("adam", "binary_crossentropy")
+    images = np.random.default_rng(0).random((8, 8, 8, 1)).astype("float32")
+    history = model.fit(images, np.ones((8, 1)), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+@pytest.mark.parametrize(
+    "make_layer,message",
+    [
+        (lambda: layers.ConvEncoder(latent_dim=0), "latent_dim=0"),
+        (lambda: layers.ConvEncoder(latent_dim=4, activation="nope"), "nope"),
+        (lambda: layers.ConvDecoder(image_shape=(8, 8, 2)), "image_shape"),
+        (lambda: layers.ConvDecoder(image_shape=(8, 8)), "image_shape"),
+        (lambda: layers.Discriminator(filters=(4, -1)), "filters=-1"),
+        (lambda: layers.Discriminator(dropout=1.5), "dropout=1.5"),
+        (lambda: layers.Sampling(seed="x"), "seed='x'"),
+    ],
+)
+def test_bad_arguments_raise_value_error_quoting_the_value(make_layer, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        make_layer()
