@@ -1,1 +1,5 @@
 """Bundled real datasets that need no download (loaded from installed packages)."""
+
+from ava_keras.datasets.ten_images import ten_images
+
+__all__ = ["ten_images"]
