@@ -1,0 +1,125 @@
+"""Reading one image file with Pillow: any mode -> uint8 array of a fixed size."""
+
+import os
+
+import numpy as np
+from PIL import Image, ImageOps
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+RESIZE_MODES = ("stretch", "crop", "pad")
+_RESAMPLE = Image.Resampling.BICUBIC
+
+
+def check_image_size(image_size):
+    """Returns `image_size` (an int or a `(height, width)` pair) as a pair of ints."""
+    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
+        image_size = (int(image_size), int(image_size))
+    try:
+        height, width = (int(v) for v in image_size)
+        valid = all(
+            not isinstance(v, bool) and float(v) == int(v) for v in image_size
+        ) and min(height, width) >= 1
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise ValueError(
+            "`image_size` must be a positive integer or a (height, width) pair of "
+            f"positive integers. Received: image_size={image_size!r}"
+        )
+    return height, width
+
+
+def check_channels(channels):
+    if channels not in (1, 3) or isinstance(channels, bool):
+        raise ValueError(f"`channels` must be 1 or 3. Received: channels={channels!r}")
+    return channels
+
+
+def check_resize(resize):
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"`resize` must be one of {RESIZE_MODES}. Received: resize={resize!r}")
+    return resize
+
+
+def _to_rgb_or_gray(image, channels):
+    """Converts any Pillow mode to "RGB" or "L" with 8 bits per channel.
+
+    16- and 32-bit integer images are scaled (not clipped) to 8 bits, float
+    images are read as [0, 1], and transparency (RGBA, LA, palette with a
+    transparent colour) is composited onto black.
+    """
+    target = "L" if channels == 1 else "RGB"
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        if image.mode == "F":
+            scale = 1.0
+        elif image.mode == "I" and values.max(initial=0) > 65535:
+            scale = 2.0**32 - 1
+        else:
+            scale = 65535.0
+        gray = np.clip(np.rint(values / scale * 255.0), 0, 255).astype(np.uint8)
+        image = Image.fromarray(gray, mode="L")
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        image = Image.alpha_composite(background, rgba)
+    if image.mode != target:
+        # CMYK, YCbCr, LAB, HSV, "1" and the rest go through RGB.
+        image = image.convert("RGB")
+        if target == "L":
+            image = image.convert("L")
+    return image
+
+
+def _resize(image, size, resize):
+    height, width = size
+    if resize == "stretch":
+        return image.resize((width, height), _RESAMPLE)
+    if resize == "crop":
+        return ImageOps.fit(image, (width, height), _RESAMPLE)
+    return ImageOps.pad(image, (width, height), _RESAMPLE, color=0)
+
+
+def load_image(path, image_size, channels=3, resize="crop"):
+    """Reads an image file into a uint8 array of shape `(height, width, channels)`.
+
+    Reads every format Pillow can (PNG, JPEG, BMP, GIF, WebP, TIFF; the first
+    frame of an animation), applies the EXIF orientation, converts grayscale,
+    RGBA, palette, 16-bit and CMYK images to `channels`, and resizes.
+
+    Args:
+        path: Path of the image file.
+        image_size: Int or `(height, width)` of the output.
+        channels: 1 (grayscale) or 3 (RGB).
+        resize: `"stretch"` (resize, ignoring the aspect ratio), `"crop"`
+            (central crop to the target aspect ratio, then resize) or `"pad"`
+            (resize to fit inside, then pad with black).
+
+    Returns:
+        A uint8 numpy array of shape `(height, width, channels)`.
+
+    Raises:
+        ValueError: The file is empty, is not an image or cannot be fully
+            decoded (for example a truncated file). The message names the file.
+    """
+    size = check_image_size(image_size)
+    check_channels(channels)
+    check_resize(resize)
+    path = os.fspath(path)
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path}: empty file (0 bytes)")
+    try:
+        with Image.open(path) as image:
+            # JPEG: decode directly at a reduced scale that still covers `size`.
+            image.draft("RGB" if channels == 3 else "L", (size[1], size[0]))
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            image = _to_rgb_or_gray(image, channels)
+            image = _resize(image, size, resize)
+            array = np.asarray(image, dtype=np.uint8)
+    except Exception as error:  # Pillow raises many types on malformed files.
+        reason = str(error) or type(error).__name__
+        raise ValueError(f"{path}: cannot read image ({reason})") from error
+    return array.reshape(size + (channels,))
