@@ -19,6 +19,8 @@ if _keras.backend.backend() != "tensorflow":
     )
 
 from ava_keras import callbacks, data, datasets, evaluation, layers, losses  # noqa: E402
+from ava_keras import saving  # noqa: E402
+from ava_keras.export import export_saved_model  # noqa: E402
 from ava_keras.models.ava import AVA  # noqa: E402
 from ava_keras.models.presets import PRESETS  # noqa: E402
 from ava_keras.version import __version__  # noqa: E402
@@ -30,7 +32,9 @@ __all__ = [
     "data",
     "datasets",
     "evaluation",
+    "export_saved_model",
     "layers",
     "losses",
+    "saving",
     "__version__",
 ]
