@@ -1,7 +1,7 @@
 """Input pipelines: image folders -> tf.data."""
 
 from ava_keras.data.image_folder import find_image_files, image_folder
-from ava_keras.data.images import IMAGE_EXTENSIONS, RESIZE_MODES, load_image
+from ava_keras.data.images import IMAGE_EXTENSIONS, RESIZE_MODES, load_image, prepare_image, to_uint8
 from ava_keras.data.throughput import images_per_second
 
 __all__ = [
@@ -11,4 +11,6 @@ __all__ = [
     "image_folder",
     "images_per_second",
     "load_image",
+    "prepare_image",
+    "to_uint8",
 ]

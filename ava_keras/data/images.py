@@ -115,11 +115,38 @@ def load_image(path, image_size, channels=3, resize="crop"):
             # JPEG: decode directly at a reduced scale that still covers `size`.
             image.draft("RGB" if channels == 3 else "L", (size[1], size[0]))
             image.load()
-            image = ImageOps.exif_transpose(image)
-            image = _to_rgb_or_gray(image, channels)
-            image = _resize(image, size, resize)
-            array = np.asarray(image, dtype=np.uint8)
+            return prepare_image(ImageOps.exif_transpose(image), size, channels, resize)
     except Exception as error:  # Pillow raises many types on malformed files.
         reason = str(error) or type(error).__name__
         raise ValueError(f"{path}: cannot read image ({reason})") from error
-    return array.reshape(size + (channels,))
+
+
+def prepare_image(image, image_size, channels=3, resize="crop"):
+    """Converts a Pillow image or an array to uint8 `(height, width, channels)`.
+
+    Arrays may be uint8, or float in [0, 1], of shape `(h, w)` or
+    `(h, w, 1 | 3 | 4)`. Conversion and `resize` are as in `load_image`.
+    """
+    size = check_image_size(image_size)
+    if not isinstance(image, Image.Image):
+        array = np.asarray(image)
+        if array.ndim == 3 and array.shape[-1] == 1:
+            array = array[..., 0]
+        image = Image.fromarray(to_uint8(array))
+    image = _resize(_to_rgb_or_gray(image, check_channels(channels)), size, check_resize(resize))
+    return np.asarray(image, dtype=np.uint8).reshape(size + (channels,))
+
+
+def to_uint8(images):
+    """Maps uint8 or float-in-[0, 1] pixel arrays to uint8, rounding."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images
+    if images.dtype.kind not in "fiub":
+        raise ValueError(f"Expected numeric pixel values; received dtype {images.dtype}.")
+    if images.size and not (np.all(np.isfinite(images)) and images.min() >= 0 and images.max() <= 1):
+        raise ValueError(
+            "Expected uint8 pixels or floats in [0, 1]; received dtype "
+            f"{images.dtype} with values in [{images.min()}, {images.max()}]."
+        )
+    return np.rint(images.astype(np.float64) * 255.0).astype(np.uint8)
