@@ -1,0 +1,244 @@
+"""Each block's update is the gradient of its own objective (DESIGN §4).
+
+The reference objectives below are written from DESIGN §2/§4 with raw
+TensorFlow ops and one persistent tape, independently of the model's
+multi-tape `train_step` and of `ava_keras.losses`. With plain SGD at
+learning rate 1, one `train_on_batch` must move every weight of a trained
+block by exactly −(reference gradient), and leave untrained blocks alone.
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import ava_keras as ak
+from ava_keras import layers
+from tests._tiny import IMAGE_SHAPE, block_weights, peek_noise, sgd_compile, tiny_images, tiny_model
+
+PRESETS = ["vae", "ava1", "ava2", "ava3", "ava4", "ava5"]
+TOLERANCE = dict(rtol=1e-5, atol=1e-5)
+
+
+def reference_objectives(model, images, noise, routing, generator_loss="minimax"):
+    """Block -> objective, from the equations, with raw TF ops."""
+    on = {k: float(v) for k, v in model.variant.items()}
+    enc, dec = model.encoder, model.decoder
+    mean, log_var = enc(images)
+    reconstructions = dec(mean + tf.exp(log_var / 2.0) * noise)
+    r = tf.reduce_mean(0.5 * tf.reduce_sum(tf.square(images - reconstructions), axis=[1, 2, 3]))
+    k = tf.reduce_mean(0.5 * tf.reduce_sum(tf.exp(log_var) + tf.square(mean) - 1.0 - log_var, axis=1))
+
+    def generator_term(probability):
+        if generator_loss == "minimax":
+            return tf.reduce_mean(tf.math.log(1.0 - probability))
+        return tf.reduce_mean(-tf.math.log(probability))
+
+    d_real = tf.sigmoid(model.discriminator(images))
+    d_fake = tf.sigmoid(model.discriminator(reconstructions))
+    a_d = generator_term(d_fake)
+    b = tf.reduce_mean(tf.math.log(d_real) + tf.math.log(1.0 - d_fake))
+    slope = reconstructions * (1.0 - reconstructions)
+    delta_d = tf.stop_gradient(tf.reduce_sum((images - reconstructions) * slope, axis=[1, 2, 3]))
+    psi = -on["decoder_discriminator"] * b - on["decoder_leaning"] * tf.reduce_mean(delta_d * d_fake[:, 0])
+
+    if routing == "paper":
+        # The encoder sees x′ only as data: a constant, not a path to Φ or Θ.
+        mean_rec = enc(tf.constant(reconstructions.numpy()))[0]
+    else:
+        mean_rec = enc(reconstructions)[0]
+    big_d_real = tf.sigmoid(model.latent_discriminator(mean))
+    big_d_fake = tf.sigmoid(model.latent_discriminator(mean_rec))
+    a_big_d = generator_term(big_d_fake)
+    big_b = tf.reduce_mean(tf.math.log(big_d_real) + tf.math.log(1.0 - big_d_fake))
+    delta_big_d = tf.stop_gradient(tf.reduce_sum(mean - mean_rec, axis=1))
+    lam = -on["encoder_discriminator"] * big_b - on["encoder_leaning"] * tf.reduce_mean(
+        delta_big_d * big_d_fake[:, 0]
+    )
+
+    adversarial = on["decoder_discriminator"] * a_d + on["encoder_discriminator"] * a_big_d
+    if routing == "joint":
+        theta, phi = r + k + adversarial, r + adversarial
+    else:
+        theta = k + on["encoder_discriminator"] * a_big_d
+        phi = r + on["decoder_discriminator"] * a_d
+    return {"encoder": theta, "decoder": phi, "discriminator": psi, "latent_discriminator": lam}
+
+
+def reference_gradients(model, images, noise, routing, generator_loss="minimax"):
+    with tf.GradientTape(persistent=True) as tape:
+        objectives = reference_objectives(model, tf.constant(images), noise, routing, generator_loss)
+    return {
+        block: [
+            np.zeros(v.shape, "float32") if g is None else g.numpy()
+            for g, v in zip(
+                tape.gradient(objective, getattr(model, block).trainable_variables),
+                getattr(model, block).trainable_variables,
+            )
+        ]
+        for block, objective in objectives.items()
+    }
+
+
+def trained_blocks(preset):
+    switches = ak.PRESETS[preset]["switches"]
+    blocks = {"encoder", "decoder"}
+    if switches["decoder_discriminator"] or switches["decoder_leaning"]:
+        blocks.add("discriminator")
+    if switches["encoder_discriminator"] or switches["encoder_leaning"]:
+        blocks.add("latent_discriminator")
+    return blocks
+
+
+def one_step_deltas(model, images):
+    before = block_weights(model)
+    model.train_on_batch(images)
+    after = block_weights(model)
+    return {b: [a - w for a, w in zip(after[b], before[b])] for b in before}
+
+
+@pytest.mark.parametrize("routing", ["joint", "paper"])
+@pytest.mark.parametrize("preset", PRESETS)
+def test_one_step_updates_exactly_the_right_blocks_by_their_own_gradients(preset, routing):
+    model = sgd_compile(tiny_model("ava5", routing=routing))
+    model.set_variant(preset)
+    images = tiny_images()
+    expected = reference_gradients(model, images, peek_noise(model, len(images)), routing)
+    deltas = one_step_deltas(model, images)
+    for block, block_deltas in deltas.items():
+        if block in trained_blocks(preset):
+            assert any(np.abs(d).max() > 0 for d in block_deltas), f"{block} did not change"
+            for delta, gradient in zip(block_deltas, expected[block]):
+                np.testing.assert_allclose(-delta, gradient, **TOLERANCE, err_msg=block)
+        else:
+            for delta in block_deltas:
+                np.testing.assert_array_equal(delta, 0.0, err_msg=f"{block} must not change")
+
+
+def test_non_saturating_generator_loss_gradients():
+    model = sgd_compile(tiny_model("ava5", generator_loss="non_saturating"))
+    images = tiny_images()
+    expected = reference_gradients(
+        model, images, peek_noise(model, len(images)), "joint", "non_saturating"
+    )
+    for block, block_deltas in one_step_deltas(model, images).items():
+        for delta, gradient in zip(block_deltas, expected[block]):
+            np.testing.assert_allclose(-delta, gradient, **TOLERANCE, err_msg=block)
+
+
+@pytest.mark.parametrize("preset", ["vae", "ava1", "ava2"])
+def test_paper_routing_encoder_gradient_ignores_the_decoder(preset):
+    """Without D, Θ's update (eq. 5) is the KL gradient: the decoder cannot reach it."""
+    images = tiny_images()
+    initial_weights = tiny_model(preset).get_weights()
+
+    def encoder_delta(routing, perturb):
+        model = sgd_compile(tiny_model(preset, routing=routing))
+        model.set_weights(initial_weights)
+        if perturb:
+            model.decoder.set_weights([w + 0.3 for w in model.decoder.get_weights()])
+        return np.concatenate([d.ravel() for d in one_step_deltas(model, images)["encoder"]])
+
+    np.testing.assert_array_equal(encoder_delta("paper", False), encoder_delta("paper", True))
+    # The same perturbation does move the joint encoder: the check can fail.
+    assert np.abs(encoder_delta("joint", False) - encoder_delta("joint", True)).max() > 1e-4
+
+
+def test_paper_routing_encoder_sees_decoder_only_through_stopped_reconstruction():
+    """With D (AVA3), Θ's update is ∇Θ[K + log(1 − D(f_μ(x′)))] with x′ a constant (eq. 14)."""
+    model = sgd_compile(tiny_model("ava3", routing="paper"))
+    images = tiny_images()
+    noise = peek_noise(model, len(images))
+    mean, log_var = model.encoder(images)
+    constant_rec = model.decoder(mean + tf.exp(log_var / 2.0) * noise).numpy()
+    variables = model.encoder.trainable_variables
+    with tf.GradientTape() as tape:
+        m, lv = model.encoder(images)
+        k = tf.reduce_mean(0.5 * tf.reduce_sum(tf.exp(lv) + m**2 - 1.0 - lv, axis=1))
+        fake = tf.sigmoid(model.latent_discriminator(model.encoder(constant_rec)[0]))
+        objective = k + tf.reduce_mean(tf.math.log(1.0 - fake))
+    expected = tape.gradient(objective, variables)
+    for delta, gradient in zip(one_step_deltas(model, images)["encoder"], expected):
+        np.testing.assert_allclose(-delta, gradient.numpy(), **TOLERANCE)
+
+
+def test_kl_gradient_matches_eq_5_closed_form():
+    """∂K/∂μ = μ and ∂K/∂Σ = −½Σ⁻¹ + ½I, per example (eq. 5), batch-averaged."""
+    mean = tf.Variable([[0.5, -1.0, 2.0], [0.1, 0.0, -0.3]])
+    sigma = tf.Variable([[0.5, 1.0, 2.0], [3.0, 0.2, 1.5]])
+    with tf.GradientTape() as tape:
+        kl = ak.losses.kl_divergence(mean, tf.math.log(sigma))
+    grad_mean, grad_sigma = tape.gradient(kl, [mean, sigma])
+    batch = 2.0
+    np.testing.assert_allclose(grad_mean.numpy(), mean.numpy() / batch, rtol=1e-6)
+    np.testing.assert_allclose(
+        grad_sigma.numpy(), (-0.5 / sigma.numpy() + 0.5) / batch, rtol=1e-6
+    )
+
+
+def _linear_discriminator_model(**switches):
+    """AVA whose d and D are single linear units, so eqs. 7, 10, 13, 16 are explicit."""
+    model = ak.AVA(
+        encoder=layers.ConvEncoder(3, filters=(4,), hidden_units=8),
+        decoder=layers.ConvDecoder(IMAGE_SHAPE, filters=(4,)),
+        discriminator=keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(1)]),
+        latent_discriminator=layers.LatentDiscriminator(units=()),
+        image_shape=IMAGE_SHAPE,
+        seed=0,
+        **switches,
+    )
+    return sgd_compile(model)
+
+
+def _sigmoid(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def _forward(model, images):
+    noise = peek_noise(model, len(images))
+    mean, log_var = model.encoder(images)
+    reconstructions = model.decoder(mean + tf.exp(log_var / 2.0) * noise)
+    return mean.numpy(), reconstructions.numpy(), model.encoder(reconstructions)[0].numpy()
+
+
+@pytest.mark.parametrize("with_b", [False, True])
+def test_decoder_leaning_discriminator_gradient_is_eq_10(with_b):
+    model = _linear_discriminator_model(decoder_discriminator=with_b, decoder_leaning=True)
+    images = tiny_images()
+    _, rec, _ = _forward(model, images)
+    kernel, bias = (w.numpy() for w in model.discriminator.trainable_variables)
+    x, xr = images.reshape(len(images), -1), rec.reshape(len(rec), -1)
+    d_real, d_fake = _sigmoid(x @ kernel + bias), _sigmoid(xr @ kernel + bias)
+    # Eq. 10's extra term: a′_d(d₀) Σᵢ (xᵢ − x′ᵢ) a′_g(x′ᵢ), times ∂net/∂Ψ.
+    delta = ((x - xr) * xr * (1 - xr)).sum(axis=1, keepdims=True)
+    leaning = delta * d_fake * (1 - d_fake)
+    ascent_kernel = (leaning * xr).mean(axis=0)[:, None]
+    ascent_bias = leaning.mean(axis=0)
+    if with_b:  # eq. 7: a′_d/d on real, −a′_d/(1 − d) on fake
+        ascent_kernel += ((1 - d_real) * x - d_fake * xr).mean(axis=0)[:, None]
+        ascent_bias += ((1 - d_real) - d_fake).mean(axis=0)
+    deltas = one_step_deltas(model, images)["discriminator"]
+    np.testing.assert_allclose(deltas[0], ascent_kernel, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(deltas[1], ascent_bias, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("with_b", [False, True])
+def test_encoder_leaning_discriminator_gradient_is_eq_16(with_b):
+    model = _linear_discriminator_model(
+        decoder_discriminator=True, encoder_discriminator=with_b, encoder_leaning=True
+    )
+    images = tiny_images()
+    mean, _, mean_rec = _forward(model, images)
+    kernel, bias = (w.numpy() for w in model.latent_discriminator.trainable_variables)
+    d_real, d_fake = _sigmoid(mean @ kernel + bias), _sigmoid(mean_rec @ kernel + bias)
+    # Eq. 16's extra term with a linear mean head (a′ = 1).
+    delta = (mean - mean_rec).sum(axis=1, keepdims=True)
+    leaning = delta * d_fake * (1 - d_fake)
+    ascent_kernel = (leaning * mean_rec).mean(axis=0)[:, None]
+    ascent_bias = leaning.mean(axis=0)
+    if with_b:  # eq. 13
+        ascent_kernel += ((1 - d_real) * mean - d_fake * mean_rec).mean(axis=0)[:, None]
+        ascent_bias += ((1 - d_real) - d_fake).mean(axis=0)
+    deltas = one_step_deltas(model, images)["latent_discriminator"]
+    np.testing.assert_allclose(deltas[0], ascent_kernel, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(deltas[1], ascent_bias, rtol=1e-4, atol=1e-6)
