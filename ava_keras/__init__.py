@@ -9,20 +9,34 @@ if _backend != "tensorflow":
         "Set KERAS_BACKEND=tensorflow (or unset it) before importing ava_keras."
     )
 
-import keras as _keras  # noqa: E402
+import sys as _sys  # noqa: E402
 
-if _keras.backend.backend() != "tensorflow":
-    raise ImportError(
-        f"ava_keras needs the TensorFlow backend of Keras, but Keras uses "
-        f"{_keras.backend.backend()!r} (from ~/.keras/keras.json). Set "
-        "KERAS_BACKEND=tensorflow before importing ava_keras."
-    )
 
-from ava_keras import callbacks, data, datasets, evaluation, layers, losses  # noqa: E402
-from ava_keras import saving  # noqa: E402
-from ava_keras.export import export_saved_model  # noqa: E402
-from ava_keras.models.ava import AVA  # noqa: E402
-from ava_keras.models.presets import PRESETS  # noqa: E402
+def _load_all():
+    """Imports Keras and every submodule (registering the serializable classes)."""
+    global AVA, PRESETS, callbacks, data, datasets, evaluation, export_saved_model, layers, losses, saving
+    import keras as _keras
+
+    if _keras.backend.backend() != "tensorflow":
+        raise ImportError(
+            f"ava_keras needs the TensorFlow backend of Keras, but Keras uses "
+            f"{_keras.backend.backend()!r} (from ~/.keras/keras.json). Set "
+            "KERAS_BACKEND=tensorflow before importing ava_keras."
+        )
+
+    from ava_keras import callbacks, data, datasets, evaluation, layers, losses
+    from ava_keras import saving
+    from ava_keras.export import export_saved_model
+    from ava_keras.models.ava import AVA
+    from ava_keras.models.presets import PRESETS
+
+
+# The `ava-keras` console script answers `--help` and argument errors before
+# paying for the TensorFlow import; it calls `_load_all()` once its arguments
+# are valid. Every other import of ava_keras loads everything at once.
+if not (_sys.argv and _os.path.basename(_sys.argv[0]).startswith("ava-keras")):
+    _load_all()
+
 from ava_keras.version import __version__  # noqa: E402
 
 __all__ = [
