@@ -1,0 +1,157 @@
+"""SavedModel export: named endpoints that match the Keras model, loaded without ava_keras."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import ops
+
+import ava_keras as ak
+from ava_keras.export import METADATA_FILE
+from tests._tiny import IMAGE_SHAPE, LATENT_DIM, tiny_images, tiny_model
+
+N_GENERATED, SEED = 5, 7
+ENDPOINTS = ("serve", "encode", "decode", "reconstruct", "generate", "discriminate", "discriminate_latent")
+
+# Runs in a fresh interpreter whose sys.path cannot reach ava_keras.
+_FRESH_PROCESS = """
+import json, os, sys
+sys.path = [p for p in sys.path if not os.path.isdir(os.path.join(p or os.getcwd(), "ava_keras"))]
+try:
+    import ava_keras
+    importable = True
+except ImportError:
+    importable = False
+import numpy as np
+import tensorflow as tf
+import keras
+
+export, inputs_path, outputs_path = sys.argv[1:]
+inputs = np.load(inputs_path)
+images, latents = tf.constant(inputs["images"]), tf.constant(inputs["latents"])
+n, seed = tf.constant({n}), tf.constant({seed})
+arguments = {{
+    "serve": (images,), "encode": (images,), "decode": (latents,), "reconstruct": (images,),
+    "discriminate": (images,), "discriminate_latent": (latents,),
+}}
+outputs = {{}}
+loaded = tf.saved_model.load(export)
+for name, args in arguments.items():
+    for key, value in getattr(loaded, name)(*args).items():
+        outputs[f"load/{{name}}/{{key}}"] = value.numpy()
+    for key, value in keras.layers.TFSMLayer(export, call_endpoint=name)(*args).items():
+        outputs[f"tfsm/{{name}}/{{key}}"] = value.numpy()
+outputs["load/generate/images"] = loaded.generate(n=n, seed=seed)["images"].numpy()
+outputs["load/generate_again/images"] = loaded.generate(n=n, seed=seed)["images"].numpy()
+outputs["load/generate_other_seed/images"] = loaded.generate(n=n, seed=seed + 1)["images"].numpy()
+outputs["load/generate_random_seed/images"] = loaded.generate(n=n)["images"].numpy()
+outputs["signature/generate/images"] = loaded.signatures["generate"](n=n, seed=seed)["images"].numpy()
+outputs["signature/serving_default/reconstructions"] = (
+    loaded.signatures["serving_default"](images=images)["reconstructions"].numpy()
+)
+generate = keras.layers.TFSMLayer(export, call_endpoint="generate")
+outputs["tfsm/generate/images"] = generate(n, seed=seed)["images"].numpy()
+np.savez(outputs_path, **outputs)
+print(json.dumps({{
+    "importable": importable,
+    "imported": any(m.split(".")[0] == "ava_keras" for m in sys.modules),
+    "signatures": sorted(loaded.signatures),
+}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A tiny AVA5 (every endpoint), its export, inputs and the Keras outputs."""
+    model = tiny_model()
+    path = ak.export_saved_model(model, str(tmp_path_factory.mktemp("export") / "ava5"))
+    images = tiny_images(3)
+    latents = np.random.default_rng(1).normal(size=(3, LATENT_DIM)).astype("float32")
+    mean, log_var = model.encode(images)
+    expected = {
+        "serve/reconstructions": model.reconstruct(images),
+        "encode/mean": mean,
+        "encode/log_var": log_var,
+        "decode/images": model.decode(latents),
+        "reconstruct/reconstructions": model.reconstruct(images),
+        "generate/images": model.sample(N_GENERATED, seed=SEED),
+        "discriminate/probability": model.discriminate(images),
+        "discriminate_latent/probability": ops.convert_to_numpy(
+            ops.sigmoid(model.latent_discriminator(latents))
+        ),
+    }
+    return path, images, latents, expected
+
+
+def test_endpoints_in_fresh_process_without_ava_keras(exported, tmp_path):
+    path, images, latents, expected = exported
+    np.savez(tmp_path / "inputs.npz", images=images, latents=latents)
+    script = _FRESH_PROCESS.format(n=N_GENERATED, seed=SEED)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [sys.executable, "-c", script, path, str(tmp_path / "inputs.npz"), str(tmp_path / "outputs.npz")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {
+        "importable": False,
+        "imported": False,
+        "signatures": sorted(ENDPOINTS + ("serving_default",)),
+    }
+    outputs = dict(np.load(tmp_path / "outputs.npz"))
+    for key, want in expected.items():
+        for route in ("load", "tfsm"):
+            got = outputs[f"{route}/{key}"]
+            assert got.shape == want.shape, (route, key)
+            np.testing.assert_allclose(got, want, atol=1e-5, rtol=0, err_msg=f"{route}/{key}")
+    assert expected["discriminate/probability"].shape == (3, 1)
+    assert expected["generate/images"].shape == (N_GENERATED,) + IMAGE_SHAPE
+    for key in ("signature/generate/images", "load/generate_again/images"):
+        np.testing.assert_allclose(outputs[key], expected["generate/images"], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(
+        outputs["signature/serving_default/reconstructions"], expected["reconstruct/reconstructions"], atol=1e-5
+    )
+    for key in ("load/generate_other_seed/images", "load/generate_random_seed/images"):
+        assert outputs[key].shape == expected["generate/images"].shape
+        assert np.abs(outputs[key] - expected["generate/images"]).max() > 1e-3, key
+
+
+def test_vae_export_goes_to_saved_models_without_discriminator_endpoints(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = tiny_model("vae")
+    path = ak.export_saved_model(model)
+    assert path == os.path.join("saved_models", "vae")
+    loaded = tf.saved_model.load(path)
+    assert sorted(loaded.signatures) == sorted(
+        ["serve", "serving_default", "encode", "decode", "reconstruct", "generate"]
+    )
+    with open(os.path.join(path, METADATA_FILE), encoding="utf-8") as file:
+        metadata = json.load(file)
+    assert metadata["image_shape"] == list(IMAGE_SHAPE) and metadata["latent_dim"] == LATENT_DIM
+    assert metadata["preset"] == "vae" and metadata["ava_keras_version"] == ak.__version__
+    images = tiny_images(2)
+    np.testing.assert_allclose(loaded.serve(images)["reconstructions"], model.reconstruct(images), atol=1e-5)
+
+
+def test_export_refuses_bad_targets(tmp_path):
+    model = tiny_model("vae")
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "file.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="taken.*not empty.*overwrite=True"):
+        ak.export_saved_model(model, tmp_path / "taken")
+    with pytest.raises(ValueError, match="file.txt.*is a file"):
+        ak.export_saved_model(model, tmp_path / "taken" / "file.txt")
+    with pytest.raises(ValueError, match="must be an ava_keras AVA model.*Sequential"):
+        ak.export_saved_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), tmp_path / "x")
+    assert (tmp_path / "taken" / "file.txt").read_text() == "keep me"
