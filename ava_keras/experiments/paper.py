@@ -1,0 +1,484 @@
+"""The paper's experiment (Section 3, Tables 1-3, Figure 5) as one command.
+
+`ava-keras experiment paper` trains VAE and AVA1-AVA5 with plain SGD at each
+of the paper's 19 learning rates on `ten_images(shrink=3)`, repeats over
+seeds, scores each trained model with eq. 17 and writes, per routing:
+
+- `<label>_runs.csv`: one row per (model, γ, seed) run, diverged runs included;
+- `<label>_tables.md`: Tables 1-3 next to the paper's values;
+- `<label>_summary.json`: the configuration, budget, machine and Table 3;
+- `<label>_figure5.png`: a Figure-5-style bar chart.
+
+`<label>` is the routing (`paper` or `joint`), plus `_clip<c>` when the
+gradient-clipping mitigation `--clipnorm c` is used. TensorFlow is imported
+only inside `run`, so `--help` answers at once.
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import platform
+import time
+
+LEARNING_RATES = tuple(round(0.1 * k, 2) for k in range(10, 0, -1)) + tuple(
+    round(0.01 * k, 2) for k in range(9, 0, -1)
+)
+QUICK_LEARNING_RATES = (1.0, 0.1, 0.01)
+MODELS = ("ava1", "ava2", "ava3", "ava4", "ava5", "vae")  # the paper's column order
+ROUTINGS = ("paper", "joint")
+DEFAULT_STEPS = 20
+DEFAULT_SEEDS = 3
+SHRINK = 3
+# Small networks, so the full 342-run sweep fits the time budget on 2 CPU cores.
+NETWORK = {
+    "latent_dim": 8,
+    "encoder_filters": (8, 16),
+    "decoder_filters": (16, 8),
+    "discriminator_filters": (8, 16),
+    "latent_discriminator_units": (16, 16),
+    "hidden_units": 32,
+}
+_BLOCKS = ("encoder", "decoder", "discriminator", "latent_discriminator")
+
+# Nguyen (2023), Tables 1 and 2 (rows γ, columns AVA1-AVA5, VAE) and Table 3.
+_PAPER_ROWS = """
+1.0  0.1776 0.1772 0.1772 0.1771 0.1777 0.2366
+0.9  0.1775 0.1808 0.1773 0.1783 0.1806 0.2513
+0.8  0.1887 0.1778 0.1777 0.1795 0.1778 0.2458
+0.7  0.1793 0.1771 0.1834 0.1777 0.1797 0.2527
+0.6  0.1774 0.1782 0.1770 0.1786 0.1774 0.2413
+0.5  0.1774 0.1779 0.1775 0.1782 0.1811 0.2439
+0.4  0.1772 0.1775 0.1776 0.1796 0.1778 0.2455
+0.3  0.1769 0.1780 0.1796 0.1783 0.1775 0.2434
+0.2  0.1777 0.1772 0.1769 0.1779 0.1776 0.2434
+0.1  0.1778 0.1814 0.1765 0.1775 0.1775 0.2544
+0.09 0.1773 0.1778 0.1784 0.1770 0.1774 0.2465
+0.08 0.1783 0.1801 0.1835 0.1817 0.1777 0.2407
+0.07 0.1831 0.1770 0.1775 0.1776 0.1802 0.2554
+0.06 0.1782 0.1794 0.1784 0.1775 0.1786 0.2458
+0.05 0.1786 0.1782 0.1789 0.1780 0.1774 0.2449
+0.04 0.1774 0.1777 0.1775 0.1785 0.1768 0.2458
+0.03 0.1799 0.1833 0.1774 0.1791 0.1776 0.2385
+0.02 0.1777 0.1781 0.1775 0.1772 0.1792 0.2377
+0.01 0.1776 0.1789 0.1784 0.1780 0.1787 0.2491
+"""
+PAPER_TABLES_1_2 = {
+    float(row.split()[0]): dict(zip(MODELS, map(float, row.split()[1:])))
+    for row in _PAPER_ROWS.strip().splitlines()
+}
+PAPER_TABLE_3 = {
+    "mean": dict(zip(MODELS, (0.1787, 0.1786, 0.1783, 0.1783, 0.1783, 0.2454))),
+    "minimum": dict(zip(MODELS, (0.1769, 0.1770, 0.1765, 0.1770, 0.1768, 0.2366))),
+    "sd": dict(zip(MODELS, (0.0028, 0.0017, 0.0019, 0.0011, 0.0012, 0.0054))),
+}
+
+
+# === Command line ===
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _learning_rates(text):
+    try:
+        return tuple(_positive_float(v) for v in text.split(","))
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(
+            f"must be comma-separated positive numbers such as 1,0.1,0.01, got {text!r}"
+        ) from None
+
+
+def add_arguments(parser):
+    """Adds the options of `ava-keras experiment paper` to an argparse parser."""
+    parser.add_argument(
+        "--quick", action="store_true",
+        help=f"CI subset: learning rates {QUICK_LEARNING_RATES} and one seed.",
+    )
+    parser.add_argument(
+        "--seeds", type=_positive_int, default=None,
+        help=f"Number of seeds (0, 1, ...) per run (default {DEFAULT_SEEDS}; 1 with --quick).",
+    )
+    parser.add_argument(
+        "--routing", choices=ROUTINGS + ("both",), default="paper",
+        help="Gradient routing (DESIGN §4): the paper's update rules, joint, or both (default paper).",
+    )
+    parser.add_argument(
+        "--steps", type=_positive_int, default=DEFAULT_STEPS,
+        help=f"Full-batch SGD steps per run, the training budget (default {DEFAULT_STEPS}).",
+    )
+    parser.add_argument(
+        "--learning-rates", type=_learning_rates, default=None,
+        help="Comma-separated learning rates (default: the paper's 19, or 3 with --quick).",
+    )
+    parser.add_argument(
+        "--clipnorm", type=_positive_float, default=None,
+        help="Mitigation, off by default: clip each block's global gradient norm to this "
+        "value. Outputs are labelled <routing>_clip<value>.",
+    )
+    parser.add_argument(
+        "--out", default="paper_results", help="Output folder (default ./paper_results)."
+    )
+    return parser
+
+
+def run(args):
+    """Runs the sweep(s) described by parsed `args`; returns an exit code."""
+    if args.quick and args.learning_rates is None:
+        learning_rates = QUICK_LEARNING_RATES
+    else:
+        learning_rates = args.learning_rates or LEARNING_RATES
+    seeds = args.seeds or (1 if args.quick else DEFAULT_SEEDS)
+    routings = ROUTINGS if args.routing == "both" else (args.routing,)
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise ValueError(f"`--out` must be a folder. Received: out={args.out!r}, an existing file")
+    os.makedirs(args.out, exist_ok=True)
+    for routing in routings:
+        label = routing if args.clipnorm is None else f"{routing}_clip{args.clipnorm:g}"
+        start = time.time()
+        rows = run_sweep(
+            routing, learning_rates, range(seeds), args.steps, clipnorm=args.clipnorm, progress=print
+        )
+        config = {
+            "label": label,
+            "routing": routing,
+            "optimizer": "SGD(learning_rate=γ) for every block"
+            + ("" if args.clipnorm is None else f", global_clipnorm={args.clipnorm:g}"),
+            "clipnorm": args.clipnorm,
+            "steps": args.steps,
+            "batch_size": 10,
+            "learning_rates": list(learning_rates),
+            "seeds": list(range(seeds)),
+            "data": f"ava_keras.datasets.ten_images(shrink={SHRINK}): 10 x 83 x 60 x 3",
+            "network": {k: list(v) if isinstance(v, tuple) else v for k, v in NETWORK.items()},
+            "seconds": round(time.time() - start, 1),
+            "machine": _machine(),
+        }
+        paths = write_outputs(args.out, label, rows, config)
+        print(f"{label}: {len(rows)} runs in {config['seconds']:.0f} s; wrote {', '.join(paths)}")
+    return 0
+
+
+# === The sweep ===
+
+
+def _machine():
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+
+
+def run_sweep(routing, learning_rates, seeds, steps, clipnorm=None, models=MODELS, progress=None):
+    """Trains every (model, γ, seed) and scores it with eq. 17.
+
+    One Keras model per preset is built, compiled with one SGD optimizer per
+    block and traced once; before each run its weights and noise state are
+    reset to those of a fresh model built with `keras.utils.set_random_seed(seed)`
+    and the learning rates are set to γ. A run stops early, marked
+    `"diverged"`, when any logged loss becomes NaN or infinite; its score is
+    then left empty and it is counted, never dropped.
+
+    Returns:
+        A list of dicts, one per run: `routing, model, learning_rate, seed,
+        steps, clipnorm, status, rmse, final_loss, diverged_at_step, seconds`.
+    """
+    import keras
+    import numpy as np
+
+    from ava_keras.datasets import ten_images
+    from ava_keras.evaluation import best_generated_image
+    from ava_keras.models.ava import AVA
+
+    images = ten_images(shrink=SHRINK)
+    batch = keras.ops.convert_to_tensor(images)
+    seeds = list(seeds)
+    total = len(models) * len(seeds) * len(learning_rates)
+    rows, start = [], time.time()
+
+    def build(preset, seed):
+        keras.utils.set_random_seed(seed)
+        return AVA.from_preset(preset, image_shape=images.shape[1:], routing=routing, seed=seed, **NETWORK)
+
+    for preset in models:
+        model = build(preset, seeds[0])
+        model.compile(
+            **{
+                f"{block}_optimizer": keras.optimizers.SGD(1.0, global_clipnorm=clipnorm)
+                for block in _BLOCKS
+            }
+        )
+        for seed in seeds:
+            fresh = build(preset, seed)
+            initial = [v.numpy() for v in fresh.weights]
+            noise_state = fresh.sampling.seed_generator.state.numpy()
+            for gamma in learning_rates:
+                run_start = time.time()
+                for variable, value in zip(model.weights, initial):
+                    variable.assign(value)
+                model.sampling.seed_generator.state.assign(noise_state)
+                for block in _BLOCKS:
+                    optimizer = getattr(model, f"{block}_optimizer")
+                    if optimizer is not None:
+                        optimizer.learning_rate = gamma
+                        optimizer.iterations.assign(0)
+                diverged_at, loss = None, float("nan")
+                for step in range(steps):
+                    logs = model.train_on_batch(batch, return_dict=True)
+                    loss = float(logs["loss"])
+                    if not all(np.isfinite(float(v)) for v in logs.values()):
+                        diverged_at = step + 1
+                        break
+                rmse = float("nan")
+                if diverged_at is None:
+                    _, rmse = best_generated_image(model, images, return_score=True)
+                status = "ok" if diverged_at is None and math.isfinite(rmse) else "diverged"
+                rows.append(
+                    {
+                        "routing": routing,
+                        "model": preset,
+                        "learning_rate": gamma,
+                        "seed": seed,
+                        "steps": steps,
+                        "clipnorm": "" if clipnorm is None else clipnorm,
+                        "status": status,
+                        "rmse": rmse if status == "ok" else "",
+                        "final_loss": loss,
+                        "diverged_at_step": "" if diverged_at is None else diverged_at,
+                        "seconds": round(time.time() - run_start, 2),
+                    }
+                )
+                if progress is not None:
+                    elapsed = time.time() - start
+                    eta = elapsed / len(rows) * (total - len(rows))
+                    result = f"{rmse:.4f}" if status == "ok" else f"DIVERGED at step {diverged_at}"
+                    progress(
+                        f"[{routing} {len(rows)}/{total}] {preset} γ={gamma:g} seed={seed}: "
+                        f"{result} ({rows[-1]['seconds']:.1f} s, ETA {eta / 60:.1f} min)",
+                        flush=True,
+                    )
+    return rows
+
+
+# === Tables ===
+
+
+def reference_scores():
+    """Eq.-17 scores of two images that need no model, for context.
+
+    `mean_image` is the pixel-wise mean of the ten images; `best_training_image`
+    is the lowest score of any one of the ten images themselves, i.e. what a
+    perfect autoencoder (x′ = x) would score.
+    """
+    import numpy as np
+
+    from ava_keras.datasets import ten_images
+    from ava_keras.evaluation import paper_rmse
+
+    images = ten_images(shrink=SHRINK)
+    return {
+        "mean_image": paper_rmse(images.mean(axis=0), images),
+        "best_training_image": min(paper_rmse(image, images) for image in images),
+    }
+
+
+def _sd(values):
+    n = len(values)
+    if n < 2:
+        return float("nan")
+    mean = sum(values) / n
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+
+
+def summarize(rows):
+    """Per-γ cells (Tables 1-2) and Table 3 from run rows (dicts or CSV rows).
+
+    A cell is the mean eq.-17 score over the seeds whose run did not diverge.
+    Table 3 per model: `mean` and `sd` (sample SD) over the per-γ cells,
+    `minimum` the lowest per-γ cell, `seed_sd` the SD across seeds of each
+    seed's mean score over γ, and `diverged` / `runs` the counts.
+    """
+    models = [m for m in MODELS if any(r["model"] == m for r in rows)]
+    gammas = sorted({float(r["learning_rate"]) for r in rows}, reverse=True)
+    cells, table3 = {}, {}
+    for model in models:
+        mine = [r for r in rows if r["model"] == model]
+        ok = [r for r in mine if r["status"] == "ok"]
+        for gamma in gammas:
+            at = [r for r in mine if float(r["learning_rate"]) == gamma]
+            scores = [float(r["rmse"]) for r in at if r["status"] == "ok"]
+            cells[(model, gamma)] = {
+                "mean": sum(scores) / len(scores) if scores else None,
+                "ok": len(scores),
+                "diverged": len(at) - len(scores),
+            }
+        per_gamma = [cells[(model, g)]["mean"] for g in gammas if cells[(model, g)]["mean"] is not None]
+        per_seed = []
+        for seed in sorted({r["seed"] for r in mine}):
+            scores = [float(r["rmse"]) for r in ok if r["seed"] == seed]
+            if scores:
+                per_seed.append(sum(scores) / len(scores))
+        table3[model] = {
+            "mean": sum(per_gamma) / len(per_gamma) if per_gamma else None,
+            "minimum": min(per_gamma) if per_gamma else None,
+            "sd": _sd(per_gamma) if per_gamma else None,
+            "seed_sd": _sd(per_seed) if per_seed else None,
+            "diverged": len(mine) - len(ok),
+            "runs": len(mine),
+        }
+    return {"models": models, "learning_rates": gammas, "cells": cells, "table3": table3}
+
+
+def _number(value):
+    return "—" if value is None or not math.isfinite(value) else f"{value:.4f}"
+
+
+def _cell(cell):
+    if cell["mean"] is None:
+        return f"diverged ×{cell['diverged']}"
+    return _number(cell["mean"]) + (f" (div ×{cell['diverged']})" if cell["diverged"] else "")
+
+
+def format_tables(summary, label, references=None):
+    """Markdown Tables 1-3 for `summary`, each measured value beside the paper's."""
+    models = summary["models"]
+    header = "| γ | " + " | ".join(f"{m.upper()} | paper" for m in models) + " |"
+    rule = "|---" * (1 + 2 * len(models)) + "|"
+    lines = []
+    for title, keep in (
+        ("Table 1 (γ = 1 … 0.1)", lambda g: g >= 0.1 - 1e-9),
+        ("Table 2 (γ = 0.09 … 0.01)", lambda g: g < 0.1 - 1e-9),
+    ):
+        gammas = [g for g in summary["learning_rates"] if keep(g)]
+        if not gammas:
+            continue
+        lines += [f"**{title}, {label}.** Mean eq.-17 score over seeds.", "", header, rule]
+        for gamma in gammas:
+            paper = PAPER_TABLES_1_2.get(gamma, {})
+            lines.append(
+                f"| {gamma:g} | "
+                + " | ".join(
+                    f"{_cell(summary['cells'][(m, gamma)])} | {_number(paper.get(m))}" for m in models
+                )
+                + " |"
+            )
+        lines.append("")
+    lines += [
+        f"**Table 3, {label}.** Mean, minimum and SD over the per-γ values; paper values in brackets.",
+        "",
+        "| | " + " | ".join(m.upper() for m in models) + " |",
+        "|---" * (1 + len(models)) + "|",
+    ]
+    table3 = summary["table3"]
+    for key, name in (("mean", "Mean"), ("minimum", "Minimum"), ("sd", "SD")):
+        lines.append(
+            f"| {name} | "
+            + " | ".join(
+                f"{_number(table3[m][key])} ({_number(PAPER_TABLE_3[key].get(m))})" for m in models
+            )
+            + " |"
+        )
+    lines.append("| SD across seeds | " + " | ".join(_number(table3[m]["seed_sd"]) for m in models) + " |")
+    lines.append(
+        "| Diverged runs | " + " | ".join(f"{table3[m]['diverged']}/{table3[m]['runs']}" for m in models) + " |"
+    )
+    if references:
+        lines += [
+            "",
+            "Reference scores without any model: mean of the ten images "
+            f"{_number(references['mean_image'])}; best of the ten images themselves "
+            f"(a perfect autoencoder) {_number(references['best_training_image'])}.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def plot_figure5(summary, path, label):
+    """Figure-5-style bars: mean (± SD across seeds), minimum and SD per model, with the paper's."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    models = summary["models"]
+    table3 = summary["table3"]
+    x = np.arange(len(models))
+
+    def values(key, source):
+        return [np.nan if source(m, key) is None else source(m, key) for m in models]
+
+    def measured(m, key):
+        return table3[m][key]
+
+    def paper(m, key):
+        return PAPER_TABLE_3[key].get(m)
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    width = 0.2
+    seed_sd = values("seed_sd", measured)
+    left.bar(x - 1.5 * width, values("mean", measured), width, yerr=seed_sd, capsize=3, label="mean (± seed SD)")
+    left.bar(x - 0.5 * width, values("minimum", measured), width, label="minimum")
+    left.bar(x + 0.5 * width, values("mean", paper), width, hatch="//", alpha=0.6, label="paper mean")
+    left.bar(x + 1.5 * width, values("minimum", paper), width, hatch="..", alpha=0.6, label="paper minimum")
+    left.set_ylabel("eq. 17 score (lower is better)")
+    right.bar(x - 0.2, values("sd", measured), 0.4, label="SD over γ")
+    right.bar(x + 0.2, values("sd", paper), 0.4, hatch="//", alpha=0.6, label="paper SD")
+    for axis, title in ((left, "Mean and minimum"), (right, "Standard deviation")):
+        axis.set_xticks(x, [m.upper() for m in models])
+        axis.set_title(f"{title} ({label})")
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def read_runs(path):
+    """Reads a `<label>_runs.csv` back into rows for `summarize`."""
+    with open(path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    for row in rows:
+        row["seed"] = int(row["seed"])
+    return rows
+
+
+def write_outputs(out_dir, label, rows, config):
+    """Writes the CSV, tables, JSON summary and figure of one sweep; returns their paths."""
+    paths = {kind: os.path.join(out_dir, f"{label}_{kind}") for kind in ("runs.csv", "tables.md", "summary.json", "figure5.png")}
+    with open(paths["runs.csv"], "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    summary = summarize(read_runs(paths["runs.csv"]))
+    references = reference_scores()
+    with open(paths["tables.md"], "w") as file:
+        file.write(format_tables(summary, label, references))
+    with open(paths["summary.json"], "w") as file:
+        json.dump(
+            {
+                "config": config,
+                "reference_scores": references,
+                "table3": summary["table3"],
+                "paper_table3": PAPER_TABLE_3,
+                "runs": len(rows),
+                "diverged": sum(r["status"] == "diverged" for r in rows),
+            },
+            file,
+            indent=2,
+            ensure_ascii=False,
+        )
+    plot_figure5(summary, paths["figure5.png"], label)
+    return list(paths.values())
