@@ -1,0 +1,104 @@
+"""The paper's experiment: argument parsing, table arithmetic, and a --quick run."""
+
+import argparse
+import ast
+import csv
+import json
+import math
+
+import pytest
+
+from ava_keras.experiments import paper
+
+
+def _parse(argv):
+    return paper.add_arguments(argparse.ArgumentParser()).parse_args(argv)
+
+
+def test_learning_rates_are_the_papers_nineteen():
+    assert len(paper.LEARNING_RATES) == 19
+    assert paper.LEARNING_RATES[:3] == (1.0, 0.9, 0.8) and paper.LEARNING_RATES[-2:] == (0.02, 0.01)
+    assert set(paper.LEARNING_RATES) == set(paper.PAPER_TABLES_1_2)
+
+
+def test_arguments_defaults_and_errors():
+    args = _parse([])
+    assert (args.routing, args.steps, args.seeds, args.clipnorm) == ("paper", paper.DEFAULT_STEPS, None, None)
+    assert _parse(["--learning-rates", "0.5,0.05"]).learning_rates == (0.5, 0.05)
+    for bad in (["--learning-rates", "0.5,x"], ["--steps", "0"], ["--routing", "other"], ["--clipnorm", "-1"]):
+        with pytest.raises(SystemExit):
+            _parse(bad)
+
+
+def test_module_imports_no_tensorflow_at_top_level():
+    tree = ast.parse(open(paper.__file__, encoding="utf-8").read())
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    names = [a.name for n in top if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module for n in top if isinstance(n, ast.ImportFrom)]
+    assert not [n for n in names if n.split(".")[0] in ("tensorflow", "keras", "ava_keras", "numpy")]
+
+
+def _row(model, gamma, seed, rmse):
+    return {
+        "model": model,
+        "learning_rate": gamma,
+        "seed": seed,
+        "status": "ok" if rmse is not None else "diverged",
+        "rmse": "" if rmse is None else rmse,
+    }
+
+
+def test_summarize_hand_computed():
+    rows = [
+        _row("ava1", 1.0, 0, 0.2), _row("ava1", 1.0, 1, 0.4),
+        _row("ava1", 0.1, 0, 0.1), _row("ava1", 0.1, 1, None),
+        _row("vae", 1.0, 0, None), _row("vae", 1.0, 1, None),
+        _row("vae", 0.1, 0, 0.5), _row("vae", 0.1, 1, 0.3),
+    ]
+    summary = paper.summarize(rows)
+    assert summary["models"] == ["ava1", "vae"] and summary["learning_rates"] == [1.0, 0.1]
+    assert summary["cells"][("ava1", 1.0)] == {"mean": pytest.approx(0.3), "ok": 2, "diverged": 0}
+    assert summary["cells"][("ava1", 0.1)] == {"mean": pytest.approx(0.1), "ok": 1, "diverged": 1}
+    assert summary["cells"][("vae", 1.0)] == {"mean": None, "ok": 0, "diverged": 2}
+    ava1 = summary["table3"]["ava1"]
+    # Per-γ cells 0.3 and 0.1: mean 0.2, min 0.1, sample SD √0.02. Seeds: seed 0 mean(0.2, 0.1) = 0.15,
+    # seed 1 mean(0.4) = 0.4, SD √(0.03125).
+    assert ava1["mean"] == pytest.approx(0.2) and ava1["minimum"] == pytest.approx(0.1)
+    assert ava1["sd"] == pytest.approx(math.sqrt(0.02))
+    assert ava1["seed_sd"] == pytest.approx(math.sqrt(0.03125))
+    assert (ava1["diverged"], ava1["runs"]) == (1, 4)
+    assert summary["table3"]["vae"]["mean"] == pytest.approx(0.4) and summary["table3"]["vae"]["diverged"] == 2
+    tables = paper.format_tables(summary, "test")
+    assert "| 1 | 0.3000 | 0.1776 | diverged ×2 | 0.2366 |" in tables
+    assert "0.1000 (div ×1)" in tables
+    assert "| Diverged runs | 1/4 | 2/4 |" in tables
+
+
+def test_quick_run_writes_finite_tables(tmp_path):
+    # --quick: 3 learning rates x 1 seed x 6 models; 2 steps keep CI fast.
+    assert paper.run(_parse(["--quick", "--steps", "2", "--out", str(tmp_path)])) == 0
+    with open(tmp_path / "paper_runs.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 6 * 3
+    assert {(r["model"], float(r["learning_rate"])) for r in rows} == {
+        (m, g) for m in paper.MODELS for g in paper.QUICK_LEARNING_RATES
+    }
+    assert {r["status"] for r in rows} <= {"ok", "diverged"}
+    for row in rows:
+        if row["status"] == "ok":
+            assert 0.0 <= float(row["rmse"]) <= 1.0, row
+        else:  # a diverged run has no score and says when it diverged
+            assert row["rmse"] == "" and int(row["diverged_at_step"]) >= 1, row
+    summary = json.loads((tmp_path / "paper_summary.json").read_text())
+    assert summary["config"]["steps"] == 2 and summary["runs"] == 18
+    assert summary["diverged"] == sum(r["status"] == "diverged" for r in rows)
+    for model in paper.MODELS:
+        entry = summary["table3"][model]
+        assert entry["runs"] == 3
+        if entry["diverged"] < 3:
+            assert 0.0 <= entry["mean"] <= 1.0 and 0.0 <= entry["minimum"] <= entry["mean"]
+    tables = (tmp_path / "paper_tables.md").read_text()
+    table_rows = [line for line in tables.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert [line.split(" | ")[0] for line in table_rows] == ["| 1", "| 0.1", "| 0.01"]
+    assert all(line.count("|") == 2 + 2 * 6 for line in table_rows)
+    assert (tmp_path / "paper_figure5.png").stat().st_size > 1000
