@@ -471,13 +471,30 @@ class AVA(keras.Model):
             gradients = [
                 ops.zeros_like(v) if g is None else g for g, v in zip(gradients, variables)
             ]
-            optimizer = getattr(self, f"{block}_optimizer")
-            tf.cond(
-                self._block_is_on(block),
-                lambda: optimizer.apply(gradients, variables) or tf.constant(True),
-                lambda: tf.constant(False),
-            )
+            self._apply_if_on(block, gradients, variables, replicas)
         return self._update_trackers(logs)
+
+    def _apply_if_on(self, block, gradients, variables, replicas):
+        """Applies `block`'s optimizer only while one of its switches is on.
+
+        On one replica the step is skipped outright, so a switched-off block
+        does not move at all (a zero-gradient Adam step would still move it by
+        its momentum). Under a multi-replica strategy an optimizer step cannot
+        sit inside control flow (it synchronises replicas), so there the
+        gradients are zeroed instead; see docs/distributed.md.
+        """
+        optimizer = getattr(self, f"{block}_optimizer")
+        is_on = self._block_is_on(block)
+        if replicas > 1:
+            gate = ops.cast(is_on, self.compute_dtype)
+            optimizer.apply([g * gate for g in gradients], variables)
+            return
+
+        def apply():
+            optimizer.apply(gradients, variables)
+            return tf.constant(True)
+
+        tf.cond(is_on, apply, lambda: tf.constant(False))
 
     def test_step(self, data):
         _, logs = self.compute_losses(self._images_from(data), training=False)
