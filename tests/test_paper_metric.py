@@ -95,3 +95,13 @@ def test_ten_images_full_size_and_bad_shrink():
     assert ten_images().shape == (10, 250, 180, 3)
     with pytest.raises(ValueError, match="shrink"):
         ten_images(shrink=0)
+
+
+def test_ten_image_names_are_pinned():
+    # The committed experiment results were computed on exactly these photographs.
+    from ava_keras.datasets.ten_images import TEN_IMAGE_NAMES
+
+    assert TEN_IMAGE_NAMES == (
+        "astronaut", "chelsea", "coffee", "hubble_deep_field", "immunohistochemistry",
+        "retina", "rocket", "stereo_motorcycle", "camera", "coins",
+    )

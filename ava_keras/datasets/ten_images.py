@@ -2,24 +2,13 @@
 
 import numpy as np
 
-# The sample images of `skimage.data` that ship inside the package (no
-# download). Only eight distinct colour photographs ship with it (`cat` is
+from ava_keras.datasets.photos import COLOR_PHOTOS, GRAYSCALE_PHOTOS
+
+# scikit-image ships only eight distinct colour photographs (`cat` is
 # `chelsea`, the motorcycle's right stereo view repeats its left one, and
-# `colorwheel` and `logo` are drawings), so the last two are grayscale
-# photographs repeated over three channels.
-TEN_IMAGE_NAMES = (
-    "astronaut",
-    "chelsea",
-    "coffee",
-    "hubble_deep_field",
-    "immunohistochemistry",
-    "retina",
-    "rocket",
-    "stereo_motorcycle",
-    "camera",
-    "coins",
-)
-GRAYSCALE_NAMES = ("camera", "coins")
+# `colorwheel` and `logo` are drawings), so the last two of the ten are
+# grayscale photographs repeated over three channels.
+TEN_IMAGE_NAMES = COLOR_PHOTOS + GRAYSCALE_PHOTOS[:2]
 PAPER_IMAGE_SIZE = (250, 180)  # (height, width): the paper's "180x250", portrait.
 
 

@@ -1,18 +1,14 @@
 """The paper's experiment (Section 3, Tables 1-3, Figure 5) as one command.
 
-`ava-keras experiment paper` trains VAE and AVA1-AVA5 with plain SGD at each
-of the paper's 19 learning rates on `ten_images(shrink=3)`, repeats over
-seeds, scores each trained model with eq. 17 and writes, per routing:
-
-- `<label>_runs.csv`: one row per (model, γ, seed) run, diverged runs included;
-- `<label>_tables.md`: Tables 1-3 next to the paper's values;
-- `<label>_summary.json`: the configuration, budget, machine and Table 3;
-- `<label>_figure5.png`: a Figure-5-style bar chart.
-
-`<label>` is the routing (`paper` or `joint`), plus `_clip<c>` when the
-gradient-clipping mitigation `--clipnorm c` is used. TensorFlow is imported
-only inside `run`, so `--help` answers at once.
+Trains VAE and AVA1-AVA5 with plain SGD at each of the paper's 19 learning
+rates on ten_images(shrink=3), repeats over seeds, scores every trained model
+by eq. 17 and writes, per routing: <label>_runs.csv (every run, diverged ones
+included), <label>_tables.md (Tables 1-3 beside the paper's values),
+<label>_summary.json (configuration, budget, machine, Table 3) and
+<label>_figure5.png. <label> is the routing, plus _clip<c> with --clipnorm c.
 """
+
+# TensorFlow is imported only inside functions, so `--help` answers at once.
 
 import argparse
 import csv
