@@ -423,7 +423,7 @@ def plot_figure5(summary, path, label):
     def paper(m, key):
         return PAPER_TABLE_3[key].get(m)
 
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6))
     width = 0.2
     seed_sd = values("seed_sd", measured)
     left.bar(x - 1.5 * width, values("mean", measured), width, yerr=seed_sd, capsize=3, label="mean (± seed SD)")
@@ -436,7 +436,7 @@ def plot_figure5(summary, path, label):
     for axis, title in ((left, "Mean and minimum"), (right, "Standard deviation")):
         axis.set_xticks(x, [m.upper() for m in models])
         axis.set_title(f"{title} ({label})")
-        axis.legend(fontsize=8)
+        axis.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=4)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
