@@ -50,11 +50,18 @@ def _workers():
     return max(1, min(32, os.cpu_count() or 1))
 
 
-def _read_all(paths, image_size, channels, resize, keep):
-    """Decodes every file in threads (Pillow releases the GIL while decoding).
+def read_images(paths, image_size, channels=3, resize="crop", keep=True):
+    """Decodes image files in parallel threads, separating the unreadable ones.
 
-    Returns `(arrays or None, good_paths, bad)` where `bad` is a list of
-    `(path, reason)`; arrays are kept only if `keep`.
+    Args:
+        paths: Image file paths.
+        image_size, channels, resize: As in `load_image`.
+        keep: Return the decoded images; `False` only checks the files.
+
+    Returns:
+        `(images, good_paths, bad)`: a uint8 array `(len(good_paths), height,
+        width, channels)` (None if `keep` is False or nothing was readable),
+        the readable paths in order, and a list of `(path, reason)`.
     """
 
     def read(path):
@@ -168,7 +175,7 @@ def image_folder(
             f"{', '.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)})."
         )
     in_memory = cache is True
-    arrays, good, bad = _read_all(paths, size, channels, resize, keep=in_memory)
+    arrays, good, bad = read_images(paths, size, channels, resize, keep=in_memory)
     if bad:
         listing = _describe_bad(directory, bad)
         if strict:

@@ -117,8 +117,8 @@ def load_image(path, image_size, channels=3, resize="crop"):
             image.load()
             return prepare_image(ImageOps.exif_transpose(image), size, channels, resize)
     except Exception as error:  # Pillow raises many types on malformed files.
-        reason = str(error) or type(error).__name__
-        raise ValueError(f"{path}: cannot read image ({reason})") from error
+        reason = " ".join(str(error).replace(repr(path), "").replace(path, "").split())
+        raise ValueError(f"{path}: cannot read image ({reason or type(error).__name__})") from error
 
 
 def prepare_image(image, image_size, channels=3, resize="crop"):

@@ -1,0 +1,572 @@
+"""The `ava-keras` command line: train on a folder or a bundled dataset, then sample,
+reconstruct, export and inspect the trained model.
+
+Arguments are parsed and checked before TensorFlow is imported, so `--help`
+and mistakes are answered at once. A user error prints one line,
+`ava-keras: error: ...`, and exits with status 2; set `AVA_KERAS_DEBUG=1` to
+see its traceback.
+"""
+
+import argparse
+import contextlib
+import importlib
+import importlib.util
+import json
+import math
+import os
+import sys
+import warnings
+import zipfile
+
+import numpy as np
+
+PRESETS = ("vae", "ava1", "ava2", "ava3", "ava4", "ava5")  # ava_keras.models.presets.PRESETS
+ROUTINGS = ("joint", "paper")  # ava_keras.models.ava.ROUTINGS
+RESIZE_MODES = ("crop", "stretch", "pad")  # ava_keras.data.RESIZE_MODES
+# Bundled datasets: default image size and channels.
+DATASETS = {"digits": {"image_size": 32, "channels": 1}, "photos": {"image_size": 64, "channels": 3}}
+FOLDER_DEFAULTS = {"image_size": 64, "channels": 3}
+# The default networks halve the image twice (stride-2 convolutions); above
+# MAX_SIDE the encoder's dense layer alone has over 33 million weights.
+MIN_SIDE, MAX_SIDE = 4, 256
+EXPERIMENTS = ("paper",)
+EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
+MODEL_FILE, EXPORT_DIR, GRID_DIR = "model.keras", "saved_model", "grids"
+HISTORY_FILE, LOSS_PLOT = "history.json", "loss.png"
+
+
+class UsageError(Exception):
+    """A mistake in the command line: reported in one line, exit status 2."""
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: X)" to help texts that do not already state a default."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# === Argument types (each raises a one-line message) ===
+
+
+def _int_at_least(lowest):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"must be at least {lowest}, got {value}")
+        return value
+
+    return parse
+
+
+def _float_in(low, high, inclusive_low):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        above = value >= low if inclusive_low else value > low
+        if not (above and value < high and math.isfinite(value)):
+            bracket = "[" if inclusive_low else "("
+            raise argparse.ArgumentTypeError(f"must be in {bracket}{low}, {high}), got {text}")
+        return value
+
+    return parse
+
+
+def _image_size(text):
+    parts = text.lower().split("x")
+    try:
+        sides = tuple(int(p) for p in parts)
+    except ValueError:
+        sides = ()
+    if len(sides) == 1:
+        sides = sides * 2
+    if len(sides) != 2:
+        raise argparse.ArgumentTypeError(f"expected SIZE or HEIGHTxWIDTH such as 64 or 48x64, got {text!r}")
+    if not all(MIN_SIDE <= s <= MAX_SIDE for s in sides):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: each side must be between {MIN_SIDE} (the networks halve the image "
+            f"twice) and {MAX_SIDE} (larger images make the dense layers too big); resize your images"
+        )
+    return sides
+
+
+# === Parser ===
+
+
+def build_parser():
+    """Returns the `ava-keras` argument parser (no TensorFlow import)."""
+    parser = _Parser(
+        prog="ava-keras",
+        description="Adversarial Variational Autoencoders (AVA1-AVA5, Nguyen 2023) with Keras 3.",
+        epilog="Run 'ava-keras COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    defaults = _Formatter
+
+    train = commands.add_parser(
+        "train",
+        formatter_class=defaults,
+        help="train a model on a folder of images or a bundled dataset",
+        description="Train an AVA model on every image under DIR (searched recursively) or on a "
+        "bundled dataset, showing a progress bar per epoch. Writes OUT/model.keras, "
+        "OUT/saved_model/ (SavedModel), OUT/grids/epoch_NNN.png (reconstructions and "
+        "samples after every epoch), OUT/loss.png and OUT/history.json. Ctrl-C stops "
+        "training and saves the model trained so far.",
+    )
+    train.add_argument("directory", nargs="?", metavar="DIR", help="folder of images (PNG, JPEG, BMP, GIF, WebP, TIFF)")
+    train.add_argument("--dataset", choices=tuple(DATASETS), help="train on a bundled dataset instead of DIR")
+    train.add_argument("--preset", choices=PRESETS, default="ava5", help="model variant")
+    train.add_argument("--routing", choices=ROUTINGS, default="joint",
+                       help="gradient routing: 'joint' (each block minimises eq. 3/12 through every path) "
+                       "or 'paper' (the paper's update rules)")
+    train.add_argument("--image-size", type=_image_size, metavar="SIZE",
+                       help="SIZE or HEIGHTxWIDTH (default: 64 for folders, 32 for digits, 64 for photos)")
+    train.add_argument("--channels", type=int, choices=(1, 3),
+                       help="1 (grayscale) or 3 (RGB) (default: 3 for folders, 1 for digits, 3 for photos)")
+    train.add_argument("--resize", choices=RESIZE_MODES, default="crop",
+                       help="fit images to the size: central crop, stretch, or pad with black")
+    train.add_argument("--latent-dim", type=_int_at_least(1), default=32, help="size of the latent vector z")
+    train.add_argument("--epochs", type=_int_at_least(1), default=10, help="passes over the data")
+    train.add_argument("--batch-size", type=_int_at_least(1), default=32,
+                       help="images per step (for a bundled dataset smaller than this, the whole dataset)")
+    train.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="optimizer of every block")
+    train.add_argument("--learning-rate", type=_float_in(0, math.inf, False), default=1e-3,
+                       help="learning rate of the encoder and decoder")
+    train.add_argument("--discriminator-learning-rate", type=_float_in(0, math.inf, False), default=2e-4,
+                       help="learning rate of both discriminators")
+    train.add_argument("--validation-split", type=_float_in(0, 1, True), default=0.0,
+                       help="fraction of the images held out for validation (0: none)")
+    train.add_argument("--seed", type=int, default=0, help="seed of weights, noise, shuffling and the split")
+    train.add_argument("--samples", type=_int_at_least(0), default=16,
+                       help="sampled images in each per-epoch grid")
+    train.add_argument("--out", metavar="DIR", help="output folder (default: saved_models/<data>-<preset>)")
+    train.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier run in OUT")
+    train.add_argument("--log-dir", metavar="DIR", help="also write TensorBoard scalars and sample images here")
+    train.add_argument("--strict", action="store_true", help="stop on an unreadable image instead of skipping it")
+    train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                       help="0: silent, 1: progress bar, 2: one line per epoch")
+
+    sample = commands.add_parser("sample", formatter_class=defaults, help="draw new images from a trained model",
+                                 description="Decode N draws z ~ N(0, I) and save them as one PNG grid.")
+    sample.add_argument("model", metavar="MODEL", help="a .keras file written by 'ava-keras train'")
+    sample.add_argument("-n", "--num", type=_int_at_least(1), default=64, help="number of images")
+    sample.add_argument("--out", default="samples.png", help="output PNG file")
+    sample.add_argument("--seed", type=int, default=0, help="the same seed gives the same images")
+    sample.add_argument("--columns", type=_int_at_least(1), help="images per row (default: about sqrt(N))")
+
+    reconstruct = commands.add_parser(
+        "reconstruct", formatter_class=defaults, help="reconstruct every image of a folder",
+        description="Encode and decode every image under DIR, resized to the model's image size, and "
+        "write g(mu(x)) as PNG files with the same relative names under OUT.",
+    )
+    reconstruct.add_argument("model", metavar="MODEL", help="a .keras file written by 'ava-keras train'")
+    reconstruct.add_argument("directory", metavar="DIR", help="folder of images to reconstruct")
+    reconstruct.add_argument("--out", required=True, metavar="DIR2", help="output folder")
+    reconstruct.add_argument("--resize", choices=RESIZE_MODES, default="crop", help="how to fit images to the size")
+
+    export = commands.add_parser("export", formatter_class=defaults, help="export a TensorFlow SavedModel",
+                                 description="Write a SavedModel with endpoints serve, encode, decode, "
+                                 "reconstruct, generate and discriminate (see ava_keras.export_saved_model).")
+    export.add_argument("model", metavar="MODEL", help="a .keras file written by 'ava-keras train'")
+    export.add_argument("outdir", metavar="OUTDIR", help="output folder")
+    export.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTDIR")
+
+    info = commands.add_parser("info", formatter_class=defaults, help="describe a trained model",
+                               description="Print the variant, shapes, parameter counts and optimizers of MODEL.")
+    info.add_argument("model", metavar="MODEL", help="a .keras file")
+    info.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    experiment = commands.add_parser(
+        "experiment", help="reproduce an experiment of the paper",
+        description="Run a published experiment; 'ava-keras experiment paper --help' lists its options.",
+    )
+    experiment.add_argument("name", choices=EXPERIMENTS, help="experiment to run")
+    experiment.add_argument("arguments", nargs=argparse.REMAINDER, help="options of the experiment")
+    return parser
+
+
+# === Checks before TensorFlow ===
+
+
+def _check_output_path(path, flag):
+    if path and os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"{flag} {path!r} is a file; pass a folder")
+
+
+def _check_model_file(path):
+    if not os.path.exists(path):
+        raise UsageError(f"model file not found: {path!r}")
+    if os.path.isdir(path):
+        hint = " (that is a SavedModel export; pass the .keras file)" if os.path.exists(
+            os.path.join(path, "saved_model.pb")) else ""
+        raise UsageError(f"{path!r} is a folder, not a .keras model file{hint}")
+    if not zipfile.is_zipfile(path):
+        raise UsageError(f"{path!r} is not a .keras model file (not a zip archive); pass the model.keras "
+                         "written by 'ava-keras train'")
+
+
+def _check_image_dir(path):
+    from ava_keras.data.image_folder import find_image_files  # Pillow and numpy only
+
+    if not find_image_files(path):  # raises FileNotFoundError / NotADirectoryError naming the path
+        raise UsageError(f"no image files found in {path!r} (looked recursively for PNG, JPEG, BMP, GIF, "
+                         "WebP and TIFF)")
+
+
+def _check_train(args):
+    if (args.directory is None) == (args.dataset is None):
+        raise UsageError("give a folder of images (ava-keras train DIR) or a bundled dataset "
+                         f"(--dataset {'|'.join(DATASETS)}), not both or neither")
+    defaults = DATASETS[args.dataset] if args.dataset else FOLDER_DEFAULTS
+    args.image_size = args.image_size or (defaults["image_size"],) * 2
+    args.channels = args.channels or defaults["channels"]
+    if args.directory is not None:
+        _check_image_dir(args.directory)
+    name = args.dataset or os.path.basename(os.path.normpath(os.path.abspath(args.directory)))
+    args.out = args.out or os.path.join("saved_models", f"{name}-{args.preset}")
+    _check_output_path(args.out, "--out")
+    _check_output_path(args.log_dir, "--log-dir")
+    if args.log_dir and importlib.util.find_spec("tensorboard") is None:
+        raise UsageError("--log-dir needs TensorBoard, which is not installed: pip install tensorboard")
+    if os.path.exists(os.path.join(args.out, MODEL_FILE)) and not args.overwrite:
+        raise UsageError(f"{os.path.join(args.out, MODEL_FILE)!r} exists; pass --overwrite to replace it "
+                         "or --out to write elsewhere")
+
+
+def _check(args):
+    if args.command == "train":
+        _check_train(args)
+    elif args.command in ("sample", "reconstruct", "export", "info"):
+        _check_model_file(args.model)
+    if args.command == "sample" and os.path.isdir(args.out):
+        raise UsageError(f"--out {args.out!r} is a folder; pass a PNG file name such as grid.png")
+    if args.command == "reconstruct":
+        _check_image_dir(args.directory)
+        _check_output_path(args.out, "--out")
+    if args.command == "export":
+        _check_output_path(args.outdir, "OUTDIR")
+
+
+# === Commands (TensorFlow is imported from here on) ===
+
+
+def _load_tensorflow():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import ava_keras
+
+    ava_keras._load_all()
+    return ava_keras
+
+
+def _bundled_images(args):
+    ak = _load_tensorflow()
+    if args.dataset == "digits":
+        images = ak.datasets.load_digits(image_size=args.image_size)
+        return images if args.channels == 1 else images.repeat(3, axis=-1)
+    return ak.datasets.load_photos(image_size=args.image_size, channels=args.channels, resize=args.resize)
+
+
+def _training_data(args):
+    """Returns `(train, validation or None, reference images, fit kwargs)`."""
+    ak = _load_tensorflow()
+    split = args.validation_split or None
+    if args.directory is not None:
+        data = ak.data.image_folder(
+            args.directory, args.image_size, batch_size=args.batch_size, channels=args.channels,
+            validation_split=split, seed=args.seed, resize=args.resize, strict=args.strict,
+        )
+        train, validation = data if split else (data, None)
+        reference, _, _ = ak.data.read_images(train.file_paths[:8], args.image_size, args.channels, args.resize)
+        print(f"Found {len(train.file_paths) + (len(validation.file_paths) if validation else 0)} images "
+              f"in {args.directory!r}" + (f" ({len(train.skipped_files)} skipped)" if train.skipped_files else ""))
+        # The dataset reshuffles itself every epoch.
+        return train, validation, reference.astype("float32") / 255.0, {"shuffle": False}
+    images = _bundled_images(args)
+    order = np.random.default_rng(args.seed).permutation(len(images))
+    n_val = max(1, round(split * len(images))) if split else 0
+    train, validation = images[order[n_val:]], (images[order[:n_val]] if n_val else None)
+    batch_size = min(args.batch_size, len(train))
+    print(f"Dataset {args.dataset!r}: {len(train)} training images"
+          + (f", {n_val} validation images" if n_val else "") + f", batch size {batch_size}")
+    return train, validation, train[:8], {"batch_size": batch_size, "shuffle": True}
+
+
+def _compile(model, args):
+    import keras
+
+    def optimizer(rate, beta_1=0.9):
+        # Adam's beta_1 = 0.5 for the discriminators, as in AVA.compile's defaults.
+        if args.optimizer == "sgd":
+            return keras.optimizers.SGD(rate)
+        return keras.optimizers.Adam(rate, beta_1=beta_1)
+
+    model.compile(
+        encoder_optimizer=optimizer(args.learning_rate),
+        decoder_optimizer=optimizer(args.learning_rate),
+        discriminator_optimizer=optimizer(args.discriminator_learning_rate, beta_1=0.5),
+        latent_discriminator_optimizer=optimizer(args.discriminator_learning_rate, beta_1=0.5),
+    )
+
+
+def _history_recorder(out, arguments):
+    """A callback writing history.json and loss.png after every epoch."""
+    import keras
+
+    class HistoryRecorder(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.history = {}
+
+        def on_epoch_end(self, epoch, logs=None):
+            for key, value in (logs or {}).items():
+                self.history.setdefault(key, []).append(float(value))
+            self.write(interrupted=False)
+
+        def write(self, interrupted):
+            record = {"epochs_completed": len(self.history.get("loss", [])), "interrupted": interrupted,
+                      "arguments": arguments, "history": self.history}
+            with open(os.path.join(out, HISTORY_FILE), "w", encoding="utf-8") as file:
+                json.dump(record, file, indent=2)
+            if self.history:
+                plot_history(self.history, os.path.join(out, LOSS_PLOT))
+
+    return HistoryRecorder()
+
+
+def plot_history(history, path):
+    """Plots each logged term (training, and validation if present) per epoch into a PNG."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("ava-keras: note: matplotlib is not installed; skipping the loss plot "
+              "(pip install 'ava_keras[plots]')", file=sys.stderr)
+        return None
+    from matplotlib.ticker import MaxNLocator
+
+    # One panel per term; each discriminator's outputs on real and generated inputs share one.
+    shared = {"d_fake": "d_real", "latent_d_fake": "latent_d_real"}
+    order = ["loss", "reconstruction", "kl", "decoder_adversarial", "encoder_adversarial"]
+    names = [k for k in history if not k.startswith("val_")]
+    panels = {}
+    for name in sorted(names, key=lambda k: (order.index(k) if k in order else len(order), k)):
+        panels.setdefault(shared.get(name, name), []).append(name)
+    columns = min(4, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False)
+    for axis, (title, members) in zip(axes.ravel(), panels.items()):
+        for name in members:
+            epochs = range(1, len(history[name]) + 1)
+            axis.plot(epochs, history[name], marker=".", label=f"{name} (train)" if len(members) > 1 else "train")
+            if f"val_{name}" in history:
+                axis.plot(epochs, history[f"val_{name}"], marker=".", label=f"val_{name}")
+        if len(axis.lines) > 1:
+            axis.legend(fontsize=6)
+        axis.set_title(" vs ".join(members), fontsize=9)
+        axis.set_xlabel("epoch", fontsize=8)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.tick_params(labelsize=7)
+    for axis in axes.ravel()[len(panels):]:
+        axis.set_visible(False)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def _train(args):
+    ak = _load_tensorflow()
+    import keras
+
+    train, validation, reference, fit_kwargs = _training_data(args)
+    keras.utils.set_random_seed(args.seed)
+    model = ak.AVA.from_preset(args.preset, image_shape=tuple(args.image_size) + (args.channels,),
+                               latent_dim=args.latent_dim, routing=args.routing, seed=args.seed)
+    _compile(model, args)
+    os.makedirs(args.out, exist_ok=True)
+    model_path = os.path.join(args.out, MODEL_FILE)
+    arguments = {k: v for k, v in vars(args).items() if k != "func"}
+    recorder = _history_recorder(args.out, arguments)
+    callbacks = [
+        recorder,
+        ak.callbacks.SampleGrid(os.path.join(args.out, GRID_DIR), images=reference, num_samples=args.samples,
+                                seed=args.seed, log_dir=args.log_dir),
+    ]
+    if args.log_dir:
+        callbacks.append(keras.callbacks.TensorBoard(args.log_dir, write_graph=False))
+    print(f"Training {args.preset} ({args.routing} routing) on {args.image_size[0]}x{args.image_size[1]}x"
+          f"{args.channels} images for {args.epochs} epoch(s); outputs in {args.out}")
+    try:
+        model.fit(train, validation_data=validation, epochs=args.epochs, callbacks=callbacks,
+                  verbose=args.verbose, **fit_kwargs)
+    except KeyboardInterrupt:
+        model.save(model_path)
+        recorder.write(interrupted=True)
+        done = len(recorder.history.get("loss", []))
+        print(f"\nInterrupted after {done} complete epoch(s). Saved the model trained so far to {model_path} "
+              f"(history in {os.path.join(args.out, HISTORY_FILE)}); export it with "
+              f"'ava-keras export {model_path} OUTDIR'.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    model.save(model_path)
+    export_path = ak.export_saved_model(model, os.path.join(args.out, EXPORT_DIR), overwrite=True)
+    print(f"Saved {model_path}, SavedModel {export_path}, grids in {os.path.join(args.out, GRID_DIR)}, "
+          f"{os.path.join(args.out, LOSS_PLOT)} and {os.path.join(args.out, HISTORY_FILE)}")
+    return 0
+
+
+def _load_model(path, compile=False):
+    ak = _load_tensorflow()
+    return ak.saving.load_model(path, compile=compile)
+
+
+def _sample(args):
+    ak = _load_tensorflow()
+    model = _load_model(args.model)
+    images = model.sample(args.num, seed=args.seed)
+    path = ak.callbacks.sample_grid.save_image_grid(images, args.out, columns=args.columns, min_tile=64)
+    print(f"Wrote {args.num} samples to {path}")
+    return 0
+
+
+def _reconstruct(args):
+    ak = _load_tensorflow()
+    model = _load_model(args.model)
+    height, width, channels = model.image_shape
+    paths = ak.data.find_image_files(args.directory)
+    images, good, bad = ak.data.read_images(paths, (height, width), channels, args.resize)
+    if bad:
+        warnings.warn(f"Skipped {len(bad)} unreadable image file(s): "
+                      + "; ".join(f"{p} ({reason})" for p, reason in bad))
+    if not good:
+        raise ValueError(f"None of the {len(paths)} image files in {args.directory!r} could be read.")
+    reconstructions = model.reconstruct(images.astype("float32") / 255.0)
+    names = [os.path.splitext(os.path.relpath(p, args.directory))[0] + ".png" for p in good]
+    ak.datasets.write_image_folder(reconstructions, args.out, names=names)
+    print(f"Wrote {len(good)} reconstructions to {args.out}")
+    return 0
+
+
+def _export(args):
+    ak = _load_tensorflow()
+    path = ak.export_saved_model(_load_model(args.model), args.outdir, overwrite=args.overwrite)
+    print(f"Exported SavedModel to {path}")
+    return 0
+
+
+def describe_model(model):
+    """Returns a JSON-ready dict describing an AVA model."""
+    blocks = {}
+    for block in ("encoder", "decoder", "discriminator", "latent_discriminator"):
+        network = getattr(model, block)
+        if network is None:
+            continue
+        optimizer = getattr(model, f"{block}_optimizer", None)
+        blocks[block] = {
+            "parameters": int(sum(math.prod(v.shape) for v in network.trainable_variables)),
+            "optimizer": None if optimizer is None else {
+                "class": type(optimizer).__name__,
+                "learning_rate": float(optimizer.learning_rate),
+                "iterations": int(optimizer.iterations),
+            },
+        }
+    return {
+        "class": type(model).__name__,
+        "preset": model.preset,
+        "variant": model.variant,
+        "routing": model.routing,
+        "generator_loss": model.generator_loss,
+        "image_shape": list(model.image_shape),
+        "latent_dim": int(model.latent_dim),
+        "loss_weights": dict(model.loss_weights_config),
+        "blocks": blocks,
+    }
+
+
+def _info(args):
+    _load_tensorflow()
+    description = {"file": args.model, **describe_model(_load_model(args.model, compile=True))}
+    if args.json:
+        print(json.dumps(description, indent=2))
+        return 0
+    print(f"{description['file']}: {description['class']} preset={description['preset']} "
+          f"routing={description['routing']} generator_loss={description['generator_loss']}")
+    print(f"  image shape {tuple(description['image_shape'])}, latent dim {description['latent_dim']}")
+    print("  switches: " + ", ".join(f"{k}={'on' if v else 'off'}" for k, v in description["variant"].items()))
+    for block, facts in description["blocks"].items():
+        opt = facts["optimizer"]
+        trained = f", {opt['class']} lr={opt['learning_rate']:g} after {opt['iterations']} steps" if opt else ""
+        print(f"  {block}: {facts['parameters']:,} parameters{trained}")
+    return 0
+
+
+def _experiment(args):
+    try:
+        module = importlib.import_module(f"ava_keras.experiments.{args.name}")
+    except ImportError as error:
+        raise UsageError(f"experiment {args.name!r} is not available in this installation ({error})") from None
+    parser = _Parser(prog=f"ava-keras experiment {args.name}", description=module.__doc__,
+                     formatter_class=_Formatter)
+    module.add_arguments(parser)
+    options = parser.parse_args(args.arguments)
+    _load_tensorflow()
+    return module.run(options)
+
+
+COMMANDS = {"train": _train, "sample": _sample, "reconstruct": _reconstruct, "export": _export,
+            "info": _info, "experiment": _experiment}
+_USER_ERRORS = (UsageError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+                FileExistsError, PermissionError, ImportError)
+
+
+@contextlib.contextmanager
+def _one_line_warnings():
+    """Shows warnings as one `ava-keras: warning: ...` line each."""
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, category, *rest, **kw: print(
+            f"ava-keras: warning: {message}", file=sys.stderr)
+        yield
+
+
+def main(argv=None):
+    """Runs the `ava-keras` command line; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.version:
+            from ava_keras.version import __version__
+
+            print(f"ava-keras {__version__}")
+            return 0
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        _check(args)
+        with _one_line_warnings():
+            return COMMANDS[args.command](args)
+    except SystemExit as stop:  # --help
+        return stop.code if isinstance(stop.code, int) else 0
+    except _USER_ERRORS as error:
+        if os.environ.get("AVA_KERAS_DEBUG"):
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"ava-keras: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
