@@ -6,6 +6,14 @@ the variant switches and the sampling noise state) without `custom_objects`.
 `load_model` adds what a command line or a server needs: it refuses, with a
 `ValueError` naming the file, anything that is not an intact ava_keras model
 or that was built for other images, and it always loads in `safe_mode`.
+
+The same state goes through `keras.callbacks.ModelCheckpoint` (its `.keras`
+files load with `load_model`) and `keras.callbacks.BackupAndRestore`: a run
+killed mid-epoch restarts at the last finished epoch with every optimizer
+and the noise state restored, and with `shuffle=False` (or a seeded order)
+ends with the same weights as a run never stopped. With an integer
+`save_freq`, Keras restores the mid-epoch state but reruns that epoch from
+its first batch, so those batches are seen twice.
 """
 
 import json
