@@ -145,6 +145,15 @@ def test_streaming_and_disk_cache_match_in_memory(messy_folder, tmp_path):
     np.testing.assert_array_equal(arrays[0], arrays[1])
     np.testing.assert_array_equal(arrays[0], arrays[2])
     assert images_per_second(datasets[1], warmup_batches=1) > 0
+    # Shuffled pipelines (paths shuffled when streaming) hold the same images in another order.
+    for cache in (True, False, str(tmp_path / "cache-shuffled")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            shuffled = image_folder(folder, image_size=8, batch_size=3, cache=cache, seed=5)
+        epochs = [np.concatenate([b.numpy() for b in shuffled]) for _ in range(2)]
+        key = lambda a: sorted(map(bytes, a.reshape(len(a), -1)))  # noqa: E731
+        assert key(epochs[0]) == key(arrays[0]) == key(epochs[1])
+        assert not np.array_equal(epochs[0], epochs[1]) or not np.array_equal(epochs[0], arrays[0])
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from ava_keras.data.images import (
 )
 
 _LISTED_BAD_FILES = 20
+_DISK_CACHE_SHUFFLE_BUFFER = 2048
 
 
 def find_image_files(directory):
@@ -125,7 +126,8 @@ def image_folder(
             as uint8 (height × width × channels bytes each), so each file is
             decoded exactly once; `False` decodes the files again every epoch
             in parallel (for folders too large for memory); a string is a
-            file name for `tf.data.Dataset.cache` (decoded once, kept on disk).
+            file name for `tf.data.Dataset.cache` (decoded once, kept on
+            disk, shuffled in a buffer of 2,048 images).
         shuffle: Whether to reshuffle the training images every epoch.
         resize: `"crop"` (default: central crop to the target aspect ratio,
             then resize), `"stretch"` (resize, ignoring the aspect ratio) or
@@ -202,19 +204,23 @@ def image_folder(
 
     def build(indices, training):
         files = [good[i] for i in indices]
+        reshuffle = training and shuffle
         if in_memory:
             dataset = tf.data.Dataset.from_tensor_slices(arrays[indices])
+            if reshuffle:
+                dataset = dataset.shuffle(len(files), seed=seed)
         else:
             dataset = tf.data.Dataset.from_tensor_slices(files)
+            if reshuffle and not cache:  # shuffle paths, not decoded images: little memory
+                dataset = dataset.shuffle(len(files), seed=seed)
             dataset = dataset.map(
                 lambda path: _decode_tensor(path, size, channels, resize),
                 num_parallel_calls=tf.data.AUTOTUNE,
             )
             if cache:
-                name = os.fspath(cache) + ("" if training else "-validation")
-                dataset = dataset.cache(name)
-        if training and shuffle:
-            dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+                dataset = dataset.cache(os.fspath(cache) + ("" if training else "-validation"))
+                if reshuffle:  # decoded images are shuffled in a bounded buffer
+                    dataset = dataset.shuffle(min(len(files), _DISK_CACHE_SHUFFLE_BUFFER), seed=seed)
         dataset = dataset.batch(batch_size)
         dataset = dataset.map(lambda x: tf.cast(x, tf.float32) / 255.0, num_parallel_calls=tf.data.AUTOTUNE)
         dataset = dataset.prefetch(tf.data.AUTOTUNE)
