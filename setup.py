@@ -12,6 +12,7 @@ VERSION = re.search(
 
 DATASET_EXTRAS = ["scikit-learn>=1.3", "scikit-image>=0.22"]
 PLOT_EXTRAS = ["matplotlib>=3.7"]
+TENSORBOARD_EXTRAS = ["tensorboard>=2.16"]
 
 setup(
     name="ava_keras",
@@ -30,7 +31,8 @@ setup(
     extras_require={
         "datasets": DATASET_EXTRAS,
         "plots": PLOT_EXTRAS,
-        "all": DATASET_EXTRAS + PLOT_EXTRAS,
+        "tensorboard": TENSORBOARD_EXTRAS,
+        "all": DATASET_EXTRAS + PLOT_EXTRAS + TENSORBOARD_EXTRAS,
         "test": DATASET_EXTRAS + PLOT_EXTRAS + ["pytest>=7"],
     },
     entry_points={"console_scripts": ["ava-keras=ava_keras.cli:main"]},
