@@ -54,18 +54,12 @@ class VariantSchedule(keras.callbacks.Callback):
                 print(f"\nVariantSchedule: {self.unit} {step}: variant -> {self.schedule[step]}")
 
     def on_train_begin(self, logs=None):
-        for name, variant in self.schedule.items():
-            # Fail before training if a scheduled switch needs a missing block.
-            if not isinstance(variant, str):
-                continue
-            switches = get_switches(variant)
-            for switch, value in switches.items():
-                block = "discriminator" if switch.startswith("decoder") else "latent_discriminator"
-                if value and getattr(self.model, block) is None:
-                    raise ValueError(
-                        f"VariantSchedule step {name} asks for {variant!r}, which needs a "
-                        f"{block}, but the model has none. Build it with AVA.from_preset('ava5', ...)."
-                    )
+        # Fail before the first batch if a scheduled variant needs a missing block.
+        for step, variant in self.schedule.items():
+            try:
+                self.model.check_variant(variant)
+            except ValueError as error:
+                raise ValueError(f"VariantSchedule step {step}: {error}") from None
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.unit == "epoch":

@@ -230,11 +230,11 @@ class AVA(keras.Model):
         current = self.variant
         return next((name for name, p in PRESETS.items() if p["switches"] == current), None)
 
-    def set_variant(self, variant):
-        """Sets the switches from a preset name or a (partial) dict of switches.
+    def check_variant(self, variant):
+        """Returns the switches `variant` names, or raises a ValueError.
 
-        Takes effect at the next training batch. Raises a ValueError for an
-        unknown preset or switch, or a switch whose block the model lacks.
+        `variant` is a preset name or a (partial) dict of switches. Raises for
+        an unknown preset or switch, or a switch whose block the model lacks.
         """
         switches = get_switches(variant) if isinstance(variant, str) else dict(variant)
         unknown = set(switches) - set(SWITCHES)
@@ -246,7 +246,15 @@ class AVA(keras.Model):
                     f"Cannot turn on `{name}`: the model has no {_SWITCH_BLOCK[name]}. "
                     "Build it with one (e.g. AVA.from_preset('ava5', ...))."
                 )
-        for name, value in switches.items():
+        return switches
+
+    def set_variant(self, variant):
+        """Sets the switches from a preset name or a (partial) dict of switches.
+
+        Takes effect at the next training batch. Raises a ValueError as
+        `check_variant` does.
+        """
+        for name, value in self.check_variant(variant).items():
             self._switch_variables[name].assign(1.0 if value else 0.0)
 
     def _switch_property(name):
@@ -372,22 +380,20 @@ class AVA(keras.Model):
 
         decoder_adversarial = discriminator_objective = zero
         if self.discriminator is not None:
-            real_logits = self.discriminator(images, training=training)
-            fake_logits = self.discriminator(reconstructions, training=training)
-            decoder_adversarial = losses.generator_loss(fake_logits, self.generator_loss)
-            discriminator_loss = losses.discriminator_loss(real_logits, fake_logits)
-            leaning = losses.leaning_loss(
-                losses.decoder_leaning_coefficient(images, reconstructions), fake_logits
-            )
-            discriminator_objective = (
-                on["decoder_discriminator"] * discriminator_loss
-                + on["decoder_leaning"] * w["leaning_weight"] * leaning
+            decoder_adversarial, discriminator_objective, terms = self._adversary_terms(
+                self.discriminator,
+                real=images,
+                fake=reconstructions,
+                leaning_coefficient=losses.decoder_leaning_coefficient(images, reconstructions),
+                supervise=on["decoder_discriminator"],
+                lean=on["decoder_leaning"],
+                training=training,
             )
             logs.update(
                 decoder_adversarial=decoder_adversarial,
-                discriminator_loss=discriminator_loss,
-                d_real=ops.mean(ops.sigmoid(real_logits)),
-                d_fake=ops.mean(ops.sigmoid(fake_logits)),
+                discriminator_loss=terms["loss"],
+                d_real=terms["real"],
+                d_fake=terms["fake"],
             )
 
         encoder_adversarial = latent_discriminator_objective = zero
@@ -395,22 +401,20 @@ class AVA(keras.Model):
             # paper routing: A_D reaches Θ only through f_μ(stop_gradient(x′)).
             encoder_input = reconstructions if self.routing == "joint" else ops.stop_gradient(reconstructions)
             reconstruction_mean, _ = self.encoder(encoder_input, training=training)
-            real_latent_logits = self.latent_discriminator(mean, training=training)
-            fake_latent_logits = self.latent_discriminator(reconstruction_mean, training=training)
-            encoder_adversarial = losses.generator_loss(fake_latent_logits, self.generator_loss)
-            latent_discriminator_loss = losses.discriminator_loss(real_latent_logits, fake_latent_logits)
-            leaning = losses.leaning_loss(
-                losses.encoder_leaning_coefficient(mean, reconstruction_mean), fake_latent_logits
-            )
-            latent_discriminator_objective = (
-                on["encoder_discriminator"] * latent_discriminator_loss
-                + on["encoder_leaning"] * w["leaning_weight"] * leaning
+            encoder_adversarial, latent_discriminator_objective, terms = self._adversary_terms(
+                self.latent_discriminator,
+                real=mean,
+                fake=reconstruction_mean,
+                leaning_coefficient=losses.encoder_leaning_coefficient(mean, reconstruction_mean),
+                supervise=on["encoder_discriminator"],
+                lean=on["encoder_leaning"],
+                training=training,
             )
             logs.update(
                 encoder_adversarial=encoder_adversarial,
-                latent_discriminator_loss=latent_discriminator_loss,
-                latent_d_real=ops.mean(ops.sigmoid(real_latent_logits)),
-                latent_d_fake=ops.mean(ops.sigmoid(fake_latent_logits)),
+                latent_discriminator_loss=terms["loss"],
+                latent_d_real=terms["real"],
+                latent_d_fake=terms["fake"],
             )
 
         adversarial = (
@@ -437,6 +441,29 @@ class AVA(keras.Model):
             "latent_discriminator": latent_discriminator_objective,
         }
         return objectives, logs
+
+    def _adversary_terms(self, network, real, fake, leaning_coefficient, supervise, lean, training):
+        """One discriminator's terms: (generator term, its own objective, logs).
+
+        The generator term is A_d (eq. 3) or A_D (eq. 12). The objective is
+        −b (eq. 4) or −B (eq. 11), gated by `supervise`, plus the leaning
+        term of eq. 10 or 16, gated by `lean`.
+        """
+        real_logits = network(real, training=training)
+        fake_logits = network(fake, training=training)
+        generator_term = losses.generator_loss(fake_logits, self.generator_loss)
+        discriminator_loss = losses.discriminator_loss(real_logits, fake_logits)
+        leaning = losses.leaning_loss(leaning_coefficient, fake_logits)
+        objective = (
+            supervise * discriminator_loss
+            + lean * self.loss_weights_config["leaning_weight"] * leaning
+        )
+        terms = {
+            "loss": discriminator_loss,
+            "real": ops.mean(ops.sigmoid(real_logits)),
+            "fake": ops.mean(ops.sigmoid(fake_logits)),
+        }
+        return generator_term, objective, terms
 
     # === Steps ===
 
