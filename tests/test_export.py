@@ -22,6 +22,8 @@ ENDPOINTS = ("serve", "encode", "decode", "reconstruct", "generate", "discrimina
 _FRESH_PROCESS = """
 import json, os, sys
 sys.path = [p for p in sys.path if not os.path.isdir(os.path.join(p or os.getcwd(), "ava_keras"))]
+# Newer pip installs editable packages through a meta-path finder, not a path entry.
+sys.meta_path = [f for f in sys.meta_path if "ava_keras" not in getattr(f, "__module__", "")]
 try:
     import ava_keras
     importable = True
