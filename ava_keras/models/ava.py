@@ -343,16 +343,20 @@ class AVA(keras.Model):
         mean, _ = self.encoder(inputs, training=training)
         return self.decoder(mean, training=training)
 
-    def _check_images(self, images):
-        shape = tuple(images.shape[1:])
-        if len(shape) != 3 or any(
-            got is not None and got != want for got, want in zip(shape, self.image_shape)
+    def _check_image_shape(self, shape):
+        """Raises a ValueError unless `shape` is `(batch,) + image_shape`."""
+        shape = tuple(shape)
+        if len(shape) != 4 or any(
+            got is not None and got != want for got, want in zip(shape[1:], self.image_shape)
         ):
             raise ValueError(
                 f"Expected images of shape (batch, {', '.join(map(str, self.image_shape))}) "
-                f"(the model's image_shape), got {tuple(images.shape)}. Resize the data "
+                f"(the model's image_shape), got {shape}. Resize the data "
                 "or build the model with a matching image_shape."
             )
+
+    def _check_images(self, images):
+        self._check_image_shape(images.shape)
         return ops.cast(images, self.compute_dtype)
 
     def compute_losses(self, images, training=False):
@@ -550,7 +554,7 @@ class AVA(keras.Model):
 
     def encode(self, images, batch_size=256):
         """Returns `(mean, log_var)` of f(x|Θ) as numpy arrays."""
-        self._check_images(np.zeros((0,) + tuple(np.shape(images)[1:]), "float32"))
+        self._check_image_shape(np.shape(images))
         return self._run_batched(lambda x: self.encoder(x, training=False), images, batch_size)
 
     def decode(self, latents, batch_size=256):
@@ -564,7 +568,7 @@ class AVA(keras.Model):
 
     def reconstruct(self, images, batch_size=256):
         """Returns g(μ(x)): the deterministic reconstruction of `images`."""
-        self._check_images(np.zeros((0,) + tuple(np.shape(images)[1:]), "float32"))
+        self._check_image_shape(np.shape(images))
         return self._run_batched(lambda x: self(x, training=False), images, batch_size)
 
     def sample(self, n, seed=None):
@@ -578,7 +582,7 @@ class AVA(keras.Model):
         """Returns d(x) = sigmoid(logit) in [0, 1], shape `(n, 1)`."""
         if self.discriminator is None:
             raise ValueError("This model has no discriminator (it was built without one).")
-        self._check_images(np.zeros((0,) + tuple(np.shape(images)[1:]), "float32"))
+        self._check_image_shape(np.shape(images))
         return self._run_batched(
             lambda x: ops.sigmoid(self.discriminator(x, training=False)), images, batch_size
         )
