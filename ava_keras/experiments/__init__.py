@@ -1,5 +1,5 @@
 """Reproductions of published experiments (`ava-keras experiment ...`)."""
 
-from ava_keras.experiments import paper
+from ava_keras.experiments import paper, quality
 
-__all__ = ["paper"]
+__all__ = ["paper", "quality"]

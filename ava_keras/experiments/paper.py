@@ -15,8 +15,14 @@ import csv
 import json
 import math
 import os
-import platform
 import time
+
+from ._common import BLOCKS as _BLOCKS
+from ._common import machine as _machine
+from ._common import make_out_dir
+from ._common import positive_float as _positive_float
+from ._common import positive_int as _positive_int
+from ._common import sample_sd as _sd
 
 LEARNING_RATES = tuple(round(0.1 * k, 2) for k in range(10, 0, -1)) + tuple(
     round(0.01 * k, 2) for k in range(9, 0, -1)
@@ -36,7 +42,6 @@ NETWORK = {
     "latent_discriminator_units": (16, 16),
     "hidden_units": 32,
 }
-_BLOCKS = ("encoder", "decoder", "discriminator", "latent_discriminator")
 
 # Nguyen (2023), Tables 1 and 2 (rows γ, columns AVA1-AVA5, VAE) and Table 3.
 _PAPER_ROWS = """
@@ -72,20 +77,6 @@ PAPER_TABLE_3 = {
 
 
 # === Command line ===
-
-
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
-
-
-def _positive_float(text):
-    value = float(text)
-    if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
 
 
 def _learning_rates(text):
@@ -138,9 +129,7 @@ def run(args):
         learning_rates = args.learning_rates or LEARNING_RATES
     seeds = args.seeds or (1 if args.quick else DEFAULT_SEEDS)
     routings = ROUTINGS if args.routing == "both" else (args.routing,)
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise ValueError(f"`--out` must be a folder. Received: out={args.out!r}, an existing file")
-    os.makedirs(args.out, exist_ok=True)
+    make_out_dir(args.out)
     for routing in routings:
         label = routing if args.clipnorm is None else f"{routing}_clip{args.clipnorm:g}"
         start = time.time()
@@ -168,15 +157,6 @@ def run(args):
 
 
 # === The sweep ===
-
-
-def _machine():
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-    }
 
 
 def run_sweep(routing, learning_rates, seeds, steps, clipnorm=None, models=MODELS, progress=None):
@@ -290,14 +270,6 @@ def reference_scores():
         "mean_image": paper_rmse(images.mean(axis=0), images),
         "best_training_image": min(paper_rmse(image, images) for image in images),
     }
-
-
-def _sd(values):
-    n = len(values)
-    if n < 2:
-        return float("nan")
-    mean = sum(values) / n
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
 
 
 def summarize(rows):

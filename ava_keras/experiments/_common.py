@@ -1,0 +1,54 @@
+"""Helpers shared by the experiments: argument types, statistics, machine facts, output folder.
+
+Imports no TensorFlow, so experiment modules can answer `--help` at once.
+"""
+
+import argparse
+import math
+import os
+import platform
+
+BLOCKS = ("encoder", "decoder", "discriminator", "latent_discriminator")
+
+
+def positive_int(text):
+    """argparse type: an integer ≥ 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def positive_float(text):
+    """argparse type: a finite number > 0."""
+    value = float(text)
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def machine():
+    """Platform, processor, CPU count and Python version, for the record of a run."""
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+
+
+def sample_sd(values):
+    """Sample standard deviation (ddof 1); NaN for fewer than two values."""
+    n = len(values)
+    if n < 2:
+        return float("nan")
+    mean = sum(values) / n
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+
+
+def make_out_dir(out):
+    """Creates the output folder `out`; raises a ValueError if it is an existing file."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"`--out` must be a folder. Received: out={out!r}, an existing file")
+    os.makedirs(out, exist_ok=True)
+    return out
