@@ -14,7 +14,7 @@ import sys as _sys  # noqa: E402
 
 def _load_all():
     """Imports Keras and every submodule (registering the serializable classes)."""
-    global AVA, PRESETS, callbacks, data, datasets, evaluation, export_saved_model, layers, losses, saving
+    global AVA, PRESETS, callbacks, data, datasets, distribute, evaluation, export_saved_model, layers, losses, saving
     import keras as _keras
 
     if _keras.backend.backend() != "tensorflow":
@@ -24,7 +24,7 @@ def _load_all():
             "KERAS_BACKEND=tensorflow before importing ava_keras."
         )
 
-    from ava_keras import callbacks, data, datasets, evaluation, layers, losses
+    from ava_keras import callbacks, data, datasets, distribute, evaluation, layers, losses
     from ava_keras import saving
     from ava_keras.export import export_saved_model
     from ava_keras.models.ava import AVA
@@ -45,6 +45,7 @@ __all__ = [
     "callbacks",
     "data",
     "datasets",
+    "distribute",
     "evaluation",
     "export_saved_model",
     "layers",

@@ -22,6 +22,7 @@ import numpy as np
 
 PRESETS = ("vae", "ava1", "ava2", "ava3", "ava4", "ava5")  # ava_keras.models.presets.PRESETS
 ROUTINGS = ("joint", "paper")  # ava_keras.models.ava.ROUTINGS
+STRATEGIES = ("none", "mirrored", "multiworker")  # ava_keras.distribute.STRATEGIES
 RESIZE_MODES = ("crop", "stretch", "pad")  # ava_keras.data.RESIZE_MODES
 # Defaults per data source: digits take ~28 steps per epoch, so that
 # `ava-keras train --dataset digits` finishes in minutes on two CPU cores.
@@ -163,6 +164,9 @@ def build_parser():
     train.add_argument("--strict", action="store_true", help="stop on an unreadable image instead of skipping it")
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                        help="0: silent, 1: progress bar, 2: one line per epoch")
+    train.add_argument("--strategy", choices=STRATEGIES, default="none",
+                       help="tf.distribute strategy: mirrored = every local GPU, multiworker = the cluster in "
+                            "TF_CONFIG (docs/distributed.md); --batch-size is the global batch")
 
     sample = commands.add_parser("sample", formatter_class=defaults, help="draw new images from a trained model",
                                  description="Decode N draws z ~ N(0, I) and save them as one PNG grid.")
@@ -247,6 +251,10 @@ def _check_train(args):
     _check_output_path(args.log_dir, "--log-dir")
     if args.log_dir and importlib.util.find_spec("tensorboard") is None:
         raise UsageError("--log-dir needs TensorBoard, which is not installed: pip install tensorboard")
+    if args.strategy == "multiworker":
+        from ava_keras.distribute import read_tf_config  # pure Python
+
+        read_tf_config()  # a ValueError naming what is wrong with TF_CONFIG
     if os.path.exists(os.path.join(args.out, MODEL_FILE)) and not args.overwrite:
         raise UsageError(f"{os.path.join(args.out, MODEL_FILE)!r} exists; pass --overwrite to replace it "
                          "or --out to write elsewhere")
@@ -395,15 +403,31 @@ def plot_history(history, path):
     return path
 
 
+def _start_strategy(ak, args):
+    """The strategy of --strategy; a start failure (e.g. an unreachable worker) is a one-line error."""
+    import tensorflow as tf
+
+    try:
+        strategy = ak.distribute.make_strategy(args.strategy)
+    except (RuntimeError, tf.errors.OpError) as error:
+        raise UsageError(f"--strategy {args.strategy} could not start: {error}") from None
+    if args.strategy == "multiworker":  # every worker saves; only the chief's files are kept
+        args.out = ak.distribute.output_dir(args.out)
+        args.log_dir = args.log_dir and ak.distribute.output_dir(args.log_dir)
+    return strategy
+
+
 def _train(args):
     ak = _load_tensorflow()
     import keras
 
+    strategy = _start_strategy(ak, args)  # before any TensorFlow op
     train, validation, reference, fit_kwargs = _training_data(args)
     keras.utils.set_random_seed(args.seed)
-    model = ak.AVA.from_preset(args.preset, image_shape=tuple(args.image_size) + (args.channels,),
-                               latent_dim=args.latent_dim, routing=args.routing, seed=args.seed)
-    _compile(model, args)
+    with strategy.scope():  # variables and the optimizers (built by compile) live on every replica
+        model = ak.AVA.from_preset(args.preset, image_shape=tuple(args.image_size) + (args.channels,),
+                                   latent_dim=args.latent_dim, routing=args.routing, seed=args.seed)
+        _compile(model, args)
     os.makedirs(args.out, exist_ok=True)
     model_path = os.path.join(args.out, MODEL_FILE)
     arguments = {k: v for k, v in vars(args).items() if k != "func"}

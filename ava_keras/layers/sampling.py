@@ -1,6 +1,7 @@
 """Reparameterization layer, eq. 8 of the AVA paper."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 
@@ -44,8 +45,19 @@ class Sampling(keras.layers.Layer):
 
     def call(self, inputs):
         mean, log_var = inputs
-        noise = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
-        return mean + ops.exp(0.5 * log_var) * noise
+        return mean + ops.exp(0.5 * log_var) * self._noise(ops.shape(mean))
+
+    def _noise(self, shape):
+        replica = tf.distribute.get_replica_context()
+        if replica is None or replica.num_replicas_in_sync == 1:
+            return keras.random.normal(shape, seed=self.seed_generator)
+        # Every replica reads the same generator state: fold the replica id
+        # into the seed, so that each replica's examples get their own noise
+        # (replica 0 draws what a single device would).
+        seed = self.seed_generator.next()
+        seed = seed + ops.cast(replica.replica_id_in_sync_group, seed.dtype) * ops.array([1_000_003, 0], seed.dtype)
+        seed = ops.cast(ops.mod(seed, 2**31 - 2), "int32")  # as keras.random casts its seeds
+        return tf.random.stateless_normal(shape, seed=seed, dtype=keras.backend.floatx())
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]

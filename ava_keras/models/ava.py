@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from ava_keras import losses
+from ava_keras import distribute, losses
 from ava_keras.layers import ConvDecoder, ConvEncoder, Discriminator, LatentDiscriminator, Sampling
 from ava_keras.layers._validation import check_image_shape
 from ava_keras.models.presets import PRESETS, SWITCHES, get_switches
@@ -537,7 +537,7 @@ class AVA(keras.Model):
     def _update_trackers(self, logs):
         for name, value in logs.items():
             self.trackers[name].update_state(value)
-        return {name: self.trackers[name].result() for name in logs}
+        return distribute.step_logs({name: self.trackers[name].result() for name in logs})
 
     @property
     def metrics(self):

@@ -1,0 +1,215 @@
+"""Distribution strategies for training an AVA with plain `fit` on several
+devices (`MirroredStrategy`) or several machines (`MultiWorkerMirroredStrategy`).
+
+`read_tf_config` and `is_chief` are pure Python, so the command line checks
+`TF_CONFIG` before importing TensorFlow. `make_strategy` bounds every wait on
+other workers, so an unreachable worker gives an error instead of a hang.
+See docs/distributed.md.
+"""
+
+import atexit
+import contextlib
+import ipaddress
+import json
+import os
+import shutil
+import tempfile
+
+STRATEGIES = ("none", "mirrored", "multiworker")
+# Seconds a worker waits for the cluster at start and for each collective
+# (all-reduce) during training before it raises instead of hanging.
+DEFAULT_TIMEOUT = 300
+# The jobs MultiWorkerMirroredStrategy understands (no parameter servers).
+JOBS = ("chief", "worker", "evaluator")
+
+
+def read_tf_config(text=None):
+    """Parses and checks a `TF_CONFIG` for `MultiWorkerMirroredStrategy`.
+
+    Args:
+        text: The JSON text; by default the `TF_CONFIG` environment variable.
+
+    Returns:
+        The parsed dict, `{"cluster": {job: ["host:port", ...]}, "task":
+        {"type": job, "index": i}}`.
+
+    Raises:
+        ValueError: naming the problem (unset, not JSON, a missing key, a bad
+            address, a duplicate address, a task outside the cluster).
+
+    Example:
+
+    >>> read_tf_config('{"cluster": {"worker": ["10.0.0.1:2222", "10.0.0.2:2222"]},'
+    ...                ' "task": {"type": "worker", "index": 1}}')["task"]
+    {'type': 'worker', 'index': 1}
+    """
+    if text is None:
+        text = os.environ.get("TF_CONFIG", "")
+        if not text.strip():
+            raise ValueError(
+                "TF_CONFIG is not set: multi-worker training needs "
+                'TF_CONFIG=\'{"cluster": {"worker": ["host1:port", "host2:port"]}, '
+                '"task": {"type": "worker", "index": 0}}\' on every worker'
+            )
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"TF_CONFIG is not valid JSON ({error}): {text!r}") from None
+    if not isinstance(config, dict) or not isinstance(config.get("cluster"), dict):
+        raise ValueError(f'TF_CONFIG needs a "cluster" object mapping jobs to "host:port" lists. Received: {text!r}')
+    cluster, task = config["cluster"], config.get("task")
+    unknown = sorted(set(cluster) - set(JOBS))
+    if unknown:
+        raise ValueError(f"TF_CONFIG cluster has job(s) {unknown}; MultiWorkerMirroredStrategy takes only {JOBS}")
+    if not (cluster.get("worker") or cluster.get("chief")):
+        raise ValueError(f'TF_CONFIG cluster has no "worker" (or "chief") addresses. Received: {text!r}')
+    if len(cluster.get("chief", [])) > 1:
+        raise ValueError(f'TF_CONFIG cluster has {len(cluster["chief"])} "chief" addresses; at most one is allowed')
+    seen = set()
+    for job, addresses in cluster.items():
+        if not isinstance(addresses, list):
+            raise ValueError(f'TF_CONFIG cluster job "{job}" must be a list of "host:port". Received: {addresses!r}')
+        for address in addresses:
+            _check_address(address, job)
+            if address in seen:
+                raise ValueError(f"TF_CONFIG cluster lists {address!r} twice; every task needs its own port")
+            seen.add(address)
+    if not isinstance(task, dict) or "type" not in task or "index" not in task:
+        raise ValueError(f'TF_CONFIG needs a "task" object with "type" and "index". Received task={task!r}')
+    job, index = task["type"], task["index"]
+    if job not in cluster:
+        raise ValueError(f"TF_CONFIG task type {job!r} is not a job of the cluster {sorted(cluster)}")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(cluster[job]):
+        raise ValueError(
+            f"TF_CONFIG task index {index!r} is not in 0..{len(cluster[job]) - 1} "
+            f'(the cluster has {len(cluster[job])} "{job}" address(es))'
+        )
+    return config
+
+
+def _check_address(address, job):
+    host, _, port = address.rpartition(":") if isinstance(address, str) else ("", "", "")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f'TF_CONFIG cluster job "{job}" has address {address!r}; expected "host:port"')
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host)
+        return
+    if not all(part and len(part) < 64 and part.replace("-", "").replace("_", "").isalnum()
+               for part in host.split(".")):
+        raise ValueError(f'TF_CONFIG cluster job "{job}" has address {address!r}: {host!r} is not a host name')
+
+
+def is_chief(tf_config=None):
+    """Whether this task writes the outputs: the `"chief"`, or worker 0 of a
+    cluster without one, or a process without `TF_CONFIG`."""
+    if tf_config is None:
+        if not os.environ.get("TF_CONFIG", "").strip():
+            return True
+        tf_config = read_tf_config()
+    task = tf_config["task"]
+    if task["type"] == "chief":
+        return True
+    return task["type"] == "worker" and task["index"] == 0 and "chief" not in tf_config["cluster"]
+
+
+def output_dir(path, tf_config=None):
+    """Returns where this task writes the outputs meant for `path`.
+
+    The chief writes to `path` (created if missing); every other worker gets a temporary folder,
+    deleted when the process exits. All workers run the same saving code
+    (the usual multi-worker pattern), and only the chief's files are kept.
+
+    Example:
+
+    >>> model.save(os.path.join(output_dir("out"), "model.keras"))  # doctest: +SKIP
+    """
+    if is_chief(tf_config):
+        os.makedirs(path, exist_ok=True)
+        return path
+    scratch = tempfile.mkdtemp(prefix="ava_keras_worker_")
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    return scratch
+
+
+def make_strategy(name="mirrored", timeout=DEFAULT_TIMEOUT, devices=None):
+    """Creates a `tf.distribute` strategy by name.
+
+    Args:
+        name: `"none"` (the default strategy: one device), `"mirrored"` (all
+            local GPUs, or the CPU, or `devices`) or `"multiworker"` (the
+            cluster in `TF_CONFIG`, checked first with `read_tf_config`).
+        timeout: Seconds a multi-worker task waits for the whole cluster at
+            start, and for each all-reduce during training, before raising
+            instead of hanging. It must exceed the slowest worker's lag, e.g.
+            tracing the first step.
+        devices: Optional device names for `"mirrored"`.
+
+    Returns:
+        A `tf.distribute.Strategy`. Build and compile the model in its
+        `scope()`, then call `fit` outside it.
+
+    Raises:
+        ValueError: for an unknown name, a bad timeout or a bad `TF_CONFIG`.
+        RuntimeError: when the cluster is not reachable within `timeout`.
+
+    Example:
+
+    >>> strategy = make_strategy("mirrored")  # doctest: +SKIP
+    >>> with strategy.scope():
+    ...     model = AVA.from_preset("ava5", image_shape=(28, 28, 1), latent_dim=8)
+    ...     model.compile()
+    >>> model.fit(images, batch_size=64 * strategy.num_replicas_in_sync)
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"`name` must be one of {STRATEGIES}. Received: name={name!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"`timeout` must be a positive number of seconds. Received: timeout={timeout!r}")
+    if name == "multiworker":
+        read_tf_config()
+    import tensorflow as tf
+
+    if name == "none":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy(devices)
+    from tensorflow.python.distribute import collective_all_reduce_strategy as collective
+
+    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout)
+    # The constructor waits on an all-reduce for every worker to be up, with
+    # no bound by default; TensorFlow's own tests bound it with this attribute.
+    extended = collective.CollectiveAllReduceExtended
+    saved = extended._check_health_initial_timeout
+    extended._check_health_initial_timeout = timeout
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    except RuntimeError as error:
+        config = read_tf_config()
+        raise RuntimeError(
+            f"the cluster {config['cluster']} did not come up within {timeout} s "
+            f"(this task: {config['task']}): {error}"
+        ) from None
+    finally:
+        extended._check_health_initial_timeout = saved
+
+
+def step_logs(logs):
+    """Shapes a train/test step's scalar logs for Keras's cross-worker reduction.
+
+    Across workers Keras 3 reduces each step output with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails on scalars
+    (tensorflow/tensorflow#72388). As 1-element vectors they reduce to the
+    scalar mean over all replicas. Other strategies get `logs` unchanged.
+
+    Args:
+        logs: Dict of scalar tensors, inside `train_step` or `test_step`.
+
+    Returns:
+        The dict to return from the step.
+    """
+    import tensorflow as tf
+
+    strategy = tf.distribute.get_strategy()
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode():
+        return {name: tf.reshape(value, (1,)) for name, value in logs.items()}
+    return logs
