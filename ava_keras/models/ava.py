@@ -483,26 +483,43 @@ class AVA(keras.Model):
         names = [name for name, owner in _SWITCH_BLOCK.items() if owner == block]
         return tf.reduce_any([self._switch_variables[name] > 0.5 for name in names])
 
+    def _gradient_groups(self):
+        """Tuples of blocks whose gradients come from one backward pass.
+
+        In `joint` routing the decoder's objective is the encoder's minus
+        the KL term, which does not depend on Φ, so the gradient of the
+        encoder's objective with respect to Θ and Φ gives both blocks'
+        gradients: one backward pass through the discriminators and the
+        decoder instead of two. In `paper` routing the two objectives reach
+        their blocks through different paths, so each block has its own tape.
+        """
+        blocks = [b for b in _BLOCKS if getattr(self, b) is not None]
+        if self.routing == "joint":
+            return [("encoder", "decoder")] + [(b,) for b in blocks[2:]]
+        return [(b,) for b in blocks]
+
     def train_step(self, data):
         images = self._images_from(data)
-        blocks = [b for b in _BLOCKS if getattr(self, b) is not None]
+        groups = self._gradient_groups()
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with contextlib.ExitStack() as stack:
-            tapes = {}
-            for block in blocks:
+            tapes = []
+            for group in groups:
                 tape = stack.enter_context(tf.GradientTape(watch_accessed_variables=False))
-                tape.watch([v.value for v in getattr(self, block).trainable_variables])
-                tapes[block] = tape
+                tape.watch([v.value for block in group for v in getattr(self, block).trainable_variables])
+                tapes.append(tape)
             objectives, logs = self.compute_losses(images, training=True)
             # Gradients are summed over replicas, so scale to the global batch.
-            scaled = {block: objectives[block] / replicas for block in blocks}
-        for block in blocks:
-            variables = getattr(self, block).trainable_variables
-            gradients = tapes[block].gradient(scaled[block], variables)
-            gradients = [
-                ops.zeros_like(v) if g is None else g for g, v in zip(gradients, variables)
-            ]
-            self._apply_if_on(block, gradients, variables, replicas)
+            scaled = [objectives[group[0]] / replicas for group in groups]
+        for group, tape, objective in zip(groups, tapes, scaled):
+            variables = [getattr(self, block).trainable_variables for block in group]
+            gradients = tape.gradient(objective, [v for block_variables in variables for v in block_variables])
+            for block, block_variables in zip(group, variables):
+                block_gradients, gradients = gradients[: len(block_variables)], gradients[len(block_variables) :]
+                block_gradients = [
+                    ops.zeros_like(v) if g is None else g for g, v in zip(block_gradients, block_variables)
+                ]
+                self._apply_if_on(block, block_gradients, block_variables, replicas)
         return self._update_trackers(logs)
 
     def _apply_if_on(self, block, gradients, variables, replicas):
