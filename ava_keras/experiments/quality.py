@@ -248,6 +248,7 @@ def run_benchmark(
 
     for preset in presets:
         model = build(preset, seeds[0])
+        first_state = _snapshot(model)
         model.compile()
         for block, rate in learning_rates.items():
             if getattr(model, f"{block}_optimizer") is not None:
@@ -261,7 +262,8 @@ def run_benchmark(
                            if getattr(model, f"{b}_optimizer") is not None})
         model.train_on_batch(train[:batch_size])  # trace once; undone by the reset below
         for seed in seeds:
-            _restore(model, _snapshot(build(preset, seed)), optimizer_state)
+            state = first_state if seed == seeds[0] else _snapshot(build(preset, seed))
+            _restore(model, state, optimizer_state)
             row = _train_and_score(model, preset, seed, steps, batch_size, train, held_out, classifier,
                                    real_features, say)
             rows.append(row.pop("row"))

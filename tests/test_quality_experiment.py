@@ -1,0 +1,101 @@
+"""The quality experiment: argument parsing, summary arithmetic, and a tiny-budget run."""
+
+import argparse
+import ast
+import csv
+import json
+import math
+
+import pytest
+
+from ava_keras import cli
+from ava_keras.experiments import quality
+from tests._quality import shared_classifier
+
+
+def _parse(argv):
+    return quality.add_arguments(argparse.ArgumentParser()).parse_args(argv)
+
+
+def test_arguments_defaults_quick_and_errors():
+    settings = quality.resolve(_parse([]))
+    assert settings["presets"] == quality.PRESETS and settings["seeds"] == [0, 1, 2]
+    assert (settings["steps"], settings["batch_size"]) == (quality.DEFAULT_STEPS, quality.DEFAULT_BATCH_SIZE)
+    assert settings["model_options"] == {} and settings["learning_rates"] == {}
+    quick = quality.resolve(_parse(["--quick", "--presets", "AVA3, vae", "--kl-weight", "0.5", "--discriminator-lr", "1e-4"]))
+    assert quick["presets"] == ("ava3", "vae") and quick["seeds"] == [0] and quick["steps"] == quality.QUICK_STEPS
+    assert quick["model_options"] == {"kl_weight": 0.5} and quick["learning_rates"] == {"discriminator": 1e-4}
+    for bad in (["--presets", "ava9"], ["--presets", ","], ["--steps", "0"], ["--seeds", "-1"],
+                ["--adversarial-weight", "-1"], ["--generator-loss", "hinge"], ["--encoder-lr", "0"]):
+        with pytest.raises(SystemExit):
+            _parse(bad)
+
+
+def test_cli_reports_a_bad_option_in_one_line(capsys):
+    assert cli.main(["experiment", "quality", "--presets", "ava9"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("ava-keras: error:") and "ava9" in error and "\n" not in error
+
+
+def test_module_imports_no_tensorflow_at_top_level():
+    tree = ast.parse(open(quality.__file__, encoding="utf-8").read())
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    names = [a.name for n in top if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module for n in top if isinstance(n, ast.ImportFrom)]
+    assert not [n for n in names if n.split(".")[0] in ("tensorflow", "keras", "numpy")]
+
+
+def _row(preset, seed, fid, seconds, status="ok"):
+    scores = {key: "" for key, _, _ in quality.METRICS}
+    if status == "ok":
+        scores.update({key: fid for key, _, _ in quality.METRICS})
+    return {"preset": preset, "seed": seed, "status": status, **scores, "train_seconds": seconds}
+
+
+def test_summarize_and_table_hand_computed():
+    rows = [_row("ava1", 0, 2.0, 10), _row("ava1", 1, 4.0, 20), _row("ava1", 2, None, 30, "diverged"),
+            _row("vae", 0, 1.0, 5)]
+    summary = quality.summarize(rows)
+    assert list(summary) == ["vae", "ava1"]  # the order of PRESETS
+    ava1 = summary["ava1"]
+    assert (ava1["ok"], ava1["runs"]) == (2, 3)
+    # FID over the two successful seeds: mean 3, sample SD √2; training time counts all three runs.
+    assert ava1["classifier_fid"]["mean"] == pytest.approx(3.0)
+    assert ava1["classifier_fid"]["sd"] == pytest.approx(math.sqrt(2.0))
+    assert ava1["train_seconds"]["mean"] == pytest.approx(20.0)
+    assert summary["vae"]["mse"]["mean"] == 1.0 and math.isnan(summary["vae"]["mse"]["sd"])
+    references = {"training_digits": {key: 0.5 for key, _, _ in quality.METRICS}}
+    table = quality.format_table(summary, references, {"steps": 7, "batch_size": 3})
+    assert "| AVA1 | 3.00 ± 1.41 |" in table and "| 2/3 |" in table
+    assert "| VAE | 1.00 |" in table and "*real training digits*" in table and "7 steps of batch 3" in table
+
+
+def test_tiny_run_writes_finite_outputs(tmp_path, tmp_path_factory):
+    _, cache_dir = shared_classifier(tmp_path_factory)
+    args = _parse([
+        "--quick", "--steps", "3", "--presets", "ava1", "--generator-loss", "non_saturating",
+        "--adversarial-weight", "0.5", "--decoder-lr", "5e-4", "--classifier-cache", cache_dir,
+        "--label", "tiny", "--out", str(tmp_path),
+    ])
+    assert quality.run(args) == 0
+    with open(tmp_path / "tiny_runs.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    # One preset with a discriminator keeps the test short (each preset costs a train_step trace).
+    assert [(r["preset"], r["seed"], r["status"], r["steps"]) for r in rows] == [("ava1", "0", "ok", "3")]
+    for row in rows:
+        for key, _, _ in quality.METRICS:
+            assert math.isfinite(float(row[key])), (row["preset"], key, row[key])
+        assert 0 <= float(row["precision"]) <= 1 and 0 <= float(row["recall"]) <= 1
+        assert 0 < float(row["mse"]) < 1 and -1 <= float(row["ssim"]) <= 1 and float(row["classifier_fid"]) > 0
+    summary = json.loads((tmp_path / "tiny_summary.json").read_text())
+    assert set(summary["summary"]) == {"ava1"} and summary["runs"] == 1 and summary["diverged"] == 0
+    config = summary["config"]
+    assert config["model_options"] == {"generator_loss": "non_saturating", "adversarial_weight": 0.5}
+    assert config["optimizers"]["decoder"]["learning_rate"] == pytest.approx(5e-4)
+    assert config["optimizers"]["encoder"]["learning_rate"] == pytest.approx(1e-3)  # AVA.compile's default
+    assert config["samples_per_model"] == 397 and config["classifier"]["held_out_accuracy"] > 0.95
+    reference = summary["references"]["training_digits"]
+    assert reference["classifier_fid"] < summary["summary"]["ava1"]["classifier_fid"]["mean"]
+    table = (tmp_path / "tiny_table.md").read_text()
+    assert table.count("\n| AVA1 |") == 1 and table.count("| reference |") == 2
+    assert (tmp_path / "tiny_samples.png").stat().st_size > 1000
