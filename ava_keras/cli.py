@@ -204,6 +204,13 @@ def build_parser():
     )
     experiment.add_argument("name", choices=EXPERIMENTS, help="experiment to run")
     experiment.add_argument("arguments", nargs=argparse.REMAINDER, help="options of the experiment")
+
+    bench = commands.add_parser(
+        "bench", help="measure training throughput, FLOP/s, memory and the input pipeline",
+        description="Benchmark VAE and AVA1-AVA5 steps; 'ava-keras bench --help' lists its options.",
+        add_help=False,
+    )
+    bench.add_argument("arguments", nargs=argparse.REMAINDER, help="options of the benchmark")
     return parser
 
 
@@ -544,21 +551,29 @@ def _info(args):
     return 0
 
 
-def _experiment(args):
+def _run_module(module_name, prog, arguments):
+    """Parses `arguments` with the module's `add_arguments`, then calls its `run`."""
     try:
-        module = importlib.import_module(f"ava_keras.experiments.{args.name}")
+        module = importlib.import_module(module_name)
     except ImportError as error:
-        raise UsageError(f"experiment {args.name!r} is not available in this installation ({error})") from None
-    parser = _Parser(prog=f"ava-keras experiment {args.name}", description=module.__doc__,
-                     formatter_class=_Formatter)
+        raise UsageError(f"{prog!r} is not available in this installation ({error})") from None
+    parser = _Parser(prog=prog, description=module.__doc__, formatter_class=_Formatter)
     module.add_arguments(parser)
-    options = parser.parse_args(args.arguments)
+    options = parser.parse_args(arguments)
     _load_tensorflow()
     return module.run(options)
 
 
+def _experiment(args):
+    return _run_module(f"ava_keras.experiments.{args.name}", f"ava-keras experiment {args.name}", args.arguments)
+
+
+def _bench(args):
+    return _run_module("ava_keras.benchmarks.train_throughput", "ava-keras bench", args.arguments)
+
+
 COMMANDS = {"train": _train, "sample": _sample, "reconstruct": _reconstruct, "export": _export,
-            "info": _info, "experiment": _experiment}
+            "info": _info, "experiment": _experiment, "bench": _bench}
 _USER_ERRORS = (UsageError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
                 FileExistsError, PermissionError, ImportError)
 
@@ -575,8 +590,12 @@ def _one_line_warnings():
 def main(argv=None):
     """Runs the `ava-keras` command line; returns the exit status."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = parser.parse_args(argv)
+        if argv[:1] == ["bench"]:  # all of bench's options, --help included, belong to the benchmark
+            args = argparse.Namespace(command="bench", arguments=argv[1:], version=False)
+        else:
+            args = parser.parse_args(argv)
         if args.version:
             from ava_keras.version import __version__
 

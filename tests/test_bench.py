@@ -1,0 +1,59 @@
+"""The throughput benchmark runs end to end, and the FLOP counter counts what runs."""
+
+import json
+
+import numpy as np
+import tensorflow as tf
+
+from ava_keras import cli
+from ava_keras.benchmarks import step_flops
+from tests._tiny import IMAGE_SHAPE, tiny_model
+
+
+def test_step_flops_counts_matmuls_and_skips_unused_ops():
+    def used_and_unused(a, b):
+        tf.matmul(b, b)  # result unused: pruned by TensorFlow, not counted
+        return tf.matmul(a, b)
+
+    total, by_type = step_flops(
+        used_and_unused, tf.TensorSpec((3, 5), tf.float32), tf.TensorSpec((5, 5), tf.float32)
+    )
+    assert total == by_type["MatMul"] == 2 * 3 * 5 * 5
+
+
+def test_joint_step_runs_one_backward_pass_through_the_decoder():
+    # In joint routing the encoder's and the decoder's gradients share one
+    # backward pass. A second pass would repeat the decoder's input-gradient
+    # convolutions; the paper routing, whose encoder objective (K) never
+    # reaches the decoder, runs each of them once.
+    conv_flops = {}
+    for routing in ("joint", "paper"):
+        model = tiny_model("vae", routing=routing)
+        model.compile()
+        _, by_type = step_flops(model.train_step, tf.TensorSpec((4,) + IMAGE_SHAPE, tf.float32))
+        conv_flops[routing] = by_type["Conv2D"]
+    assert conv_flops["joint"] == conv_flops["paper"]
+
+
+def test_bench_quick_writes_finite_results(tmp_path):
+    out = tmp_path / "bench"
+    assert cli.main(["bench", "--quick", "--in-process", "--out", str(out)]) == 0
+    summary = json.loads((out / "train_throughput.json").read_text())
+    train = [r for r in summary["results"] if r["kind"] == "train"]
+    assert [r["preset"] for r in train] == ["vae", "ava5"]
+    for r in train:
+        for key in ("step_seconds", "images_per_second", "step_gflop", "matmul_gflops", "peak_memory_mib"):
+            assert np.isfinite(r[key]) and r[key] > 0, (r["preset"], key)
+        assert r["traces"] == 1
+    assert train[1]["step_gflop"] > train[0]["step_gflop"]  # AVA5 does more work than the VAE
+    traces = next(r for r in summary["results"] if r["kind"] == "traces")
+    assert traces["traces"] == 1 and traces["final"] == "ava5"
+    pipeline = next(r for r in summary["results"] if r["kind"] == "pipeline")
+    assert pipeline["images_per_second"] > 0 and pipeline["cached_images_per_second"] > 0
+    assert "ava5 step / vae step at 16x16x1" in summary["checks"]
+    assert "| vae | 16x16x1 | graph |" in (out / "train_throughput.md").read_text()
+
+
+def test_bench_rejects_bad_flags(capsys):
+    assert cli.main(["bench", "--shapes", "64x64x2"]) == 2
+    assert "64x64x2" in capsys.readouterr().err
