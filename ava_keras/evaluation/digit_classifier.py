@@ -12,6 +12,7 @@ libraries, nor between different classifier versions or seeds.
 import json
 import os
 import time
+import zipfile
 
 import numpy as np
 
@@ -126,7 +127,7 @@ class DigitClassifier:
             with open(self._info_path) as file:
                 info = json.load(file)
             self.network.set_weights(weights)
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             return False  # missing, truncated or from another architecture: retrain
         self.held_out_accuracy = float(info["held_out_accuracy"])
         return True
@@ -156,9 +157,10 @@ class DigitClassifier:
             "train_seconds": round(time.time() - start, 2),
             "data": f"ava_keras.evaluation.digits_split(): {len(train_x)} training, {len(test_x)} held-out digits",
         }
-        with open(self._info_path, "w") as file:
+        os.replace(partial, self.path)  # each file appears complete or not at all
+        with open(self._info_path + f".{os.getpid()}.tmp", "w") as file:
             json.dump(info, file, indent=2)
-        os.replace(partial, self.path)  # the weights file appears complete or not at all
+        os.replace(file.name, self._info_path)
 
     def _run(self, images, batch_size, output):
         images = check_images("images", images)

@@ -117,24 +117,23 @@ def kernel_distance(features_a, features_b, num_subsets=1, subset_size=None, see
     return (mean, float(np.std(values))) if return_std else mean
 
 
-def _pairwise_distances(x, y, chunk=1024):
-    rows = []
+def _distance_blocks(x, y, chunk=1024):
+    """Yields Euclidean distances from row blocks of `x` to all rows of `y` (bounded memory)."""
     for start in range(0, len(x), chunk):
         block = x[start : start + chunk]
         squared = (block**2).sum(1)[:, None] + (y**2).sum(1)[None, :] - 2.0 * block @ y.T
-        rows.append(np.sqrt(np.clip(squared, 0.0, None)))
-    return np.concatenate(rows)
+        yield np.sqrt(np.clip(squared, 0.0, None))
 
 
 def _knn_radii(x, k):
-    """Distance from each row of x to its k-th nearest other row."""
-    distances = _pairwise_distances(x, x)
-    return np.sort(distances, axis=1)[:, k]  # column 0 is the point itself
+    """Distance from each row of x to its k-th nearest other row (index 0 is the row itself)."""
+    return np.concatenate([np.partition(d, k, axis=1)[:, k] for d in _distance_blocks(x, x)])
 
 
 def _coverage(centres, radii, queries):
     """Fraction of `queries` inside at least one ball (centre, radius)."""
-    return float(np.mean(np.any(_pairwise_distances(queries, centres) <= radii[None, :], axis=1)))
+    inside = [np.any(d <= radii[None, :], axis=1) for d in _distance_blocks(queries, centres)]
+    return float(np.mean(np.concatenate(inside)))
 
 
 def precision_recall(real_features, generated_features, k=3):
