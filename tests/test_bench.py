@@ -37,7 +37,7 @@ def test_joint_step_runs_one_backward_pass_through_the_decoder():
 
 def test_bench_quick_writes_finite_results(tmp_path):
     out = tmp_path / "bench"
-    assert cli.main(["bench", "--quick", "--in-process", "--out", str(out)]) == 0
+    assert cli.main(["bench", "--quick", "--in-process", "--profile", "vae", "--out", str(out)]) == 0
     summary = json.loads((out / "train_throughput.json").read_text())
     train = [r for r in summary["results"] if r["kind"] == "train"]
     assert [r["preset"] for r in train] == ["vae", "ava5"]
@@ -50,6 +50,9 @@ def test_bench_quick_writes_finite_results(tmp_path):
     assert traces["traces"] == 1 and traces["final"] == "ava5"
     pipeline = next(r for r in summary["results"] if r["kind"] == "pipeline")
     assert pipeline["images_per_second"] > 0 and pipeline["cached_images_per_second"] > 0
+    profile = next(r for r in summary["results"] if r["kind"] == "profile")
+    shares = [op["share"] for op in profile["op_types"]]
+    assert shares and all(0 < share <= 1 for share in shares) and shares == sorted(shares, reverse=True)
     assert "ava5 step / vae step at 16x16x1" in summary["checks"]
     assert "| vae | 16x16x1 | graph |" in (out / "train_throughput.md").read_text()
 

@@ -69,6 +69,8 @@ def add_arguments(parser):
     parser.add_argument("--no-threads", action="store_true", help="Skip the thread-setting runs.")
     parser.add_argument("--pipeline-images", type=positive_int, default=1024,
                         help="JPEGs written for the input-pipeline measurement (default 1024).")
+    parser.add_argument("--profile", choices=PRESETS, default=None, metavar="PRESET",
+                        help="Also profile this preset's step with tf.profiler (self time per op type).")
     parser.add_argument("--in-process", action="store_true",
                         help="Run every measurement in this process (faster; no thread runs, shared memory peak).")
     parser.add_argument("--quick", action="store_true",
@@ -202,6 +204,47 @@ def measure_traces(image_shape=(16, 16, 1), batch_size=8):
     return {"traces": counter["traces"], "epochs": 3, "schedule": "ava1 -> ava3 -> ava5", "final": model.preset}
 
 
+def profile_op_types(preset, image_shape, batch_size, steps=3, top=12):
+    """Self time per op type over `steps` training steps, from `tf.profiler`.
+
+    Runs the TensorFlow profiler around `fit` (after a warm-up), converts its
+    trace with the profiler's own "framework_op_stats" tool and sums the
+    self time of each op type. Returns the `top` types with their share of
+    the profiled host time, idle time included.
+    """
+    import collections
+    import glob
+
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow.python.profiler.internal import _pywrap_profiler_plugin as profiler_plugin
+
+    import ava_keras as ak
+
+    images = np.random.default_rng(0).random((batch_size * 4,) + tuple(image_shape)).astype("float32")
+    dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True).repeat()
+    model = ak.AVA.from_preset(preset, image_shape=image_shape, seed=0)
+    model.compile()
+    model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)
+    with tempfile.TemporaryDirectory() as log_dir:
+        tf.profiler.experimental.start(log_dir)
+        model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+        tf.profiler.experimental.stop()
+        trace = sorted(glob.glob(os.path.join(log_dir, "**", "*.xplane.pb"), recursive=True))[-1]
+        data, _ = profiler_plugin.xspace_to_tools_data([trace], "framework_op_stats", {})
+    table = json.loads(data)[0]
+    columns = [column["id"] for column in table["cols"]]
+    self_time = collections.Counter()
+    for row in table["rows"]:
+        values = dict(zip(columns, (cell.get("v") for cell in row["c"])))
+        self_time[values["type"]] += values["total_self_time"]
+    total = sum(self_time.values())
+    return {"profile_steps": steps, "op_types": [
+        {"type": name, "milliseconds_per_step": time_us / 1e3 / steps, "share": time_us / total}
+        for name, time_us in self_time.most_common(top)
+    ]}
+
+
 def _write_jpegs(directory, count, size=96):
     """`count` JPEG crops of the bundled photographs (scikit-image's samples)."""
     import numpy as np
@@ -243,6 +286,8 @@ def _measure(job):
                                 job["trials"], job["jit"])
     if job["kind"] == "traces":
         return measure_traces()
+    if job["kind"] == "profile":
+        return profile_op_types(job["preset"], job["shape"], job["batch_size"])
     return measure_pipeline(job["count"], job["shape"][0], job["batch_size"])
 
 
@@ -271,6 +316,8 @@ def _jobs(args):
         for preset in [p for p in ("vae", "ava5") if p in args.presets]:
             jobs.append({**base, "kind": "train", "preset": preset, "shape": first, "intra": 1, "inter": 1,
                          "mode": "1 thread"})
+    if args.profile:
+        jobs.append({"kind": "profile", "preset": args.profile, "shape": first, "batch_size": args.batch_size})
     jobs.append({"kind": "traces"})
     jobs.append({"kind": "pipeline", "count": args.pipeline_images, "shape": first, "batch_size": args.batch_size})
     return jobs
@@ -350,6 +397,13 @@ def format_report(results, checks, args):
         )
     pipeline = next(r for r in results if r["kind"] == "pipeline")
     traces = next(r for r in results if r["kind"] == "traces")
+    profile = next((r for r in results if r["kind"] == "profile"), None)
+    if profile:
+        lines += ["", f"Profile of {profile['preset']} at {_shape_name(profile['shape'])} (tf.profiler, "
+                  f"{profile['profile_steps']} steps): self time per op type.", "",
+                  "| op type | ms per step | share |", "|---|---:|---:|"]
+        lines += [f"| {op['type']} | {op['milliseconds_per_step']:.1f} | {op['share']:.1%} |"
+                  for op in profile["op_types"]]
     lines += [
         "",
         f"Input pipeline (`ak.data.image_folder`, {pipeline['jpegs']} JPEGs of 96×96 resized to "
