@@ -26,9 +26,8 @@ import sys
 import tempfile
 import time
 
-from ava_keras.experiments._common import machine, make_out_dir, positive_int
+from ava_keras.experiments._common import PRESETS, machine, make_out_dir, positive_int, preset_list
 
-PRESETS = ("vae", "ava1", "ava2", "ava3", "ava4", "ava5")
 DEFAULT_SHAPES = ((64, 64, 3), (28, 28, 1))
 MATMUL_SIZE = 2048
 # The issue's targets (docs/performance.md): step-time ratios to the VAE,
@@ -48,17 +47,9 @@ def _shape(text):
     return shape
 
 
-def _presets(text):
-    names = tuple(name.strip().lower() for name in text.split(",") if name.strip())
-    unknown = [name for name in names if name not in PRESETS]
-    if not names or unknown:
-        raise argparse.ArgumentTypeError(f"must be a comma-separated subset of {','.join(PRESETS)}, got {text!r}")
-    return names
-
-
 def add_arguments(parser):
     """Adds the options of `ava-keras bench` to an argparse parser."""
-    parser.add_argument("--presets", type=_presets, default=PRESETS, help="Comma-separated presets (default: all six).")
+    parser.add_argument("--presets", type=preset_list, default=PRESETS, help="Comma-separated presets (default: all six).")
     parser.add_argument("--shapes", type=_shape, nargs="+", default=DEFAULT_SHAPES,
                         help="Image shapes HxWxC (default 64x64x3 28x28x1).")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="Images per step (default 64).")

@@ -27,6 +27,18 @@ def positive_float(text):
     return value
 
 
+PRESETS = ("vae", "ava1", "ava2", "ava3", "ava4", "ava5")  # ava_keras.models.presets.PRESETS
+
+
+def preset_list(text):
+    """argparse type: comma-separated preset names, e.g. vae,ava5."""
+    names = tuple(name.strip().lower() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in PRESETS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"must be comma-separated presets from {', '.join(PRESETS)}, got {text!r}")
+    return names
+
+
 def machine():
     """Platform, processor, CPU count and Python version, for the record of a run."""
     return {

@@ -20,9 +20,8 @@ import math
 import os
 import time
 
-from ._common import BLOCKS, machine, make_out_dir, positive_float, positive_int, sample_sd
+from ._common import BLOCKS, PRESETS, machine, make_out_dir, positive_float, positive_int, preset_list, sample_sd
 
-PRESETS = ("vae", "ava1", "ava2", "ava3", "ava4", "ava5")  # ava_keras.models.presets.PRESETS
 QUICK_PRESETS = ("vae", "ava5")
 GENERATOR_LOSSES = ("minimax", "non_saturating")  # ava_keras.losses.GENERATOR_LOSSES
 LOSS_WEIGHTS = ("reconstruction_weight", "kl_weight", "adversarial_weight", "leaning_weight")
@@ -63,20 +62,10 @@ def _non_negative_float(text):
     return value
 
 
-def _presets(text):
-    names = tuple(name.strip().lower() for name in text.split(",") if name.strip())
-    unknown = [name for name in names if name not in PRESETS]
-    if not names or unknown:
-        raise argparse.ArgumentTypeError(
-            f"must be comma-separated presets from {', '.join(PRESETS)}, got {text!r}"
-        )
-    return tuple(dict.fromkeys(names))
-
-
 def add_arguments(parser):
     """Adds the options of `ava-keras experiment quality` to an argparse parser."""
     parser.add_argument(
-        "--presets", type=_presets, default=None,
+        "--presets", type=preset_list, default=None,
         help=f"Comma-separated presets (default all six; {','.join(QUICK_PRESETS)} with --quick).",
     )
     parser.add_argument(
