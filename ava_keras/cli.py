@@ -167,6 +167,8 @@ def build_parser():
     train.add_argument("--strategy", choices=STRATEGIES, default="none",
                        help="tf.distribute strategy: mirrored = every local GPU, multiworker = the cluster in "
                             "TF_CONFIG (docs/distributed.md); --batch-size is the global batch")
+    train.add_argument("--strategy-timeout", type=_float_in(0, math.inf, False), default=300, metavar="SECONDS",
+                       help="multiworker: how long to wait for the other workers at start and in each all-reduce")
 
     sample = commands.add_parser("sample", formatter_class=defaults, help="draw new images from a trained model",
                                  description="Decode N draws z ~ N(0, I) and save them as one PNG grid.")
@@ -415,7 +417,7 @@ def _start_strategy(ak, args):
     import tensorflow as tf
 
     try:
-        strategy = ak.distribute.make_strategy(args.strategy)
+        strategy = ak.distribute.make_strategy(args.strategy, timeout=args.strategy_timeout)
     except (RuntimeError, tf.errors.OpError) as error:
         raise UsageError(f"--strategy {args.strategy} could not start: {error}") from None
     if args.strategy == "multiworker":  # every worker saves; only the chief's files are kept

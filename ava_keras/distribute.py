@@ -19,6 +19,8 @@ STRATEGIES = ("none", "mirrored", "multiworker")
 # Seconds a worker waits for the cluster at start and for each collective
 # (all-reduce) during training before it raises instead of hanging.
 DEFAULT_TIMEOUT = 300
+# Seconds between two pings of every other worker during training.
+HEALTH_CHECK_INTERVAL = 10
 # The jobs MultiWorkerMirroredStrategy understands (no parameter servers).
 JOBS = ("chief", "worker", "evaluator")
 
@@ -174,23 +176,32 @@ def make_strategy(name="mirrored", timeout=DEFAULT_TIMEOUT, devices=None):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy(devices)
     from tensorflow.python.distribute import collective_all_reduce_strategy as collective
+    from tensorflow.python.eager import context
 
-    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout)
-    # The constructor waits on an all-reduce for every worker to be up, with
-    # no bound by default; TensorFlow's own tests bound it with this attribute.
+    # With TensorFlow's default coordination service, a worker whose peer
+    # never starts was seen to wait without bound (also with a 20 s
+    # cluster_register_timeout). Without it, the strategy runs its own
+    # health check instead: a bounded wait for
+    # the cluster at start (the class attribute TensorFlow's tests set), then
+    # a ping of every peer that aborts pending all-reduces with
+    # UnavailableError when one is down.
+    context.context().configure_coordination_service(service_type="")
     extended = collective.CollectiveAllReduceExtended
     saved = extended._check_health_initial_timeout
     extended._check_health_initial_timeout = timeout
+    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout)
     try:
-        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+        strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     except RuntimeError as error:
         config = read_tf_config()
         raise RuntimeError(
-            f"the cluster {config['cluster']} did not come up within {timeout} s "
+            f"the cluster {config['cluster']} did not come up within {timeout:g} s "
             f"(this task: {config['task']}): {error}"
         ) from None
     finally:
         extended._check_health_initial_timeout = saved
+    strategy.extended._check_health_interval = min(HEALTH_CHECK_INTERVAL, timeout)
+    return strategy
 
 
 def step_logs(logs):

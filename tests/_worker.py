@@ -12,8 +12,10 @@ its N-th step and waits to be killed (it first writes REPORT/<task>-<index>.paus
 """
 
 import argparse
+import faulthandler
 import json
 import os
+import signal
 import sys
 import time
 
@@ -55,6 +57,7 @@ def _log(what):
 
 
 def main(argv=None):
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test dumps the stacks of a hung worker
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True, help="the chief writes model.keras here")
     parser.add_argument("--backup", required=True, help="BackupAndRestore folder (one per worker under it)")

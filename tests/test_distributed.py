@@ -160,6 +160,7 @@ def test_chief_and_strategy_names(monkeypatch):
 EPOCHS, STEPS_PER_EPOCH, KILL_AFTER_STEP = 3, 2, 3  # the kill falls in epoch 2, after epoch 1 is backed up
 WORKER_TIMEOUT = 60  # seconds a worker waits for the other (ak.distribute.make_strategy)
 RUN_TIMEOUT = 600  # seconds before the test gives up on a worker process
+MISSING_PEER_TIMEOUT = 5  # seconds the CLI waits for a worker that never starts
 
 
 def _free_ports(n):
@@ -172,20 +173,30 @@ def _free_ports(n):
     return ports
 
 
-def _start_workers(root, run, **flags):
-    """Starts two workers of one cluster on free loopback ports; returns the processes."""
+def _start_workers(root, run, victim_flags=()):
+    """Starts two workers of one cluster on free loopback ports (worker 1 gets `victim_flags`)."""
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
-    extra = [f"--{k.replace('_', '-')}={v}" for k, v in flags.items()]
     processes = []
     for index in range(2):
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow",
                    TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
         argv = [sys.executable, "-m", "tests._worker", "--out", str(root / "out"), "--backup", str(root / "backup"),
-                "--report", str(root / run), f"--epochs={EPOCHS}", f"--timeout={WORKER_TIMEOUT}", *extra]
+                "--report", str(root / run), f"--epochs={EPOCHS}", f"--timeout={WORKER_TIMEOUT}", *(victim_flags if index else ())]
         (root / run).mkdir(exist_ok=True)
         log = open(root / run / f"worker-{index}.log", "w")
         processes.append(subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
     return processes
+
+
+def _start_cli_with_a_missing_peer(root):
+    """`ava-keras train --strategy multiworker` as worker 0 of a cluster whose worker 1 never starts."""
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow",
+               TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
+    argv = [sys.executable, "-m", "ava_keras.cli", "train", "--dataset", "digits", "--strategy", "multiworker",
+            f"--strategy-timeout={MISSING_PEER_TIMEOUT}", "--out", str(root / "unreachable")]
+    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=open(root / "unreachable.log", "w"))
 
 
 def _wait(process, deadline):
@@ -197,6 +208,18 @@ def _wait(process, deadline):
         raise
 
 
+def _wait_or_dump(process, seconds):
+    """The exit code, or None after `seconds` (then the process's stacks go to its log and it is killed)."""
+    try:
+        return process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        process.kill()
+        process.wait()
+        return None
+
+
 def _log(root, run, index):
     return (root / run / f"worker-{index}.log").read_text()[-3000:]
 
@@ -206,7 +229,8 @@ def killed_then_restarted(tmp_path_factory):
     """Run 1: worker 1 is SIGKILLed in epoch 2; run 2: both workers restart from BackupAndRestore."""
     root = tmp_path_factory.mktemp("cluster")
     deadline = time.monotonic() + RUN_TIMEOUT
-    first = _start_workers(root, "killed", pause_after_step=KILL_AFTER_STEP)
+    first = _start_workers(root, "killed", victim_flags=[f"--pause-after-step={KILL_AFTER_STEP}"])
+    unreachable = _start_cli_with_a_missing_peer(root)
     try:
         paused = root / "killed" / "worker-1.paused"
         while not paused.exists():
@@ -215,15 +239,16 @@ def killed_then_restarted(tmp_path_factory):
             time.sleep(0.2)
         first[1].send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
-        codes = [_wait(first[0], deadline), _wait(first[1], deadline)]
+        codes = [_wait_or_dump(first[0], WORKER_TIMEOUT + 30), _wait(first[1], deadline)]
         survivor_seconds = time.monotonic() - killed_at
     finally:
         for process in first:
             if process.poll() is None:
                 process.kill()
+        unreachable_code = _wait(unreachable, deadline)
     second = _start_workers(root, "restarted")
     restarted_codes = [_wait(p, deadline) for p in second]
-    return {"root": root, "codes": codes, "survivor_seconds": survivor_seconds, "restarted_codes": restarted_codes,
+    return {"root": root, "codes": codes, "unreachable_code": unreachable_code, "survivor_seconds": survivor_seconds, "restarted_codes": restarted_codes,
             "reports": [dict(np.load(root / "restarted" / f"worker-{i}.npz")) for i in range(2)
                         if restarted_codes[i] == 0]}
 
@@ -233,8 +258,7 @@ def test_killed_worker_then_restart_loses_no_completed_epoch(killed_then_restart
     root = run["root"]
     assert run["codes"][1] == -signal.SIGKILL
     # The survivor does not hang: its next all-reduce fails and it exits with an error.
-    assert run["codes"][0] not in (0, -signal.SIGKILL), _log(root, "killed", 0)
-    assert run["survivor_seconds"] < WORKER_TIMEOUT + 30
+    assert run["codes"][0] not in (None, 0, -signal.SIGKILL), _log(root, "killed", 0)
     assert run["restarted_codes"] == [0, 0], _log(root, "restarted", 0) + _log(root, "restarted", 1)
     for report in run["reports"]:
         # Epoch 0 finished before the kill and is not rerun; epoch 1 (killed) is rerun from its start.
@@ -242,6 +266,15 @@ def test_killed_worker_then_restart_loses_no_completed_epoch(killed_then_restart
         # Every optimizer step of the 3 epochs happened exactly once across the two runs.
         assert int(report["iterations"]) == EPOCHS * STEPS_PER_EPOCH
     assert not any((root / "backup").iterdir())  # each finished worker deleted its backup
+
+
+def test_cli_gives_one_line_error_for_an_unreachable_worker(killed_then_restarted):
+    run = killed_then_restarted
+    err = (run["root"] / "unreachable.log").read_text()
+    lines = [line for line in err.splitlines() if line.startswith("ava-keras:")]
+    assert run["unreachable_code"] == 2 and "Traceback" not in err, err[-3000:]
+    assert len(lines) == 1 and lines[0].startswith("ava-keras: error: --strategy multiworker could not start"), err
+    assert f"did not come up within {MISSING_PEER_TIMEOUT} s" in lines[0]
 
 
 def test_two_workers_agree_and_only_the_chief_writes(killed_then_restarted):
