@@ -33,7 +33,7 @@ setup(
         "plots": PLOT_EXTRAS,
         "tensorboard": TENSORBOARD_EXTRAS,
         "all": DATASET_EXTRAS + PLOT_EXTRAS + TENSORBOARD_EXTRAS,
-        "test": DATASET_EXTRAS + PLOT_EXTRAS + TENSORBOARD_EXTRAS + ["pytest>=7"],
+        "test": DATASET_EXTRAS + PLOT_EXTRAS + TENSORBOARD_EXTRAS + ["pytest>=7", "pytest-xdist>=3"],
     },
     entry_points={"console_scripts": ["ava-keras=ava_keras.cli:main"]},
     license="Apache-2.0",
