@@ -63,6 +63,8 @@ def add_arguments(parser):
                         help="JPEGs written for the input-pipeline measurement (default 1024).")
     parser.add_argument("--profile", choices=PRESETS, default=None, metavar="PRESET",
                         help="Also profile this preset's step with tf.profiler (self time per op type).")
+    parser.add_argument("--job-timeout", type=positive_int, default=900,
+                        help="Seconds one isolated measurement may take before it is recorded as timed out.")
     parser.add_argument("--in-process", action="store_true",
                         help="Run every measurement in this process (faster; no thread runs, shared memory peak).")
     parser.add_argument("--quick", action="store_true",
@@ -303,9 +305,6 @@ def _jobs(args):
             jobs.append({**base, "kind": "train", "preset": preset, "shape": list(shape), "mode": "graph"})
     first = list(args.shapes[0])
     extremes = [p for p in ("vae", "ava1", "ava5") if p in args.presets]
-    if not args.no_jit:
-        for preset in extremes:
-            jobs.append({**base, "kind": "train", "preset": preset, "shape": first, "jit": True, "mode": "xla"})
     if not args.no_threads and not args.in_process:
         for preset in [p for p in ("vae", "ava5") if p in args.presets]:
             jobs.append({**base, "kind": "train", "preset": preset, "shape": first, "intra": 1, "inter": 1,
@@ -314,15 +313,21 @@ def _jobs(args):
         jobs.append({"kind": "profile", "preset": args.profile, "shape": first, "batch_size": args.batch_size})
     jobs.append({"kind": "traces"})
     jobs.append({"kind": "pipeline", "count": args.pipeline_images, "shape": first, "batch_size": args.batch_size})
+    if not args.no_jit:  # last: XLA compilation can be slow, and a timeout then loses nothing else
+        for preset in extremes:
+            jobs.append({**base, "kind": "train", "preset": preset, "shape": first, "jit": True, "mode": "xla"})
     return jobs
 
 
-def _run_job(job, in_process):
+def _run_job(job, in_process, timeout=None):
     if in_process:
         return _measure(job)
     command = [sys.executable, "-m", "ava_keras.benchmarks.train_throughput", _WORKER_FLAG, json.dumps(job)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    process = subprocess.run(command, capture_output=True, text=True, env=env)
+    try:
+        process = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"timed_out_after_seconds": timeout}
     if process.returncode != 0:
         raise RuntimeError(f"benchmark worker failed for {job}: {process.stderr.strip().splitlines()[-1:]}")
     return json.loads(process.stdout.strip().splitlines()[-1])
@@ -423,17 +428,26 @@ def run(args):
         args.pipeline_images = min(args.pipeline_images, 32)
     make_out_dir(args.out)
     jobs = _jobs(args)
-    results = []
+    results, timed_out = [], []
     start = time.time()
+    if os.path.exists(os.path.join(args.out, "train_throughput.jsonl")):
+        os.remove(os.path.join(args.out, "train_throughput.jsonl"))
     for i, job in enumerate(jobs, 1):
         job_start = time.time()
-        result = {**job, **_run_job(job, args.in_process)}
-        results.append(result)
-        print(f"[bench {i}/{len(jobs)}] {_describe(job)}: "
-              + (f"{result['step_seconds'] * 1e3:.1f} ms/step" if job["kind"] == "train" else "done")
-              + f" ({time.time() - job_start:.0f} s)", flush=True)
+        result = {**job, **_run_job(job, args.in_process, args.job_timeout)}
+        if "timed_out_after_seconds" in result:
+            timed_out.append(result)
+            outcome = f"timed out after {args.job_timeout} s"
+        else:
+            results.append(result)
+            outcome = f"{result['step_seconds'] * 1e3:.1f} ms/step" if job["kind"] == "train" else "done"
+        with open(os.path.join(args.out, "train_throughput.jsonl"), "a") as file:  # survives an interrupted run
+            file.write(json.dumps(result) + "\n")
+        print(f"[bench {i}/{len(jobs)}] {_describe(job)}: {outcome} ({time.time() - job_start:.0f} s)", flush=True)
     checks = summarize(results, args.batch_size)
     report = format_report(results, checks, args)
+    for job in timed_out:
+        report += f"\nNot measured: {_describe(job)} did not finish within --job-timeout {args.job_timeout} s.\n"
     print(report)
     summary = {
         "command": "ava-keras bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:]),
@@ -443,6 +457,7 @@ def run(args):
         "targets": TARGETS,
         "checks": {name: {"measured": v, "target": t, "met": m} for name, (v, t, m) in checks.items()},
         "results": results,
+        "timed_out": timed_out,
     }
     with open(os.path.join(args.out, "train_throughput.json"), "w") as file:
         json.dump(summary, file, indent=2)
