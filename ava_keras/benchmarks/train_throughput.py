@@ -343,7 +343,7 @@ def _shape_name(shape):
     return "x".join(map(str, shape))
 
 
-def summarize(results, batch_size):
+def summarize(results):
     """Adds step-time ratios to the VAE and the targets' verdicts to `results`."""
     train = [r for r in results if r["kind"] == "train"]
     vae = {(_shape_name(r["shape"]), r["mode"]): r["step_seconds"] for r in train if r["preset"] == "vae"}
@@ -444,7 +444,7 @@ def run(args):
         with open(os.path.join(args.out, "train_throughput.jsonl"), "a") as file:  # survives an interrupted run
             file.write(json.dumps(result) + "\n")
         print(f"[bench {i}/{len(jobs)}] {_describe(job)}: {outcome} ({time.time() - job_start:.0f} s)", flush=True)
-    checks = summarize(results, args.batch_size)
+    checks = summarize(results)
     report = format_report(results, checks, args)
     for job in timed_out:
         report += f"\nNot measured: {_describe(job)} did not finish within --job-timeout {args.job_timeout} s.\n"
