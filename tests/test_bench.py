@@ -1,12 +1,15 @@
 """The throughput benchmark runs end to end, and the FLOP counter counts what runs."""
 
 import json
+import os
+import signal
+import time
 
 import numpy as np
 import tensorflow as tf
 
 from ava_keras import cli
-from ava_keras.benchmarks import step_flops
+from ava_keras.benchmarks import HostStallMonitor, step_flops
 from tests._tiny import IMAGE_SHAPE, tiny_model
 
 
@@ -35,6 +38,24 @@ def test_joint_step_runs_one_backward_pass_through_the_decoder():
     assert conv_flops["joint"] == conv_flops["paper"]
 
 
+def test_host_stall_monitor_measures_a_pause_of_its_watcher():
+    # A stopped watcher wakes up late exactly as it does when the host pauses
+    # the whole machine, so stopping it for 0.3 s must read as a 0.3 s pause.
+    with HostStallMonitor() as monitor:
+        time.sleep(0.05)
+        before = time.perf_counter()
+        os.kill(monitor._process.pid, signal.SIGSTOP)
+        time.sleep(0.3)
+        os.kill(monitor._process.pid, signal.SIGCONT)
+        time.sleep(0.05)
+        after = time.perf_counter()
+    paused = monitor.stalled_seconds(before, after)
+    assert 0.28 <= paused <= after - before
+    # Pauses outside an interval do not count inside it.
+    assert monitor.stalled_seconds(after + 1, after + 2) == 0.0
+    assert monitor.stalled_fraction(before, after) == paused / (after - before)
+
+
 def test_bench_quick_writes_finite_results(tmp_path):
     out = tmp_path / "bench"
     assert cli.main(["bench", "--quick", "--in-process", "--profile", "vae", "--out", str(out)]) == 0
@@ -45,12 +66,16 @@ def test_bench_quick_writes_finite_results(tmp_path):
         for key in ("step_seconds", "images_per_second", "step_gflop", "matmul_gflops", "peak_memory_mib"):
             assert np.isfinite(r[key]) and r[key] > 0, (r["preset"], key)
         assert r["traces"] == 1
+        # Each step's time less its host pauses is at most its wall time, so the medians keep that order.
+        assert r["step_seconds"] <= r["step_seconds_raw"]
+        assert 0 <= r["host_paused_fraction"] < 1 and r["timed_steps"] == 4
     assert train[1]["step_gflop"] > train[0]["step_gflop"]  # AVA5 does more work than the VAE
     traces = next(r for r in summary["results"] if r["kind"] == "traces")
     assert traces["traces"] == 1 and traces["final"] == "ava5"
     pipeline = next(r for r in summary["results"] if r["kind"] == "pipeline")
     assert pipeline["images_per_second"] > 0 and pipeline["cached_images_per_second"] > 0
     profile = next(r for r in summary["results"] if r["kind"] == "profile")
+    assert 0 <= profile["host_paused_fraction"] < 1
     shares = [op["share"] for op in profile["op_types"]]
     assert shares and all(0 < share <= 1 for share in shares) and shares == sorted(shares, reverse=True)
     assert "ava5 step / vae step at 16x16x1" in summary["checks"]

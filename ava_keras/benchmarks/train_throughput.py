@@ -9,8 +9,12 @@ matmul's FLOP/s measured in the same process, graph mode against
 `train_step` traces over 3 epochs with a `VariantSchedule` switch. It also
 times the input pipeline on a folder of JPEGs against what training consumes.
 
-Each measurement runs in its own Python process (`--isolate`, the default),
-so that thread settings take effect and peak memory belongs to one model.
+Every step, matmul and pipeline time excludes the time the host paused this
+virtual machine (`HostStallMonitor`): on a shared host such pauses took
+more than half the wall time in the committed run, and would otherwise set
+every figure. Each measurement runs in its own Python process (unless
+`--in-process`), so that thread settings take effect and peak memory belongs
+to one model.
 Steps are timed by a callback, not by whole `fit` calls, and the first
 batch of every trial (which also starts the data iterator) is not timed. Writes
 train_throughput.json and train_throughput.md to `--out` and prints the table.
@@ -91,36 +95,48 @@ def _peak_memory_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def matmul_flops_per_second(size=MATMUL_SIZE, trials=5):
-    """Median FLOP/s of a `size`×`size` float32 matmul (2·size³ FLOPs per call)."""
+def matmul_flops_per_second(size=MATMUL_SIZE, trials=9):
+    """Median FLOP/s of a `size`×`size` float32 matmul (2·size³ FLOPs per call).
+
+    Each call's time excludes the host's pauses inside it
+    (`HostStallMonitor`), as the training step times do.
+    """
     import tensorflow as tf
+
+    from ava_keras.benchmarks.host_stalls import HostStallMonitor
 
     a = tf.random.stateless_normal((size, size), seed=(1, 2))
     matmul = tf.function(lambda x: tf.matmul(x, x))
     matmul(a).numpy()
-    times = []
-    for _ in range(trials):
-        start = time.perf_counter()
-        matmul(a).numpy()
-        times.append(time.perf_counter() - start)
-    return 2 * size**3 / statistics.median(times)
+    intervals = []
+    with HostStallMonitor() as monitor:
+        for _ in range(trials):
+            start = time.perf_counter()
+            matmul(a).numpy()
+            intervals.append((start, time.perf_counter()))
+    return 2 * size**3 / statistics.median(_busy_seconds(intervals, monitor))
+
+
+def _busy_seconds(intervals, monitor):
+    """Each interval's length minus the host's pauses inside it."""
+    return [end - start - monitor.stalled_seconds(start, end) for start, end in intervals]
 
 
 def _step_timer():
     import keras
 
     class StepTimer(keras.callbacks.Callback):
-        """Wall time of every training batch."""
+        """`(start, end)` of every training batch, from `time.perf_counter()`."""
 
         def __init__(self):
             super().__init__()
-            self.times = []
+            self.intervals = []
 
         def on_train_batch_begin(self, batch, logs=None):
             self._start = time.perf_counter()
 
         def on_train_batch_end(self, batch, logs=None):
-            self.times.append(time.perf_counter() - self._start)
+            self.intervals.append((self._start, time.perf_counter()))
 
     return StepTimer()
 
@@ -141,15 +157,19 @@ def _count_traces(model):
 def measure_training(preset, image_shape, batch_size, warmup, steps, trials, jit_compile=False):
     """Times `fit` steps of one preset with the default networks and optimizers.
 
-    Returns a dict: step-time median/min/max over trials (each trial's mean
-    step time), images per second, FLOPs of one step, achieved FLOP/s and
-    its fraction of matmul FLOP/s, traces, peak resident memory.
+    Every timed step's wall time is reduced by the host's pauses inside it
+    (`HostStallMonitor`). Returns a dict: the median step time over all
+    timed steps (`step_seconds`; `step_seconds_raw` without the correction),
+    the lowest and highest per-trial median, the paused fraction of the
+    timed steps, images per second, FLOPs of one step, achieved FLOP/s and
+    its fraction of matmul FLOP/s (also corrected), traces, peak memory.
     """
     import numpy as np
     import tensorflow as tf
 
     import ava_keras as ak
     from ava_keras.benchmarks.flops import step_flops
+    from ava_keras.benchmarks.host_stalls import HostStallMonitor
 
     import_memory = _peak_memory_mib()
     images = np.random.default_rng(0).random((batch_size * 4,) + tuple(image_shape)).astype("float32")
@@ -158,21 +178,28 @@ def measure_training(preset, image_shape, batch_size, warmup, steps, trials, jit
     model.compile(jit_compile=jit_compile)
     counter = _count_traces(model)
     model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0)
-    trial_times = []
-    for _ in range(trials):
-        timer = _step_timer()
-        # One more step than timed: each `fit` call's first batch also starts
-        # the data iterator, which would dominate small steps.
-        model.fit(dataset, steps_per_epoch=steps + 1, epochs=1, verbose=0, callbacks=[timer])
-        trial_times.append(sum(timer.times[1:]) / steps)
-    traces = counter["traces"]
-    step = statistics.median(trial_times)
-    flops, _ = step_flops(model.train_step, tf.TensorSpec((batch_size,) + tuple(image_shape), tf.float32))
+    trial_intervals = []
+    with HostStallMonitor() as monitor:
+        for _ in range(trials):
+            timer = _step_timer()
+            # One more step than timed: each `fit` call's first batch also starts
+            # the data iterator, which would dominate small steps.
+            model.fit(dataset, steps_per_epoch=steps + 1, epochs=1, verbose=0, callbacks=[timer])
+            trial_intervals.append(timer.intervals[1:])
     matmul = matmul_flops_per_second()
+    traces = counter["traces"]
+    intervals = [interval for trial in trial_intervals for interval in trial]
+    step = statistics.median(_busy_seconds(intervals, monitor))
+    trial_steps = [statistics.median(_busy_seconds(trial, monitor)) for trial in trial_intervals]
+    raw = [end - start for start, end in intervals]
+    flops, _ = step_flops(model.train_step, tf.TensorSpec((batch_size,) + tuple(image_shape), tf.float32))
     return {
         "step_seconds": step,
-        "step_seconds_min": min(trial_times),
-        "step_seconds_max": max(trial_times),
+        "step_seconds_min": min(trial_steps),
+        "step_seconds_max": max(trial_steps),
+        "step_seconds_raw": statistics.median(raw),
+        "host_paused_fraction": sum(monitor.stalled_seconds(a, b) for a, b in intervals) / sum(raw),
+        "timed_steps": len(intervals),
         "images_per_second": batch_size / step,
         "step_gflop": flops / 1e9,
         "achieved_gflops": flops / step / 1e9,
@@ -200,13 +227,15 @@ def measure_traces(image_shape=(16, 16, 1), batch_size=8):
     return {"traces": counter["traces"], "epochs": 3, "schedule": "ava1 -> ava3 -> ava5", "final": model.preset}
 
 
-def profile_op_types(preset, image_shape, batch_size, steps=3, top=12):
+def profile_op_types(preset, image_shape, batch_size, steps=5, top=12):
     """Self time per op type over `steps` training steps, from `tf.profiler`.
 
     Runs the TensorFlow profiler around `fit` (after a warm-up), converts its
     trace with the profiler's own "framework_op_stats" tool and sums the
     self time of each op type. Returns the `top` types with their share of
-    the profiled host time, idle time included.
+    the profiled host time, idle time included, and of the busy (non-idle)
+    time. The host's pauses land in op and idle time alike, so the fraction
+    of the profiled window the host was paused is returned too.
     """
     import collections
     import glob
@@ -216,6 +245,7 @@ def profile_op_types(preset, image_shape, batch_size, steps=3, top=12):
     from tensorflow.python.profiler.internal import _pywrap_profiler_plugin as profiler_plugin
 
     import ava_keras as ak
+    from ava_keras.benchmarks.host_stalls import HostStallMonitor
 
     images = np.random.default_rng(0).random((batch_size * 4,) + tuple(image_shape)).astype("float32")
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True).repeat()
@@ -223,9 +253,12 @@ def profile_op_types(preset, image_shape, batch_size, steps=3, top=12):
     model.compile()
     model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)
     with tempfile.TemporaryDirectory() as log_dir:
-        tf.profiler.experimental.start(log_dir)
-        model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
-        tf.profiler.experimental.stop()
+        with HostStallMonitor() as monitor:
+            tf.profiler.experimental.start(log_dir)
+            start = time.perf_counter()
+            model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+            end = time.perf_counter()
+            tf.profiler.experimental.stop()
         trace = sorted(glob.glob(os.path.join(log_dir, "**", "*.xplane.pb"), recursive=True))[-1]
         data, _ = profiler_plugin.xspace_to_tools_data([trace], "framework_op_stats", {})
     table = json.loads(data)[0]
@@ -235,8 +268,10 @@ def profile_op_types(preset, image_shape, batch_size, steps=3, top=12):
         values = dict(zip(columns, (cell.get("v") for cell in row["c"])))
         self_time[values["type"]] += values["total_self_time"]
     total = sum(self_time.values())
-    return {"profile_steps": steps, "op_types": [
-        {"type": name, "milliseconds_per_step": time_us / 1e3 / steps, "share": time_us / total}
+    busy = total - self_time.get("IDLE", 0.0)
+    return {"profile_steps": steps, "host_paused_fraction": monitor.stalled_fraction(start, end), "op_types": [
+        {"type": name, "milliseconds_per_step": time_us / 1e3 / steps, "share": time_us / total,
+         "busy_share": None if name == "IDLE" else time_us / busy}
         for name, time_us in self_time.most_common(top)
     ]}
 
@@ -270,7 +305,8 @@ def measure_pipeline(count, image_size, batch_size):
             # With cache=True the warm-up pass fills the cache; the timed pass reads it.
             warmup = count // batch_size if cache else 1
             dataset = dataset.repeat(2)
-            results["cached" if cache else "decoding"] = ak.data.images_per_second(dataset, warmup_batches=warmup)
+            results["cached" if cache else "decoding"] = ak.data.images_per_second(
+                dataset, warmup_batches=warmup, exclude_host_pauses=True)
     return {"jpegs": count, "images_per_second": results["decoding"],
             "cached_images_per_second": results["cached"]}
 
@@ -380,9 +416,13 @@ def summarize(results):
 def format_report(results, checks, args):
     """The markdown tables of one run."""
     lines = [
-        "| preset | shape | mode | step ms (median) | min–max ms | images/s | ratio to VAE | GFLOP/step "
+        "Step times are medians over all timed steps, each step's wall time less the host's pauses "
+        "inside it (`HostStallMonitor`); \"trials\" is the range of the per-trial medians, \"raw\" "
+        "the median wall time, \"paused\" the share of the timed steps' wall time the host was paused.",
+        "",
+        "| preset | shape | mode | step ms | trials ms | raw ms | paused | images/s | ratio to VAE | GFLOP/step "
         "| achieved GFLOP/s | matmul GFLOP/s | fraction | peak RSS MiB | traces |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         if r["kind"] != "train":
@@ -390,7 +430,8 @@ def format_report(results, checks, args):
         ratio = "" if r["ratio_to_vae"] is None else f"{r['ratio_to_vae']:.2f}"
         lines.append(
             f"| {r['preset']} | {_shape_name(r['shape'])} | {r['mode']} | {r['step_seconds'] * 1e3:.1f} "
-            f"| {r['step_seconds_min'] * 1e3:.1f}–{r['step_seconds_max'] * 1e3:.1f} | {r['images_per_second']:.1f} "
+            f"| {r['step_seconds_min'] * 1e3:.1f}–{r['step_seconds_max'] * 1e3:.1f} "
+            f"| {r['step_seconds_raw'] * 1e3:.1f} | {r['host_paused_fraction']:.0%} | {r['images_per_second']:.1f} "
             f"| {ratio} | {r['step_gflop']:.3f} | {r['achieved_gflops']:.1f} | {r['matmul_gflops']:.1f} "
             f"| {r['flops_fraction']:.2f} | {r['peak_memory_mib']:.0f} | {r['traces']} |"
         )
@@ -399,9 +440,11 @@ def format_report(results, checks, args):
     profile = next((r for r in results if r["kind"] == "profile"), None)
     if profile:
         lines += ["", f"Profile of {profile['preset']} at {_shape_name(profile['shape'])} (tf.profiler, "
-                  f"{profile['profile_steps']} steps): self time per op type.", "",
-                  "| op type | ms per step | share |", "|---|---:|---:|"]
-        lines += [f"| {op['type']} | {op['milliseconds_per_step']:.1f} | {op['share']:.1%} |"
+                  f"{profile['profile_steps']} steps; the host was paused for "
+                  f"{profile['host_paused_fraction']:.0%} of the window): self time per op type.", "",
+                  "| op type | ms per step | share | share of busy time |", "|---|---:|---:|---:|"]
+        lines += [f"| {op['type']} | {op['milliseconds_per_step']:.1f} | {op['share']:.1%} "
+                  f"| {'' if op['busy_share'] is None else format(op['busy_share'], '.1%')} |"
                   for op in profile["op_types"]]
     lines += [
         "",

@@ -1,9 +1,10 @@
 """How fast an input pipeline delivers images, to compare with training speed."""
 
+import contextlib
 import time
 
 
-def images_per_second(dataset, batches=None, warmup_batches=1):
+def images_per_second(dataset, batches=None, warmup_batches=1, exclude_host_pauses=False):
     """Iterates over `dataset` and returns the images per second it delivers.
 
     Run it on the pipeline alone and compare with the images per second of
@@ -15,6 +16,9 @@ def images_per_second(dataset, batches=None, warmup_batches=1):
         batches: Number of batches to time; `None` times one full pass.
         warmup_batches: Batches read before the clock starts (pipeline start-up,
             first-epoch caching).
+        exclude_host_pauses: Do not count the time the host paused this
+            virtual machine (see `ava_keras.benchmarks.HostStallMonitor`), as
+            `ava-keras bench` does for its step times.
 
     Returns:
         Images per second over the timed batches, as a float.
@@ -28,12 +32,19 @@ def images_per_second(dataset, batches=None, warmup_batches=1):
     for _ in range(warmup_batches):
         next(iterator, None)
     images = 0
-    start = time.perf_counter()
-    for i, batch in enumerate(iterator):
-        if batches is not None and i >= batches:
-            break
-        images += int((batch[0] if isinstance(batch, (tuple, list)) else batch).shape[0])
-    elapsed = time.perf_counter() - start
+    with contextlib.ExitStack() as stack:
+        monitor = None
+        if exclude_host_pauses:
+            from ava_keras.benchmarks.host_stalls import HostStallMonitor
+
+            monitor = stack.enter_context(HostStallMonitor())
+        start = time.perf_counter()
+        for i, batch in enumerate(iterator):
+            if batches is not None and i >= batches:
+                break
+            images += int((batch[0] if isinstance(batch, (tuple, list)) else batch).shape[0])
+        end = time.perf_counter()
+    elapsed = end - start - (monitor.stalled_seconds(start, end) if monitor else 0.0)
     if images == 0:
         raise ValueError(
             "No batches were timed: the dataset has at most `warmup_batches` "
