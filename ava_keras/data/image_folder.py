@@ -124,8 +124,9 @@ def image_folder(
         seed: Optional integer seed of the split and of the shuffling.
         cache: `True` (default) keeps the decoded, resized images in memory
             as uint8 (height × width × channels bytes each), so each file is
-            decoded exactly once; `False` decodes the files again every epoch
-            in parallel (for folders too large for memory); a string is a
+            decoded exactly once; `False` decodes the files again every epoch,
+            a batch at a time in parallel threads (for folders too large for
+            memory); a string is a
             file name for `tf.data.Dataset.cache` (decoded once, kept on
             disk, shuffled in a buffer of 2,048 images).
         shuffle: Whether to reshuffle the training images every epoch.
@@ -209,19 +210,25 @@ def image_folder(
             dataset = tf.data.Dataset.from_tensor_slices(arrays[indices])
             if reshuffle:
                 dataset = dataset.shuffle(len(files), seed=seed)
-        else:
+        elif not cache:  # stream: decode every epoch, a whole batch per call
             dataset = tf.data.Dataset.from_tensor_slices(files)
-            if reshuffle and not cache:  # shuffle paths, not decoded images: little memory
+            if reshuffle:  # shuffle paths, not decoded images: little memory
                 dataset = dataset.shuffle(len(files), seed=seed)
-            dataset = dataset.map(
-                lambda path: _decode_tensor(path, size, channels, resize),
+            dataset = dataset.batch(batch_size).map(
+                _plain_python(lambda paths: _decode_batch_tensor(paths, size, channels, resize)),
                 num_parallel_calls=tf.data.AUTOTUNE,
             )
-            if cache:
-                dataset = dataset.cache(os.fspath(cache) + ("" if training else "-validation"))
-                if reshuffle:  # decoded images are shuffled in a bounded buffer
-                    dataset = dataset.shuffle(min(len(files), _DISK_CACHE_SHUFFLE_BUFFER), seed=seed)
-        dataset = dataset.batch(batch_size)
+        else:  # decode once into a disk cache, then shuffle in a bounded buffer
+            dataset = tf.data.Dataset.from_tensor_slices(files)
+            dataset = dataset.map(
+                _plain_python(lambda path: _decode_tensor(path, size, channels, resize)),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+            dataset = dataset.cache(os.fspath(cache) + ("" if training else "-validation"))
+            if reshuffle:
+                dataset = dataset.shuffle(min(len(files), _DISK_CACHE_SHUFFLE_BUFFER), seed=seed)
+        if cache:  # the streaming branch has batched already
+            dataset = dataset.batch(batch_size)
         dataset = dataset.map(lambda x: tf.cast(x, tf.float32) / 255.0, num_parallel_calls=tf.data.AUTOTUNE)
         dataset = dataset.prefetch(tf.data.AUTOTUNE)
         dataset.file_paths = files
@@ -232,6 +239,45 @@ def image_folder(
     if validation_split is None:
         return train
     return train, build(splits["validation"], training=False)
+
+
+def _plain_python(function):
+    """Keeps tf.data's autograph from rewriting `function` and what it calls.
+
+    The decoders run Pillow through `tf.numpy_function`; rewritten by
+    autograph, their Python code would run with autograph's checks on every
+    call, several times slower.
+    """
+    import tensorflow as tf
+
+    return tf.autograph.experimental.do_not_convert(function)
+
+
+def _decode_batch_tensor(paths, size, channels, resize):
+    """tf.data map function: decodes a batch of files with Pillow in parallel threads.
+
+    One Python call per batch instead of per image; Pillow releases the GIL
+    while it decodes and resizes, so the threads use every core.
+    """
+    import tensorflow as tf
+
+    def decode(path_batch):
+        return np.stack(list(_decode_pool().map(
+            lambda path: load_image(path.decode(), size, channels, resize), path_batch)))
+
+    images = tf.numpy_function(decode, [paths], tf.uint8, stateful=False)
+    images.set_shape((None,) + size + (channels,))
+    return images
+
+
+_POOL = []
+
+
+def _decode_pool():
+    """The thread pool shared by streaming pipelines, created on first use."""
+    if not _POOL:
+        _POOL.append(concurrent.futures.ThreadPoolExecutor(_workers(), thread_name_prefix="ava_keras_decode"))
+    return _POOL[0]
 
 
 def _decode_tensor(path, size, channels, resize):
