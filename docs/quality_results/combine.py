@@ -6,7 +6,8 @@ The six presets were trained by two invocations of `ava-keras experiment
 quality` with identical settings (labels `minimax`: VAE and AVA5, and
 `ava1-4`: AVA1-AVA4). Training is deterministic per seed, so this equals one
 run over all six presets; the table is `quality.format_table` of the joined
-CSV rows, and the image stacks the two sample PNGs.
+CSV rows, and the image lays out the panels of the two sample PNGs in preset
+order.
 """
 
 import csv
@@ -16,9 +17,11 @@ import os
 from PIL import Image
 
 from ava_keras.experiments import quality
+from ava_keras.experiments._common import PRESETS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LABELS = ("minimax", "ava1-4")
+PANEL = (320, 350)
 
 
 def _rows(label):
@@ -33,11 +36,18 @@ if __name__ == "__main__":
     table = quality.format_table(quality.summarize(rows), first["references"], first["config"])
     with open(os.path.join(HERE, "quality_table.md"), "w") as file:
         file.write(table)
-    images = [Image.open(os.path.join(HERE, f"{label}_samples.png")).convert("RGB") for label in LABELS]
-    combined = Image.new("RGB", (max(i.width for i in images), sum(i.height for i in images)), "white")
-    top = 0
-    for image in images:
-        combined.paste(image, (0, top))
-        top += image.height
+    # Cut the panels (320x350 px each, 4 per row: `quality.plot_grids`) out of
+    # both PNGs and lay them out again in preset order, held-out digits first.
+    panels = {}
+    for label in LABELS:
+        image = Image.open(os.path.join(HERE, f"{label}_samples.png")).convert("RGB")
+        names = ["held-out"] + [p for p in PRESETS if any(r["preset"] == p for r in _rows(label))]
+        for i, name in enumerate(names):
+            left, top = (i % 4) * PANEL[0], (i // 4) * PANEL[1]
+            panels[name] = image.crop((left, top, left + PANEL[0], top + PANEL[1]))
+    order = ["held-out"] + [p for p in PRESETS if p in panels]
+    combined = Image.new("RGB", (4 * PANEL[0], -(-len(order) // 4) * PANEL[1]), "white")
+    for i, name in enumerate(order):
+        combined.paste(panels[name], ((i % 4) * PANEL[0], (i // 4) * PANEL[1]))
     combined.save(os.path.join(HERE, "quality_samples.png"))
     print(table)
