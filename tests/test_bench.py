@@ -80,6 +80,10 @@ def test_bench_quick_writes_finite_results(tmp_path):
     assert shares and all(0 < share <= 1 for share in shares) and shares == sorted(shares, reverse=True)
     assert "ava5 step / vae step at 16x16x1" in summary["checks"]
     assert "| vae | 16x16x1 | graph |" in (out / "train_throughput.md").read_text()
+    # The report rebuilt from the run's incremental JSONL has the same checks.
+    again = tmp_path / "again"
+    assert cli.main(["bench", "--report-from", str(out / "train_throughput.jsonl"), "--out", str(again)]) == 0
+    assert json.loads((again / "train_throughput.json").read_text())["checks"] == summary["checks"]
 
 
 def test_bench_rejects_bad_flags(capsys):
