@@ -1,5 +1,8 @@
 """ava_keras.data: messy real image folders -> clean tf.data batches, bad files named."""
 
+import concurrent.futures
+import importlib
+import inspect
 import os
 import warnings
 
@@ -154,6 +157,38 @@ def test_streaming_and_disk_cache_match_in_memory(messy_folder, tmp_path):
         key = lambda a: sorted(map(bytes, a.reshape(len(a), -1)))  # noqa: E731
         assert key(epochs[0]) == key(arrays[0]) == key(epochs[1])
         assert not np.array_equal(epochs[0], epochs[1]) or not np.array_equal(epochs[0], arrays[0])
+
+
+def test_streaming_decodes_a_batch_per_python_call_in_plain_python(messy_folder, monkeypatch):
+    # cache=False decodes every epoch: one Python call per batch (not per
+    # image), and that call runs as plain Python, not rewritten by autograph.
+    module = importlib.import_module("ava_keras.data.image_folder")
+    folder, n_good, _ = messy_folder
+    calls, callers = [], []
+    read = module.load_image
+
+    pool = concurrent.futures.ThreadPoolExecutor(2)
+
+    class CountingPool:
+        def map(self, function, items):
+            calls.append(len(items))
+            return pool.map(function, items)
+
+    def traced_load(path, *args, **kwargs):
+        callers.append(inspect.stack()[1].frame.f_globals.get("__name__"))
+        return read(path, *args, **kwargs)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = image_folder(folder, image_size=8, batch_size=3, shuffle=False, cache=False)
+    monkeypatch.setattr(module, "_decode_pool", CountingPool)
+    monkeypatch.setattr(module, "load_image", traced_load)
+    images = np.concatenate([b.numpy() for b in dataset])
+    assert len(images) == n_good
+    assert sorted(calls, reverse=True) == [3] * (n_good // 3) + ([n_good % 3] if n_good % 3 else [])
+    # The decoder's caller is image_folder's own code, not an autograph-converted copy of it.
+    assert set(callers) == {"ava_keras.data.image_folder"}
+    pool.shutdown()
 
 
 @pytest.mark.parametrize(
