@@ -33,10 +33,10 @@ def concatenated(self, network, real, fake, leaning_coefficient, supervise, lean
     batch = ops.shape(real)[0]
     logits = network(ops.concatenate([real, fake], axis=0), training=training)
     real_logits, fake_logits = logits[:batch], logits[batch:]
+    discriminator_loss = losses.discriminator_loss(real_logits, fake_logits)
     leaning = losses.leaning_loss(leaning_coefficient, fake_logits)
-    objective = (supervise * losses.discriminator_loss(real_logits, fake_logits)
-                 + lean * self.loss_weights_config["leaning_weight"] * leaning)
-    terms = {"loss": losses.discriminator_loss(real_logits, fake_logits),
+    objective = supervise * discriminator_loss + lean * self.loss_weights_config["leaning_weight"] * leaning
+    terms = {"loss": discriminator_loss,
              "real": ops.mean(ops.sigmoid(real_logits)), "fake": ops.mean(ops.sigmoid(fake_logits))}
     return losses.generator_loss(fake_logits, self.generator_loss), objective, terms
 
@@ -71,7 +71,7 @@ def main():
     result = {"command": "python benchmarks/discriminator_concat_ab.py " + " ".join(
         f"--{k} {v}" for k, v in vars(args).items() if k != "out" and v is not None), "results": []}
     for (preset, variant), spans in intervals.items():
-        busy = [end - start - monitor.stalled_seconds(start, end) for start, end in spans]
+        busy = [monitor.busy_seconds(start, end) for start, end in spans]
         row = {"preset": preset, "variant": variant, "shape": args.shape, "steps": len(busy),
                "step_ms_median": 1e3 * statistics.median(busy), "step_ms_raw_median":
                1e3 * statistics.median(end - start for start, end in spans)}

@@ -60,7 +60,7 @@ def main():
                 spans[(jit, path)] = _time_calls(call, args.steps)
                 print(f"jit_compile={jit} {path}: done", flush=True)
     for (jit, path), timed in spans.items():
-        busy = [end - start - monitor.stalled_seconds(start, end) for start, end in timed]
+        busy = [monitor.busy_seconds(start, end) for start, end in timed]
         row = {"jit_compile": jit, "path": path, "first_call_seconds": busy[0],
                "step_seconds_median": statistics.median(busy[1:]), "steps": len(busy) - 1}
         rows.append(row)

@@ -51,7 +51,7 @@ class HostStallMonitor:
 
     >>> with HostStallMonitor() as monitor:
     ...     start = time.perf_counter(); work(); end = time.perf_counter()
-    >>> busy = end - start - monitor.stalled_seconds(start, end)
+    >>> busy = monitor.busy_seconds(start, end)
     """
 
     def __init__(self, threshold=0.02, period=0.001):
@@ -79,6 +79,10 @@ class HostStallMonitor:
             self.stalls = [tuple(stall) for stall in json.loads(output)]
             self._process = None
         return self.stalls
+
+    def busy_seconds(self, start, end):
+        """Length of `[start, end]` less the pauses within it."""
+        return end - start - self.stalled_seconds(start, end)
 
     def stalled_fraction(self, start, end):
         """The fraction of `[start, end]` the machine was paused."""

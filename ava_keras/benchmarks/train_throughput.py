@@ -116,12 +116,7 @@ def matmul_flops_per_second(size=MATMUL_SIZE, trials=9):
             start = time.perf_counter()
             matmul(a).numpy()
             intervals.append((start, time.perf_counter()))
-    return 2 * size**3 / statistics.median(_busy_seconds(intervals, monitor))
-
-
-def _busy_seconds(intervals, monitor):
-    """Each interval's length minus the host's pauses inside it."""
-    return [end - start - monitor.stalled_seconds(start, end) for start, end in intervals]
+    return 2 * size**3 / statistics.median(monitor.busy_seconds(*interval) for interval in intervals)
 
 
 def _step_timer():
@@ -191,8 +186,9 @@ def measure_training(preset, image_shape, batch_size, warmup, steps, trials, jit
     matmul = matmul_flops_per_second()
     traces = counter["traces"]
     intervals = [interval for trial in trial_intervals for interval in trial]
-    step = statistics.median(_busy_seconds(intervals, monitor))
-    trial_steps = [statistics.median(_busy_seconds(trial, monitor)) for trial in trial_intervals]
+    step = statistics.median(monitor.busy_seconds(*interval) for interval in intervals)
+    trial_steps = [statistics.median(monitor.busy_seconds(*interval) for interval in trial)
+                   for trial in trial_intervals]
     raw = [end - start for start, end in intervals]
     flops, _ = step_flops(model.train_step, tf.TensorSpec((batch_size,) + tuple(image_shape), tf.float32))
     return {

@@ -44,7 +44,7 @@ def images_per_second(dataset, batches=None, warmup_batches=1, exclude_host_paus
                 break
             images += int((batch[0] if isinstance(batch, (tuple, list)) else batch).shape[0])
         end = time.perf_counter()
-    elapsed = end - start - (monitor.stalled_seconds(start, end) if monitor else 0.0)
+    elapsed = monitor.busy_seconds(start, end) if monitor else end - start
     if images == 0:
         raise ValueError(
             "No batches were timed: the dataset has at most `warmup_batches` "
