@@ -1,6 +1,7 @@
 """A folder of image files (searched recursively) -> a tf.data pipeline of images in [0, 1]."""
 
 import concurrent.futures
+import functools
 import os
 import warnings
 
@@ -210,25 +211,20 @@ def image_folder(
             dataset = tf.data.Dataset.from_tensor_slices(arrays[indices])
             if reshuffle:
                 dataset = dataset.shuffle(len(files), seed=seed)
-        elif not cache:  # stream: decode every epoch, a whole batch per call
+            dataset = dataset.batch(batch_size)
+        else:  # decode a whole batch of files per Python call
             dataset = tf.data.Dataset.from_tensor_slices(files)
-            if reshuffle:  # shuffle paths, not decoded images: little memory
+            if reshuffle and not cache:  # shuffle paths, not decoded images: little memory
                 dataset = dataset.shuffle(len(files), seed=seed)
             dataset = dataset.batch(batch_size).map(
                 _plain_python(lambda paths: _decode_batch_tensor(paths, size, channels, resize)),
                 num_parallel_calls=tf.data.AUTOTUNE,
             )
-        else:  # decode once into a disk cache, then shuffle in a bounded buffer
-            dataset = tf.data.Dataset.from_tensor_slices(files)
-            dataset = dataset.map(
-                _plain_python(lambda path: _decode_tensor(path, size, channels, resize)),
-                num_parallel_calls=tf.data.AUTOTUNE,
-            )
-            dataset = dataset.cache(os.fspath(cache) + ("" if training else "-validation"))
-            if reshuffle:
-                dataset = dataset.shuffle(min(len(files), _DISK_CACHE_SHUFFLE_BUFFER), seed=seed)
-        if cache:  # the streaming branch has batched already
-            dataset = dataset.batch(batch_size)
+            if cache:  # decoded once into a disk cache, then shuffled in a bounded buffer
+                dataset = dataset.unbatch().cache(os.fspath(cache) + ("" if training else "-validation"))
+                if reshuffle:
+                    dataset = dataset.shuffle(min(len(files), _DISK_CACHE_SHUFFLE_BUFFER), seed=seed)
+                dataset = dataset.batch(batch_size)
         dataset = dataset.map(lambda x: tf.cast(x, tf.float32) / 255.0, num_parallel_calls=tf.data.AUTOTUNE)
         dataset = dataset.prefetch(tf.data.AUTOTUNE)
         dataset.file_paths = files
@@ -244,8 +240,8 @@ def image_folder(
 def _plain_python(function):
     """Keeps tf.data's autograph from rewriting `function` and what it calls.
 
-    The decoders run Pillow through `tf.numpy_function`; rewritten by
-    autograph, their Python code would run with autograph's checks on every
+    The decoder runs Pillow through `tf.numpy_function`; rewritten by
+    autograph, its Python code would run with autograph's checks on every
     call, several times slower.
     """
     import tensorflow as tf
@@ -270,23 +266,7 @@ def _decode_batch_tensor(paths, size, channels, resize):
     return images
 
 
-_POOL = []
-
-
+@functools.cache
 def _decode_pool():
-    """The thread pool shared by streaming pipelines, created on first use."""
-    if not _POOL:
-        _POOL.append(concurrent.futures.ThreadPoolExecutor(_workers(), thread_name_prefix="ava_keras_decode"))
-    return _POOL[0]
-
-
-def _decode_tensor(path, size, channels, resize):
-    """tf.data map function: decodes one file with Pillow (see `load_image`)."""
-    import tensorflow as tf
-
-    def decode(path_bytes):
-        return load_image(path_bytes.decode(), size, channels, resize)
-
-    image = tf.numpy_function(decode, [path], tf.uint8, stateful=False)
-    image.set_shape(size + (channels,))
-    return image
+    """The thread pool shared by the pipelines that decode files, created on first use."""
+    return concurrent.futures.ThreadPoolExecutor(_workers(), thread_name_prefix="ava_keras_decode")
