@@ -8,7 +8,15 @@ import tensorflow as tf
 from keras import ops
 
 from ava_keras import distribute, losses
-from ava_keras.layers import ConvDecoder, ConvEncoder, Discriminator, GaussianMixture, LatentDiscriminator, Sampling
+from ava_keras.layers import (
+    ConvDecoder,
+    ConvEncoder,
+    DiffAugment,
+    Discriminator,
+    GaussianMixture,
+    LatentDiscriminator,
+    Sampling,
+)
 from ava_keras.layers._validation import check_image_shape, check_positive_int
 from ava_keras.models.presets import PRESETS, SWITCHES, get_switches
 
@@ -72,6 +80,10 @@ class AVA(keras.Model):
             its optimum, σ-VAE). See `ava_keras.losses.LIKELIHOODS`.
         reconstruction_weight, kl_weight, adversarial_weight, leaning_weight:
             Non-negative multipliers of R, K, the A terms and the leaning terms.
+        r1_weight: Weight γ of the R1 penalty (γ/2)·E‖∇ₓ logit d(x)‖² on real
+            images in d's objective (0: none).
+        augment_discriminator: Show d DiffAugment-ed real and decoded images
+            while training (`ava_keras.layers.DiffAugment`).
         latent_sampler_components: Components of the Gaussian mixture that
             `fit_latent_sampler` fits to the encoder's means (`latent_sampler`).
         seed: Optional integer seed of the sampling noise.
@@ -101,6 +113,8 @@ class AVA(keras.Model):
         kl_weight=1.0,
         adversarial_weight=1.0,
         leaning_weight=1.0,
+        r1_weight=0.0,
+        augment_discriminator=False,
         latent_sampler_components=10,
         seed=None,
         **kwargs,
@@ -131,6 +145,7 @@ class AVA(keras.Model):
             ("kl_weight", kl_weight),
             ("adversarial_weight", adversarial_weight),
             ("leaning_weight", leaning_weight),
+            ("r1_weight", r1_weight),
         ):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ValueError(f"`{name}` must be a non-negative number. Received: {name}={value!r}")
@@ -143,6 +158,8 @@ class AVA(keras.Model):
         self.discriminator = discriminator
         self.latent_discriminator = latent_discriminator
         self.sampling = Sampling(seed=seed, name="sampling")
+        self.augment_discriminator = bool(augment_discriminator)
+        self.augmenter = DiffAugment(seed=seed, name="augmenter") if self.augment_discriminator else None
 
         # === State ===
         # Switches are variables, not Python bools: a traced train_step reads
@@ -177,6 +194,7 @@ class AVA(keras.Model):
         discriminator_filters=(32, 64),
         latent_discriminator_units=(64, 64),
         hidden_units=128,
+        spectral_normalization=False,
         **kwargs,
     ):
         """Builds a model with the default convolutional networks for `preset`.
@@ -184,7 +202,9 @@ class AVA(keras.Model):
         `preset` is one of `"vae"`, `"ava1"` ... `"ava5"` (see `PRESETS`).
         Only the discriminators the preset uses are built; build from `"ava5"`
         and call `set_variant` (or use `VariantSchedule`) to move between
-        variants during training. Other keyword arguments go to `AVA`.
+        variants during training. `spectral_normalization` builds the
+        discriminator d with spectrally normalised weights. Other keyword
+        arguments go to `AVA`.
         """
         switches = get_switches(preset)
         image_shape = check_image_shape(image_shape)
@@ -193,7 +213,13 @@ class AVA(keras.Model):
         return cls(
             encoder=ConvEncoder(latent_dim, filters=encoder_filters, hidden_units=hidden_units, name="encoder"),
             decoder=ConvDecoder(image_shape, filters=decoder_filters, name="decoder"),
-            discriminator=Discriminator(filters=discriminator_filters, name="discriminator") if needs_d else None,
+            discriminator=(
+                Discriminator(
+                    filters=discriminator_filters, spectral_normalization=spectral_normalization, name="discriminator"
+                )
+                if needs_d
+                else None
+            ),
             latent_discriminator=(
                 LatentDiscriminator(units=latent_discriminator_units, name="latent_discriminator")
                 if needs_latent_d
@@ -411,6 +437,8 @@ class AVA(keras.Model):
                 supervise=on["decoder_discriminator"],
                 lean=on["decoder_leaning"],
                 training=training,
+                augmenter=self.augmenter,
+                r1_weight=w["r1_weight"],
             )
             logs.update(
                 decoder_adversarial=decoder_adversarial,
@@ -465,20 +493,34 @@ class AVA(keras.Model):
         }
         return objectives, logs
 
-    def _adversary_terms(self, network, real, fake, leaning_coefficient, supervise, lean, training):
+    def _adversary_terms(
+        self, network, real, fake, leaning_coefficient, supervise, lean, training, augmenter=None, r1_weight=0.0
+    ):
         """One discriminator's terms: (generator term, its own objective, logs).
 
         The generator term is A_d (eq. 3) or A_D (eq. 12). The objective is
         −b (eq. 4) or −B (eq. 11), gated by `supervise`, plus the leaning
-        term of eq. 10 or 16, gated by `lean`.
+        term of eq. 10 or 16, gated by `lean`. With an `augmenter`, real and
+        fake inputs are augmented (DiffAugment) while training; a positive
+        `r1_weight` adds the R1 penalty (r1_weight / 2)·E‖∇ₓ logit(x)‖² on
+        real inputs (Mescheder et al. 2018) to the supervised objective.
         """
-        real_logits = network(real, training=training)
+        if augmenter is not None:
+            real, fake = augmenter(real, training=training), augmenter(fake, training=training)
+        if r1_weight and training:
+            with tf.GradientTape() as input_tape:
+                input_tape.watch(real)
+                real_logits = network(real, training=training)
+            penalty = losses.r1_penalty(input_tape.gradient(real_logits, real))  # sums over the batch
+        else:
+            real_logits = network(real, training=training)
+            penalty = 0.0
         fake_logits = network(fake, training=training)
         generator_term = losses.generator_loss(fake_logits, self.generator_loss)
         discriminator_loss = losses.discriminator_loss(real_logits, fake_logits)
         leaning = losses.leaning_loss(leaning_coefficient, fake_logits)
         objective = (
-            supervise * discriminator_loss
+            supervise * (discriminator_loss + r1_weight * penalty)
             + lean * self.loss_weights_config["leaning_weight"] * leaning
         )
         terms = {
@@ -677,6 +719,7 @@ class AVA(keras.Model):
                 "routing": self.routing,
                 "generator_loss": self.generator_loss,
                 "likelihood": self.likelihood,
+                "augment_discriminator": self.augment_discriminator,
                 "latent_sampler_components": self.latent_sampler_components,
                 "seed": self.seed,
                 **self.loss_weights_config,
