@@ -72,12 +72,14 @@ class AVA(keras.Model):
         routing: `"joint"` (default: each block minimises eq. 3/12 through
             every path) or `"paper"` (the paper's update rules, eqs. 5-16:
             the encoder sees only KL and A_D). See docs/design_choices.md.
-        generator_loss: `"minimax"` (the paper's log(1 − d)) or
-            `"non_saturating"` (−log d).
+        generator_loss: `"non_saturating"` (default, −log d, bounded below)
+            or `"minimax"` (the paper's log(1 − d), unbounded below: it can
+            run away, see docs/quality.md).
         likelihood: The decoder's likelihood, i.e. the reconstruction term:
-            `"paper"` (eq. 1's ½‖x − x′‖², a Gaussian with σ = 1),
-            `"bernoulli"` (binary cross-entropy) or `"gaussian"` (σ set to
-            its optimum, σ-VAE). See `ava_keras.losses.LIKELIHOODS`.
+            `"gaussian"` (default: σ set to its optimum, σ-VAE),
+            `"bernoulli"` (binary cross-entropy) or `"paper"` (eq. 1's
+            ½‖x − x′‖², a Gaussian with σ = 1, far too wide for pixels).
+            `ava_keras.PAPER_SETTINGS` holds the paper's exact settings.
         reconstruction_weight, kl_weight, adversarial_weight, leaning_weight:
             Non-negative multipliers of R, K, the A terms and the leaning terms.
         r1_weight: Weight γ of the R1 penalty (γ/2)·E‖∇ₓ logit d(x)‖² on real
@@ -107,8 +109,8 @@ class AVA(keras.Model):
         encoder_discriminator=False,
         encoder_leaning=False,
         routing="joint",
-        generator_loss="minimax",
-        likelihood="paper",
+        generator_loss="non_saturating",
+        likelihood="gaussian",
         reconstruction_weight=1.0,
         kl_weight=1.0,
         adversarial_weight=1.0,
