@@ -122,4 +122,4 @@ def test_tiny_photos_run_scores_in_random_features(tmp_path):
     rows = _check_rows(tmp_path / "photos_runs.csv", [("vae", "0", "ok", "2")])
     assert rows[0]["confidence"] == ""  # no classifier for photographs
     config = json.loads((tmp_path / "photos_summary.json").read_text())["config"]
-    assert config["image_shape"] == [64, 64, 3] and config["features"] == "RandomFeatures(seed=0)"
+    assert config["image_shape"] == [32, 32, 3] and config["features"] == "RandomFeatures(seed=0)"

@@ -9,7 +9,8 @@ and batches. Then scores each on held-out images it never saw:
   397 samples, k-NN precision/recall (k=3), all in the features of
   ava_keras's own digit classifier (trained once and cached; NOT comparable
   with Inception FID), and the classifier's mean confidence on the samples.
-- `photos`: 64x64 RGB crops of scikit-image's photographs
+- `photos`: 32x32 RGB crops of scikit-image's photographs shrunk 4x, so
+  each crop covers 128x128 pixels of a photograph
   (ava_keras.datasets.photo_crops: 2,000 training crops, seed 0; 500 held-out
   crops, seed 1). Sample quality: Fréchet distance, KID and precision/recall
   in the features of a fixed random CNN (ava_keras.evaluation.RandomFeatures).
@@ -43,6 +44,7 @@ DEFAULT_STEPS, QUICK_STEPS = 600, 20
 DEFAULT_SEEDS = 3
 DEFAULT_BATCH_SIZE = 64
 TRAIN_CROPS, HELD_OUT_CROPS = 2000, 500
+CROP_SIZE, CROP_DOWNSCALE = 32, 4
 GRID_IMAGES = 64
 # One set of networks for every model, the keras.io VAE's (Conv32-Conv64-Dense,
 # Dense-ConvT64-ConvT32-output) with a 128-unit dense layer and latent size 16.
@@ -84,7 +86,7 @@ def add_arguments(parser):
     """Adds the options of `ava-keras experiment quality` to an argparse parser."""
     parser.add_argument(
         "--dataset", choices=DATASETS, default="digits",
-        help="Held-out real images to score on: digits (28x28x1, labelled) or photos (64x64x3 crops).",
+        help="Held-out real images to score on: digits (28x28x1, labelled) or photos (32x32x3 crops).",
     )
     parser.add_argument(
         "--presets", type=preset_list, default=None,
@@ -184,7 +186,10 @@ def load_data(dataset):
         return train, held_out
     from ava_keras.datasets import photo_crops
 
-    return photo_crops(TRAIN_CROPS, seed=0), photo_crops(HELD_OUT_CROPS, seed=1)
+    return tuple(
+        photo_crops(n, image_size=CROP_SIZE, downscale=CROP_DOWNSCALE, seed=seed)
+        for n, seed in ((TRAIN_CROPS, 0), (HELD_OUT_CROPS, 1))
+    )
 
 
 class Scorer:
@@ -332,7 +337,8 @@ def run_benchmark(
             "28x28x1 (bicubic from 8x8), split seed 0"
             if dataset == "digits"
             else f"ava_keras.datasets.photo_crops(): {len(train)} training crops (seed 0) and {len(held_out)} "
-            "held-out crops (seed 1), 64x64x3 from scikit-image's photographs shrunk 2x"
+            f"held-out crops (seed 1), {CROP_SIZE}x{CROP_SIZE}x3 from scikit-image's photographs shrunk "
+            f"{CROP_DOWNSCALE}x"
         ),
         "features": "digit classifier" if dataset == "digits" else "RandomFeatures(seed=0)",
         "network": {k: list(v) if isinstance(v, tuple) else v for k, v in NETWORK.items()},
