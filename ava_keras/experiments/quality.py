@@ -39,7 +39,8 @@ DATASETS = ("digits", "photos")
 QUICK_PRESETS = ("ava5",)
 GENERATOR_LOSSES = ("minimax", "non_saturating")  # ava_keras.losses.GENERATOR_LOSSES
 LIKELIHOODS = ("paper", "bernoulli", "gaussian")  # ava_keras.losses.LIKELIHOODS
-LOSS_WEIGHTS = ("reconstruction_weight", "kl_weight", "adversarial_weight", "leaning_weight")
+LOSS_WEIGHTS = ("reconstruction_weight", "kl_weight", "adversarial_weight", "leaning_weight", "r1_weight")
+STABILISER_FLAGS = ("augment_discriminator", "spectral_normalization")
 DEFAULT_STEPS, QUICK_STEPS = 600, 20
 DEFAULT_SEEDS = 3
 DEFAULT_BATCH_SIZE = 64
@@ -116,6 +117,11 @@ def add_arguments(parser):
         "--generator-loss", choices=GENERATOR_LOSSES, default=None,
         help="Generator form of the adversarial terms (default: the AVA default).",
     )
+    for name in STABILISER_FLAGS:
+        parser.add_argument(
+            "--" + name.replace("_", "-"), action="store_true", default=None,
+            help=f"AVA models with `{name}=True` (a discriminator stabiliser; default off).",
+        )
     parser.add_argument(
         "--paper-settings", action="store_true",
         help="Train the AVA models with the paper's exact settings (ava_keras.PAPER_SETTINGS) instead of the defaults.",
@@ -146,7 +152,7 @@ def add_arguments(parser):
 def resolve(args):
     """The run settings from parsed `args` (the --quick budget where an option is not given)."""
     options = {name: getattr(args, name) for name in ("likelihood", "generator_loss") + LOSS_WEIGHTS
-               if getattr(args, name) is not None}
+               + STABILISER_FLAGS if getattr(args, name) is not None}
     return {
         "dataset": args.dataset,
         "presets": args.presets or (QUICK_PRESETS if args.quick else PRESETS),
