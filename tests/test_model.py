@@ -120,6 +120,43 @@ def test_variant_schedule_switches_blocks_mid_fit_without_retracing(unit, schedu
     assert model.preset == "ava1"
 
 
+def _block_and_optimizer_state(model, block):
+    """A block's weights and every variable of its optimizer (step count, Adam's moments)."""
+    return [v.numpy().copy() for v in getattr(model, block).weights] + [
+        v.numpy().copy() for v in getattr(model, f"{block}_optimizer").variables
+    ]
+
+
+@pytest.mark.parametrize(
+    "switch_to,off",
+    [
+        ("vae", {"discriminator", "latent_discriminator"}),
+        ("ava2", {"latent_discriminator"}),
+        ({"decoder_discriminator": False, "decoder_leaning": False}, {"discriminator"}),
+    ],
+    ids=["vae", "ava2", "d-switches-off"],
+)
+def test_switched_off_block_gets_no_optimizer_step_under_adam(switch_to, off):
+    # After some AVA5 steps under Adam, a zero-gradient step would still move
+    # a block by its momentum and count a step: a switched-off block must get
+    # no optimizer step at all (docs/design_choices.md §7).
+    model = tiny_model("ava5")
+    model.compile()  # Adam for every block
+    images = tiny_images(4)
+    for _ in range(2):
+        model.train_on_batch(images)
+    model.set_variant(switch_to)
+    blocks = ("encoder", "decoder", "discriminator", "latent_discriminator")
+    before = {block: _block_and_optimizer_state(model, block) for block in blocks}
+    for _ in range(2):
+        model.train_on_batch(images)  # the same traced step reads the new switches
+    for block in blocks:
+        after = _block_and_optimizer_state(model, block)
+        unchanged = all(np.array_equal(a, b) for a, b in zip(before[block], after))
+        assert unchanged == (block in off), f"{block} {'moved' if block in off else 'did not move'}"
+        assert int(getattr(model, f"{block}_optimizer").iterations.numpy()) == (2 if block in off else 4), block
+
+
 def test_switches_are_readable_and_settable():
     model = tiny_model("ava5")
     model.decoder_leaning = False
