@@ -30,6 +30,9 @@ def _load_all():
     from ava_keras.models.ava import AVA
     from ava_keras.models.presets import PRESETS
 
+    global benchmarks
+    from ava_keras import benchmarks
+
 
 # The `ava-keras` console script answers `--help` and argument errors before
 # paying for the TensorFlow import; it calls `_load_all()` once its arguments
@@ -42,6 +45,7 @@ from ava_keras.version import __version__  # noqa: E402
 __all__ = [
     "AVA",
     "PRESETS",
+    "benchmarks",
     "callbacks",
     "data",
     "datasets",
