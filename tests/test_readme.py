@@ -7,6 +7,7 @@ folder `photos/` of small pictures is in the working directory, presets get
 small networks and `fit` runs one epoch.
 """
 
+import builtins
 import json
 import os
 import pathlib
@@ -106,7 +107,7 @@ class _Namespace(dict):
     def __missing__(self, name):
         if name in self.shared:
             return self.shared[name]
-        if name in __builtins__ if isinstance(__builtins__, dict) else hasattr(__builtins__, name):
+        if hasattr(builtins, name):
             raise KeyError(name)  # let Python find the builtin
         if name not in STAND_INS:
             raise NameError(
