@@ -112,6 +112,8 @@ def test_reload_then_continue_matches_never_stopping(never_stopped):
 
 
 def test_keras_file_restores_a_different_optimizer_per_block(tmp_path):
+    # The compile config must carry each block's optimizer: with the defaults
+    # compiled instead, neither the configs nor the slot variables would match.
     model = make_model(**other_optimizers())
     fit(model, epochs=1)
     model.save(tmp_path / "other_optimizers.keras")
