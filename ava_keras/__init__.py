@@ -30,6 +30,9 @@ def _load_all():
     from ava_keras.models.ava import AVA
     from ava_keras.models.presets import PAPER_SETTINGS, PRESETS
 
+    global benchmarks
+    from ava_keras import benchmarks
+
 
 # The `ava-keras` console script answers `--help` and argument errors before
 # paying for the TensorFlow import; it calls `_load_all()` once its arguments
@@ -43,6 +46,7 @@ __all__ = [
     "AVA",
     "PAPER_SETTINGS",
     "PRESETS",
+    "benchmarks",
     "callbacks",
     "data",
     "datasets",

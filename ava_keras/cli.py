@@ -51,7 +51,7 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
     """Appends "(default: X)" to help texts that do not already state a default."""
 
     def _get_help_string(self, action):
-        if action.default in (None, False) or "default" in (action.help or ""):
+        if action.default is None or action.default is False or "default" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
 
