@@ -162,6 +162,11 @@ def build_parser():
     train.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier run in OUT")
     train.add_argument("--log-dir", metavar="DIR", help="also write TensorBoard scalars and sample images here")
     train.add_argument("--strict", action="store_true", help="stop on an unreadable image instead of skipping it")
+    train.add_argument("--cache", choices=("auto", "memory", "stream"), default="auto",
+                       help="DIR's decoded images: held in memory, or decoded again every epoch (stream); auto "
+                       "streams when they would take more than half the available memory")
+    train.add_argument("--cache-file", metavar="FILE",
+                       help="decode DIR once into this on-disk cache instead (overrides --cache)")
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                        help="0: silent, 1: progress bar, 2: one line per epoch")
     train.add_argument("--strategy", choices=STRATEGIES, default="none",
@@ -307,12 +312,16 @@ def _training_data(args):
     ak = _load_tensorflow()
     split = args.validation_split or None
     if args.directory is not None:
+        cache = args.cache_file or {"auto": "auto", "memory": True, "stream": False}[args.cache]
         data = ak.data.image_folder(
             args.directory, args.image_size, batch_size=args.batch_size, channels=args.channels,
-            validation_split=split, seed=args.seed, resize=args.resize, strict=args.strict,
+            validation_split=split, seed=args.seed, resize=args.resize, strict=args.strict, cache=cache,
+            verbose=args.verbose, shard=ak.distribute.worker_shard() if args.strategy == "multiworker" else None,
         )
         train, validation = data if split else (data, None)
         reference, _, _ = ak.data.read_images(train.file_paths[:8], args.image_size, args.channels, args.resize)
+        if reference is None:  # the first files broke after the check: any readable ones will do
+            reference = next(iter(train.unbatch().batch(8))).numpy() * 255.0
         print(f"Found {len(train.file_paths) + (len(validation.file_paths) if validation else 0)} images "
               f"in {args.directory!r}" + (f" ({len(train.skipped_files)} skipped)" if train.skipped_files else ""))
         # The dataset reshuffles itself every epoch.
