@@ -214,7 +214,8 @@ def build_parser():
 
     bench = commands.add_parser(
         "bench", help="measure training throughput, FLOP/s, memory and the input pipeline",
-        description="Benchmark VAE and AVA1-AVA5 steps; 'ava-keras bench --help' lists its options.",
+        description="Benchmark VAE and AVA1-AVA5 steps ('ava-keras bench --help' lists the options), or the "
+        "input pipeline on 10k-200k files ('ava-keras bench data-scale --help').",
         add_help=False,
     )
     bench.add_argument("arguments", nargs=argparse.REMAINDER, help="options of the benchmark")
@@ -580,6 +581,8 @@ def _experiment(args):
 
 
 def _bench(args):
+    if args.arguments[:1] == ["data-scale"]:
+        return _run_module("ava_keras.benchmarks.data_scale", "ava-keras bench data-scale", args.arguments[1:])
     return _run_module("ava_keras.benchmarks.train_throughput", "ava-keras bench", args.arguments)
 
 
