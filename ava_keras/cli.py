@@ -320,6 +320,8 @@ def _training_data(args):
             verbose=args.verbose, shard=ak.distribute.worker_shard() if args.strategy == "multiworker" else None,
         )
         train, validation = data if split else (data, None)
+        if args.strategy == "multiworker":  # a shard's length is unknown: Keras warns at its end, as expected
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
         reference, _, _ = ak.data.read_images(train.file_paths[:8], args.image_size, args.channels, args.resize)
         if reference is None:  # the first files broke after the check: any readable ones will do
             reference = next(iter(train.unbatch().batch(8))).numpy() * 255.0

@@ -326,7 +326,7 @@ def image_folder(
             if reshuffle and not cache:  # shuffle paths, not decoded images: little memory
                 dataset = dataset.shuffle(len(files), seed=seed)
             dataset = dataset.batch(batch_size).map(
-                _plain_python(lambda paths: _decode_batch_tensor(paths, size, channels, resize, skipped)),
+                _plain_python(lambda paths: _decode_batch_tensor(paths, size, channels, resize, skipped, files)),
                 num_parallel_calls=tf.data.AUTOTUNE,
             )
             if cache:  # decoded once into a disk cache, then shuffled in a bounded buffer
@@ -334,11 +334,13 @@ def image_folder(
                 if reshuffle:
                     dataset = dataset.shuffle(min(len(files), _DISK_CACHE_SHUFFLE_BUFFER), seed=seed)
                 dataset = dataset.batch(batch_size)
-            else:  # a batch whose every file failed to decode is dropped
-                dataset = dataset.filter(lambda images: tf.shape(images)[0] > 0)
         dataset = dataset.map(lambda x: tf.cast(x, tf.float32) / 255.0, num_parallel_calls=tf.data.AUTOTUNE)
         dataset = dataset.prefetch(tf.data.AUTOTUNE)
         if shard is not None:  # the files are sharded already: tf.distribute must not shard again
+            # tf.distribute splits each worker's batches into one step per worker, so a known
+            # cardinality would stop Keras after 1/num_workers of the shard; with an unknown one,
+            # Keras runs until every worker's shard is exhausted (tf.distribute syncs the end).
+            dataset = dataset.filter(lambda images: True)
             options = tf.data.Options()
             options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
             dataset = dataset.with_options(options)
@@ -407,14 +409,15 @@ def _gather_batch_tensor(images, indices):
     return batch
 
 
-def _decode_batch_tensor(paths, size, channels, resize, skipped):
+def _decode_batch_tensor(paths, size, channels, resize, skipped, files):
     """tf.data map function: decodes a batch of files with Pillow in parallel threads.
 
     One Python call per batch instead of per image; Pillow releases the GIL
     while it decodes and resizes, so the threads use every core. A file
     that fails to decode is left out of the batch, added to `skipped` and
     named in a warning (once), so a file that breaks after the up-front
-    check never stops training.
+    check never stops training. A batch none of whose files decodes is
+    replaced by the previous batch (never an empty batch).
     """
     import tensorflow as tf
 
@@ -425,14 +428,29 @@ def _decode_batch_tensor(paths, size, channels, resize, skipped):
             _skip_late(path, str(error).removeprefix(f"{path}: "), skipped)
             return None
 
+    last_good = []
+
     def decode(path_batch):
         images = [image for image in _decode_pool().map(lambda path: read(path.decode()), path_batch)
                   if image is not None]
-        return np.stack(images) if images else np.zeros((0,) + size + (channels,), np.uint8)
+        if not images:  # never an empty batch (its loss would be NaN): repeat the last good one
+            return last_good[0] if last_good else _first_readable(files, size, channels, resize)
+        last_good[:] = [np.stack(images)]
+        return last_good[0]
 
     images = tf.numpy_function(decode, [paths], tf.uint8, stateful=False)
     images.set_shape((None,) + size + (channels,))
     return images
+
+
+def _first_readable(paths, size, channels, resize):
+    """A batch of one: the first of `paths` that still decodes (when a whole batch failed before any other)."""
+    for path in paths:
+        try:
+            return load_image(path, size, channels, resize)[None]
+        except (ValueError, OSError):
+            continue
+    raise ValueError(f"None of the {len(paths)} image files checked before training can be read any more.")
 
 
 def _skip_late(path, reason, skipped):
