@@ -110,6 +110,7 @@ def measure(directory, side, mode, batch_size):
     """One measurement: up-front time, first-epoch images per second, peak memory."""
     import ava_keras as ak
     from ava_keras.benchmarks.host_stalls import HostStallMonitor
+    from ava_keras.data.image_folder import FULL_CHECK_FILES
 
     baseline = _baseline_mib()
     with tempfile.TemporaryDirectory() as scratch:
@@ -128,7 +129,7 @@ def measure(directory, side, mode, batch_size):
         peak = _peak_rss_mib()
         return {
             "files": files, "side": side, "mode": mode, "batch_size": batch_size,
-            "checked": "decode" if mode == "memory" or files <= 10_000 else "header",
+            "checked": "decode" if mode == "memory" or files <= FULL_CHECK_FILES else "header",
             "upfront_seconds": monitor.busy_seconds(start, upfront_end),
             "upfront_wall_seconds": upfront_end - start,
             "first_epoch_images": images,

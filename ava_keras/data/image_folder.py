@@ -22,7 +22,7 @@ _LISTED_BAD_FILES = 20
 _DISK_CACHE_SHUFFLE_BUFFER = 2048
 # check="auto" decodes every file up front in folders of at most this many
 # files; larger folders that are not held in memory have their headers read.
-_FULL_CHECK_FILES = 10_000
+FULL_CHECK_FILES = 10_000
 # Files per task of the up-front check: few enough for a smooth progress bar.
 _CHUNK_FILES = 256
 
@@ -281,7 +281,7 @@ def image_folder(
         paths = shard_files(paths, *shard)
     cache = choose_cache(cache, len(paths), size, channels, available_memory, directory)
     in_memory = cache is True
-    if in_memory or strict or check == "decode" or (check == "auto" and len(paths) <= _FULL_CHECK_FILES):
+    if in_memory or strict or check == "decode" or (check == "auto" and len(paths) <= FULL_CHECK_FILES):
         arrays, good, bad = read_images(paths, size, channels, resize, keep=in_memory, verbose=verbose)
     else:
         good, bad = check_headers(paths, verbose=verbose)
