@@ -199,3 +199,20 @@ def test_a_batch_whose_every_file_broke_is_replaced_not_empty(folder):
     # a batch decoded before them, depending on which parallel call ran first).
     readable = {image.tobytes() for batch in batches[2:] for image in batch}
     assert all(image.tobytes() in readable for batch in batches[:2] for image in batch)
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--cache", "memory"], True), (["--cache", "stream"], False), (["--cache-file", "CACHE"], "CACHE"),
+])
+def test_cli_cache_flags_and_progress(folder, tmp_path, capsys, flags, expected):
+    from ava_keras import cli
+
+    flags = [str(tmp_path / "cache") if flag == "CACHE" else flag for flag in flags]
+    args = cli.build_parser().parse_args(
+        ["train", str(folder), "--image-size", "8", "--batch-size", "4", "--out", str(tmp_path / "out"), *flags])
+    cli._check(args)
+    train, validation, reference, _ = cli._training_data(args)
+    assert train.cache == (str(tmp_path / "cache") if expected == "CACHE" else expected)
+    assert validation is None and reference.shape == (8, 8, 8, 3)
+    out = capsys.readouterr().out
+    assert "file(s)" in out and "14/14" in out and "Found 14 images" in out
