@@ -163,24 +163,34 @@ def _run_job(job, timeout):
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def format_report(results):
-    """The Markdown table of a run's results, one row per measurement, by size, then mode, then files."""
-    rows = sorted(results, key=lambda r: (r["side"], MODES.index(r["mode"]), r["files_requested"]))
-    lines = [
-        "| size | mode | files | up-front check | up-front s | first epoch img/s | data MiB | "
-        "baseline MiB | peak MiB | (peak - baseline) / data |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        head = f"| {r['side']}×{r['side']} | {r['mode']} | {r['files_requested']:,} |"
-        if "upfront_seconds" not in r:
-            lines.append(head + f" not measured: {r.get('error') or r.get('timed_out_after_seconds')} |||||||")
-            continue
-        lines.append(
-            head + f" {r['checked']} | {r['upfront_seconds']:.1f} | {r['first_epoch_images_per_second']:,.0f} | "
-            f"{r['data_mib']:,.0f} | {r['baseline_mib']:,.0f} | {r['peak_mib']:,.0f} | "
-            f"{r['peak_over_baseline_per_data']:.2f} |")
+def _growth_table(results, title, cell):
+    """One metric as a table: a row per (size, mode), a column per number of files."""
+    counts = sorted({r["files_requested"] for r in results})
+    rows = sorted({(r["side"], r["mode"]) for r in results}, key=lambda key: (key[0], MODES.index(key[1])))
+    by_key = {(r["side"], r["mode"], r["files_requested"]): r for r in results}
+    lines = [f"**{title}**", "", "| size | mode | " + " | ".join(f"{c:,} files" for c in counts) + " |",
+             "|---|---|" + "---|" * len(counts)]
+    for side, mode in rows:
+        cells = []
+        for count in counts:
+            r = by_key.get((side, mode, count))
+            cells.append("not run" if r is None else cell(r) if "peak_mib" in r else
+                         f"failed: {r.get('error') or 'timed out after %s s' % r.get('timed_out_after_seconds')}")
+        lines.append(f"| {side}×{side} | {mode} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def format_report(results):
+    """Markdown: how up-front time, first-epoch speed and peak memory grow with the number of files."""
+    return "\n\n".join([
+        _growth_table(results, "Up-front seconds (finding and checking or decoding the files; check used)",
+                      lambda r: f"{r['upfront_seconds']:.1f} ({r['checked']})"),
+        _growth_table(results, "First epoch, images per second",
+                      lambda r: f"{r['first_epoch_images_per_second']:,.0f}"),
+        _growth_table(results, "Peak resident memory, MiB (baseline; decoded data; (peak − baseline) ÷ data)",
+                      lambda r: f"{r['peak_mib']:,.0f} ({r['baseline_mib']:,.0f}; {r['data_mib']:,.0f}; "
+                                f"{r['peak_over_baseline_per_data']:.2f})"),
+    ])
 
 
 def _write_report(results, out, command, seconds=None):
