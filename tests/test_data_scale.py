@@ -216,3 +216,20 @@ def test_cli_cache_flags_and_progress(folder, tmp_path, capsys, flags, expected)
     assert validation is None and reference.shape == (8, 8, 8, 3)
     out = capsys.readouterr().out
     assert "file(s)" in out and "14/14" in out and "Found 14 images" in out
+
+
+def test_data_scale_bench_measures_every_mode_and_reports_growth(tmp_path):
+    from ava_keras.benchmarks import data_scale
+
+    directory = data_scale.synthetic_folder(str(tmp_path), 40, 16)
+    assert len(os.listdir(os.path.join(directory, "00"))) == 40
+    results = []
+    for mode in data_scale.MODES:
+        result = data_scale.measure(directory, 16, mode, batch_size=8)
+        assert result["files"] == result["first_epoch_images"] == 40
+        assert result["upfront_seconds"] > 0 and result["first_epoch_images_per_second"] > 0
+        assert result["peak_mib"] >= result["baseline_mib"] > 0
+        results.append({"files_requested": 40, **result})
+    report = data_scale.format_report(results + [{"files_requested": 80, "side": 16, "mode": "disk", "error": "x"}])
+    assert report.count("| 16×16 |") == 9 and "40 files | 80 files" in report
+    assert "not run" in report and "failed: x" in report
