@@ -107,10 +107,15 @@ def _check_in_threads(paths, check, verbose=0, message="Checking image files"):
 
     bar = _progress_bar(len(paths), verbose, f"{message}: {len(paths)} file(s)")
     futures = [_decode_pool().submit(run, start) for start in range(0, len(paths), chunk)]
-    for future in futures:
-        done = future.result()
-        if bar is not None:
-            bar.add(done)
+    try:
+        for future in futures:
+            done = future.result()
+            if bar is not None:
+                bar.add(done)
+    except BaseException:  # e.g. Ctrl-C: do not decode the rest of the folder before exiting
+        for future in futures:
+            future.cancel()
+        raise
     bad = [(path, reason) for path, reason in zip(paths, reasons) if reason is not None]
     return bad, [i for i, reason in enumerate(reasons) if reason is None]
 
