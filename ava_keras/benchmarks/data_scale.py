@@ -210,7 +210,8 @@ def _write_report(results, out, command, seconds=None):
 
 def run(args):
     out = make_out_dir(args.out)
-    command = "ava-keras bench data-scale " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:])
+    arguments = sys.argv[3:] if sys.argv[1:3] == ["bench", "data-scale"] else sys.argv[1:]
+    command = "ava-keras bench data-scale " + " ".join(arguments)
     if args.report_from:
         with open(args.report_from) as file:
             results = [json.loads(line) for line in file if line.strip()]
