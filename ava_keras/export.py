@@ -37,12 +37,11 @@ def _endpoint_functions(model):
         return {"images": model.decoder(latents, training=False)}
 
     def generate(n, seed=RANDOM_SEED):
-        # Same draws as `model.sample(n, seed)`: keras.random.normal with an
-        # integer seed s is tf.random.stateless_normal with seed [s, 0].
+        # Same draws as `model.sample(n, seed)`: the latent sampler's stateless noise.
         seed = tf.where(
             seed < 0, tf.random.uniform((), maxval=tf.int32.max - 1, dtype=tf.int32), seed
         )
-        latents = tf.random.stateless_normal(tf.stack([n, model.latent_dim]), seed=tf.stack([seed, 0]))
+        latents = model.latent_sampler(model.latent_sampler.noise(n, seed))
         return {"images": model.decoder(latents, training=False)}
 
     def discriminate(images):
@@ -83,7 +82,8 @@ def export_saved_model(model, path=None, overwrite=False):
     | `discriminate` | `images` | `probability` (batch, 1) = d(x) in [0, 1] |
     | `discriminate_latent` | `latents` | `probability` (batch, 1) = D(μ) in [0, 1] |
 
-    `generate` decodes z ~ N(0, I) drawn with stateless random ops: the same
+    `generate` decodes z drawn by `model.latent_sampler` (N(0, I), or the
+    mixture fitted by `model.fit_latent_sampler`) with stateless random ops: the same
     non-negative `seed` gives the same images, equal to `model.sample(n,
     seed)`; `seed=-1` draws fresh noise. `discriminate` exists only when the
     model has a discriminator, `discriminate_latent` only when it has a
@@ -132,6 +132,7 @@ def export_saved_model(model, path=None, overwrite=False):
         "routing": model.routing,
         "endpoints": list(endpoints) + ["serving_default"],
         "random_seed": RANDOM_SEED,
+        "latent_sampler": "gaussian_mixture" if model.latent_sampler.is_fitted else "standard_normal",
     }
     os.makedirs(os.path.join(path, os.path.dirname(METADATA_FILE)), exist_ok=True)
     with open(os.path.join(path, METADATA_FILE), "w", encoding="utf-8") as file:

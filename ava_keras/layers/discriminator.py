@@ -17,6 +17,9 @@ class Discriminator(keras.layers.Layer):
         filters: Filter counts of the stride-2 convolutions.
         kernel_size: Convolution kernel size.
         dropout: Dropout rate before the output unit (0 for none).
+        spectral_normalization: Divide every weight matrix by its largest
+            singular value, estimated by power iteration (Miyato et al. 2018),
+            so that d is roughly 1-Lipschitz.
         **kwargs: Base layer keyword arguments, such as `name`.
 
     Call arguments:
@@ -34,7 +37,7 @@ class Discriminator(keras.layers.Layer):
         Nguyen (2023), eqs. 2, 4 and 7.
     """
 
-    def __init__(self, filters=(32, 64), kernel_size=3, dropout=0.0, **kwargs):
+    def __init__(self, filters=(32, 64), kernel_size=3, dropout=0.0, spectral_normalization=False, **kwargs):
         super().__init__(**kwargs)
         # === Config ===
         self.filters = check_filters("filters", filters)
@@ -42,18 +45,22 @@ class Discriminator(keras.layers.Layer):
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
         self.dropout = float(dropout)
+        self.spectral_normalization = bool(spectral_normalization)
 
         # === Layers ===
         self.conv_layers = [
-            keras.layers.Conv2D(
-                n, self.kernel_size, strides=2, padding="same", name=f"conv_{i}"
-            )
+            self._normalized(keras.layers.Conv2D(n, self.kernel_size, strides=2, padding="same", name=f"conv_{i}"))
             for i, n in enumerate(self.filters)
         ]
         self.activation_layer = keras.layers.LeakyReLU(negative_slope=0.2, name="leaky_relu")
         self.flatten = keras.layers.Flatten(name="flatten")
         self.dropout_layer = keras.layers.Dropout(self.dropout, name="dropout")
-        self.logit = keras.layers.Dense(1, name="logit")
+        self.logit = self._normalized(keras.layers.Dense(1, name="logit"))
+
+    def _normalized(self, layer):
+        if not self.spectral_normalization:
+            return layer
+        return keras.layers.SpectralNormalization(layer, name=f"spectral_{layer.name}")
 
     def build(self, input_shape):
         if len(input_shape) != 4:
@@ -72,9 +79,9 @@ class Discriminator(keras.layers.Layer):
     def call(self, inputs, training=False):
         x = inputs
         for layer in self.conv_layers:
-            x = self.activation_layer(layer(x))
+            x = self.activation_layer(layer(x, training=training))
         x = self.dropout_layer(self.flatten(x), training=training)
-        return self.logit(x)
+        return self.logit(x, training=training)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 1)
@@ -86,6 +93,7 @@ class Discriminator(keras.layers.Layer):
                 "filters": list(self.filters),
                 "kernel_size": self.kernel_size,
                 "dropout": self.dropout,
+                "spectral_normalization": self.spectral_normalization,
             }
         )
         return config
