@@ -233,3 +233,19 @@ def test_data_scale_bench_measures_every_mode_and_reports_growth(tmp_path):
     report = data_scale.format_report(results + [{"files_requested": 80, "side": 16, "mode": "disk", "error": "x"}])
     assert report.count("| 16×16 |") == 9 and "40 files | 80 files" in report
     assert "not run" in report and "failed: x" in report
+
+
+def test_data_scale_report_regenerates_from_the_committed_run_and_the_doc_quotes_it(tmp_path, capsys, monkeypatch):
+    from ava_keras import cli
+    from tests._drift import ROOT, assert_doc_quotes, assert_matches_committed
+
+    command = "ava-keras bench data-scale --report-from docs/performance/data_scale.jsonl --out docs/performance"
+    monkeypatch.chdir(ROOT)  # the report names its input by this relative path
+    out = tmp_path / "performance"
+    assert cli.main(["bench", "data-scale", "--report-from", "docs/performance/data_scale.jsonl",
+                     "--out", str(out)]) == 0
+    capsys.readouterr()
+    generated = (out / "data_scale.md").read_text().replace(str(out), "docs/performance")
+    assert_matches_committed(generated, "docs/performance/data_scale.md", command)
+    tables = generated.split("\n\n", 2)[2]
+    assert_doc_quotes(tables, "docs/performance.md", "docs/performance/data_scale.md", command)

@@ -208,10 +208,18 @@ def _write_report(results, out, command, seconds=None):
     print(report)
 
 
+def _command(args):
+    """The `ava-keras bench data-scale` command line of `args`, for the record."""
+    if args.report_from:
+        return f"ava-keras bench data-scale --report-from {args.report_from} --out {args.out}"
+    return (f"ava-keras bench data-scale --files {' '.join(map(str, args.files))} "
+            f"--sizes {' '.join(map(str, args.sizes))} --modes {' '.join(args.modes)} "
+            f"--batch-size {args.batch_size} --out {args.out}")
+
+
 def run(args):
     out = make_out_dir(args.out)
-    arguments = sys.argv[3:] if sys.argv[1:3] == ["bench", "data-scale"] else sys.argv[1:]
-    command = "ava-keras bench data-scale " + " ".join(arguments)
+    command = _command(args)
     if args.report_from:
         with open(args.report_from) as file:
             results = [json.loads(line) for line in file if line.strip()]
