@@ -11,11 +11,12 @@ excluded) are reported, with the largest and mean absolute pixel difference betw
 """
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
 import time
+
+from _report import write_result
 
 
 def tf_native_decoder(size, channels):
@@ -76,11 +77,7 @@ def run(args):
         "mean_abs_pixel_difference": float(difference.mean()),
         "share_of_pixels_differing_by_more_than_2": float((difference > 2).mean()),
     }
-    print(json.dumps(result, indent=1))
-    if args.out:
-        with open(args.out, "w") as file:
-            json.dump(result, file, indent=1)
-    return 0
+    return write_result(result, args.out)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import resource
 import subprocess
 import sys
 
+from _report import write_result
+
 VARIANTS = {"default": {}, "mmap_threshold": {"MALLOC_MMAP_THRESHOLD_": "131072"}}
 
 
@@ -68,11 +70,7 @@ def main():
         results[name] = {"environment": extra, **json.loads(output.strip().splitlines()[-1])}
     result = {"command": "python benchmarks/epoch_memory_probe.py" + (f" --out {args.out}" if args.out else ""),
               "variants": results}
-    print(json.dumps(result, indent=1))
-    if args.out:
-        with open(args.out, "w") as file:
-            json.dump(result, file, indent=1)
-    return 0
+    return write_result(result, args.out)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import sys
 import tempfile
 
 import numpy as np
+from _report import write_result
 from PIL import Image
 
 FILES = 15
@@ -65,10 +66,7 @@ def main():
                         "steps_per_epoch": [int(n) for n in re.findall(r"^(\d+)/\1 - .*/step", text, re.MULTILINE)]})
     result = {"command": "python benchmarks/two_worker_folder_check.py" + (f" --out {args.out}" if args.out else ""),
               "files": FILES, "global_batch_size": BATCH_SIZE, "epochs": args.epochs, "workers": workers}
-    print(json.dumps(result, indent=1))
-    if args.out:
-        with open(args.out, "w") as file:
-            json.dump(result, file, indent=1)
+    write_result(result, args.out)
     return 0 if all(w["exit_code"] == 0 for w in workers) else 1
 
 
