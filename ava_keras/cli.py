@@ -176,6 +176,11 @@ def build_parser():
     train.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier run in OUT")
     train.add_argument("--log-dir", metavar="DIR", help="also write TensorBoard scalars and sample images here")
     train.add_argument("--strict", action="store_true", help="stop on an unreadable image instead of skipping it")
+    train.add_argument("--cache", choices=("auto", "memory", "stream"), default="auto",
+                       help="DIR's decoded images: held in memory, or decoded again every epoch (stream); auto "
+                       "streams when they would take more than half the available memory")
+    train.add_argument("--cache-file", metavar="FILE",
+                       help="decode DIR once into this on-disk cache instead (overrides --cache)")
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                        help="0: silent, 1: progress bar, 2: one line per epoch")
     train.add_argument("--strategy", choices=STRATEGIES, default="none",
@@ -224,7 +229,8 @@ def build_parser():
 
     bench = commands.add_parser(
         "bench", help="measure training throughput, FLOP/s, memory and the input pipeline",
-        description="Benchmark VAE and AVA1-AVA5 steps; 'ava-keras bench --help' lists its options.",
+        description="Benchmark VAE and AVA1-AVA5 steps ('ava-keras bench --help' lists the options), or the "
+        "input pipeline on 10k-200k files ('ava-keras bench data-scale --help').",
         add_help=False,
     )
     bench.add_argument("arguments", nargs=argparse.REMAINDER, help="options of the benchmark")
@@ -324,12 +330,18 @@ def _training_data(args):
     ak = _load_tensorflow()
     split = args.validation_split or None
     if args.directory is not None:
+        cache = args.cache_file or {"auto": "auto", "memory": True, "stream": False}[args.cache]
         data = ak.data.image_folder(
             args.directory, args.image_size, batch_size=args.batch_size, channels=args.channels,
-            validation_split=split, seed=args.seed, resize=args.resize, strict=args.strict,
+            validation_split=split, seed=args.seed, resize=args.resize, strict=args.strict, cache=cache,
+            verbose=args.verbose, shard=ak.distribute.worker_shard() if args.strategy == "multiworker" else None,
         )
         train, validation = data if split else (data, None)
+        if args.strategy == "multiworker":  # a shard's length is unknown: Keras warns at its end, as expected
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
         reference, _, _ = ak.data.read_images(train.file_paths[:8], args.image_size, args.channels, args.resize)
+        if reference is None:  # the first files broke after the check: any readable ones will do
+            reference = next(iter(train.unbatch().batch(8))).numpy() * 255.0
         print(f"Found {len(train.file_paths) + (len(validation.file_paths) if validation else 0)} images "
               f"in {args.directory!r}" + (f" ({len(train.skipped_files)} skipped)" if train.skipped_files else ""))
         # The dataset reshuffles itself every epoch.
@@ -593,6 +605,8 @@ def _experiment(args):
 
 
 def _bench(args):
+    if args.arguments[:1] == ["data-scale"]:
+        return _run_module("ava_keras.benchmarks.data_scale", "ava-keras bench data-scale", args.arguments[1:])
     return _run_module("ava_keras.benchmarks.train_throughput", "ava-keras bench", args.arguments)
 
 

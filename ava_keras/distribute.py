@@ -115,6 +115,31 @@ def is_chief(tf_config=None):
     return task["type"] == "worker" and task["index"] == 0 and "chief" not in tf_config["cluster"]
 
 
+def worker_shard(tf_config=None):
+    """Returns `(num_workers, worker_index)` of this task, for `image_folder(shard=...)`.
+
+    Workers are numbered chief first, then the "worker" job in order; a
+    process without `TF_CONFIG` (or an evaluator) is worker 0 of 1. Each
+    worker then reads and decodes only its own share of the files.
+
+    Example:
+
+    >>> worker_shard(read_tf_config('{"cluster": {"worker": ["a:1", "b:1"]},'
+    ...                             ' "task": {"type": "worker", "index": 1}}'))
+    (2, 1)
+    """
+    if tf_config is None:
+        if not os.environ.get("TF_CONFIG", "").strip():
+            return 1, 0
+        tf_config = read_tf_config()
+    cluster, task = tf_config["cluster"], tf_config["task"]
+    chiefs = len(cluster.get("chief", []))
+    if task["type"] not in ("chief", "worker"):
+        return 1, 0
+    index = task["index"] + (chiefs if task["type"] == "worker" else 0)
+    return chiefs + len(cluster.get("worker", [])), index
+
+
 def output_dir(path, tf_config=None):
     """Returns where this task writes the outputs meant for `path`.
 

@@ -7,16 +7,24 @@ import warnings
 
 import numpy as np
 
+from ava_keras.data import memory
 from ava_keras.data.images import (
     IMAGE_EXTENSIONS,
     check_channels,
+    check_image_header,
     check_image_size,
     check_resize,
     load_image,
 )
 
+CHECK_MODES = ("auto", "decode", "header")
 _LISTED_BAD_FILES = 20
 _DISK_CACHE_SHUFFLE_BUFFER = 2048
+# check="auto" decodes every file up front in folders of at most this many
+# files; larger folders that are not held in memory have their headers read.
+FULL_CHECK_FILES = 10_000
+# Files per task of the up-front check: few enough for a smooth progress bar.
+_CHUNK_FILES = 256
 
 
 def find_image_files(directory):
@@ -52,38 +60,106 @@ def _workers():
     return max(1, min(32, os.cpu_count() or 1))
 
 
-def read_images(paths, image_size, channels=3, resize="crop", keep=True):
-    """Decodes image files in parallel threads, separating the unreadable ones.
+def shard_files(paths, num_shards, index):
+    """Returns the files that worker `index` of `num_shards` reads: every `num_shards`-th file from `index`.
+
+    The shards of workers `0 .. num_shards - 1` are disjoint and together hold
+    every file; their sizes differ by at most one.
+
+    Raises:
+        ValueError: `num_shards` is not a positive integer or `index` is not
+            in `0 .. num_shards - 1`.
+    """
+    if isinstance(num_shards, bool) or not isinstance(num_shards, (int, np.integer)) or num_shards < 1:
+        raise ValueError(f"The number of shards must be a positive integer. Received: {num_shards!r}")
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < num_shards:
+        raise ValueError(f"The shard index must be in 0..{num_shards - 1}. Received: {index!r}")
+    return list(paths[index::num_shards])
+
+
+def _progress_bar(total, verbose, message):
+    """A Keras progress bar over `total` files after a one-line `message`, or None when `verbose` is 0."""
+    if not verbose:
+        return None
+    from keras.utils import Progbar
+
+    print(message, flush=True)
+    return Progbar(total, verbose=verbose, unit_name="file")
+
+
+def _check_in_threads(paths, check, verbose=0, message="Checking image files"):
+    """Runs `check(index, path)` on every file in chunks in parallel threads, with a progress bar.
+
+    Returns the list of `(path, reason)` for the files on which `check`
+    raised `ValueError` or `OSError`, in order, and the indices of the others.
+    """
+    reasons = [None] * len(paths)
+    chunk = max(1, min(_CHUNK_FILES, -(-len(paths) // (4 * _workers()))))
+
+    def run(start):
+        stop = min(start + chunk, len(paths))
+        for i in range(start, stop):
+            try:
+                check(i, paths[i])
+            except (ValueError, OSError) as error:
+                reasons[i] = str(error).removeprefix(f"{paths[i]}: ")
+        return stop - start
+
+    bar = _progress_bar(len(paths), verbose, f"{message}: {len(paths)} file(s)")
+    futures = [_decode_pool().submit(run, start) for start in range(0, len(paths), chunk)]
+    try:
+        for future in futures:
+            done = future.result()
+            if bar is not None:
+                bar.add(done)
+    except BaseException:  # e.g. Ctrl-C: do not decode the rest of the folder before exiting
+        for future in futures:
+            future.cancel()
+        raise
+    bad = [(path, reason) for path, reason in zip(paths, reasons) if reason is not None]
+    return bad, [i for i, reason in enumerate(reasons) if reason is None]
+
+
+def read_images(paths, image_size, channels=3, resize="crop", keep=True, verbose=0):
+    """Decodes image files in parallel threads into one array, separating the unreadable ones.
+
+    The images are decoded straight into one preallocated uint8 array (no
+    per-image list, no stacking), so the peak memory is about the data's own
+    size.
 
     Args:
         paths: Image file paths.
         image_size, channels, resize: As in `load_image`.
         keep: Return the decoded images; `False` only checks the files.
+        verbose: 0 (silent), 1 (progress bar) or 2 (one line at the end).
 
     Returns:
         `(images, good_paths, bad)`: a uint8 array `(len(good_paths), height,
         width, channels)` (None if `keep` is False or nothing was readable),
         the readable paths in order, and a list of `(path, reason)`.
     """
+    size = check_image_size(image_size)
+    images = np.empty((len(paths),) + size + (channels,), np.uint8) if keep else None
 
-    def read(path):
-        try:
-            array = load_image(path, image_size, channels, resize)
-        except (ValueError, OSError) as error:
-            return None, str(error).removeprefix(f"{path}: ")
-        return (array if keep else True), None
+    def decode(index, path):
+        image = load_image(path, size, channels, resize)
+        if keep:
+            images[index] = image
 
-    with concurrent.futures.ThreadPoolExecutor(_workers()) as pool:
-        results = list(pool.map(read, paths))
-    good, arrays, bad = [], [], []
-    for path, (array, reason) in zip(paths, results):
-        if reason is None:
-            good.append(path)
-            arrays.append(array)
-        else:
-            bad.append((path, reason))
-    stacked = np.stack(arrays) if keep and arrays else None
-    return stacked, good, bad
+    bad, good = _check_in_threads(paths, decode, verbose, "Decoding images")
+    if keep:  # move the good images to the front, in place: no second copy
+        for target, source in enumerate(good):
+            if source != target:
+                images[target] = images[source]
+        images = images[: len(good)] if good else None
+    return images, [paths[i] for i in good], bad
+
+
+def check_headers(paths, verbose=0):
+    """Reads only the header of each file (fast); returns `(good_paths, bad)` as `read_images` does."""
+    bad, good = _check_in_threads(paths, lambda index, path: check_image_header(path), verbose,
+                                  "Checking image headers")
+    return [paths[i] for i in good], bad
 
 
 def _describe_bad(directory, bad):
@@ -99,15 +175,19 @@ def image_folder(
     channels=3,
     validation_split=None,
     seed=None,
-    cache=True,
+    cache="auto",
     shuffle=True,
     resize="crop",
     strict=False,
+    check="auto",
+    verbose=0,
+    shard=None,
+    available_memory=None,
 ):
     """Builds a `tf.data.Dataset` of images from a folder, checking every file first.
 
     All image files under `directory` (recursively; PNG, JPEG, BMP, GIF, WebP,
-    TIFF) are decoded once with Pillow before the pipeline is built, so a bad
+    TIFF) are checked with Pillow before the pipeline is built, so a bad
     file never stops training halfway: empty, truncated and non-image files
     are skipped with one warning that names them (or raise a `ValueError`
     when `strict=True`). Images are converted to `channels` (grayscale, RGBA,
@@ -123,25 +203,49 @@ def image_folder(
             out (chosen at random with `seed`); the function then returns
             `(train, validation)`.
         seed: Optional integer seed of the split and of the shuffling.
-        cache: `True` (default) keeps the decoded, resized images in memory
-            as uint8 (height × width × channels bytes each), so each file is
-            decoded exactly once; `False` decodes the files again every epoch,
-            a batch at a time in parallel threads (for folders too large for
-            memory); a string is a
-            file name for `tf.data.Dataset.cache` (decoded once, kept on
-            disk, shuffled in a buffer of 2,048 images).
+        cache: `"auto"` (default) holds the images in memory when their
+            decoded size (height × width × channels bytes each) takes at most
+            half the available memory, and streams them otherwise, printing
+            one line saying so. `True` keeps the decoded, resized images in
+            memory as one uint8 array (about the data's own size; each file
+            is decoded exactly once); `False` decodes the files again every
+            epoch, a batch at a time in parallel threads (for folders too
+            large for memory); a string is a file name for
+            `tf.data.Dataset.cache` (decoded once, kept on disk, shuffled in a
+            buffer of 2,048 images). TensorFlow's file cache was measured to
+            hold about 1.4× the data in memory while it writes the first epoch
+            (docs/performance.md), so it saves decoding, not memory.
         shuffle: Whether to reshuffle the training images every epoch.
         resize: `"crop"` (default: central crop to the target aspect ratio,
             then resize), `"stretch"` (resize, ignoring the aspect ratio) or
             `"pad"` (fit inside, pad with black).
         strict: Raise a `ValueError` on any unreadable file instead of
-            skipping it.
+            skipping it (every file is then decoded up front).
+        check: How files that are not held in memory are checked up front:
+            `"decode"` decodes every file (all unreadable files are found
+            before training), `"header"` reads only each file's header (much
+            faster; a file that fails to decode later is skipped with a
+            warning when it is reached, never stopping training). `"auto"`
+            (default) decodes folders of up to 10,000 files and reads the
+            headers of larger ones. Images held in memory are always decoded
+            up front.
+        verbose: 0 (silent, default), 1 (a progress bar while the files are
+            checked or decoded) or 2 (one line when done).
+        shard: Optional `(num_workers, worker_index)`: read only this
+            worker's share of the files (`shard_files`), for multi-worker
+            training; the dataset then turns off `tf.distribute`'s own
+            sharding. `ava_keras.distribute.worker_shard()` gives this
+            worker's pair from `TF_CONFIG`.
+        available_memory: Bytes of memory that `cache="auto"` compares the
+            decoded size with; by default measured (`memory.available_memory`).
 
     Returns:
         A dataset of float32 batches `(batch, height, width, channels)` in
         [0, 1], or a `(train, validation)` pair. Each dataset has attributes
-        `file_paths` (the files it reads) and `skipped_files` (a list of
-        `(path, reason)` for the files that were skipped).
+        `file_paths` (the files it reads), `skipped_files` (a list of
+        `(path, reason)` for the files that were skipped; files found
+        unreadable later are added when reached) and `cache` (the mode used:
+        True, False or the cache file name).
 
     Raises:
         FileNotFoundError: `directory` does not exist.
@@ -151,7 +255,7 @@ def image_folder(
 
     Example:
 
-    >>> train = image_folder("photos/", image_size=64, batch_size=32)
+    >>> train = image_folder("photos/", image_size=64, batch_size=32, verbose=1)
     >>> model.fit(train, epochs=10)
     """
     import tensorflow as tf
@@ -168,8 +272,10 @@ def image_folder(
             "`validation_split` must be None or a number strictly between 0 and 1. "
             f"Received: validation_split={validation_split!r}"
         )
-    if not (isinstance(cache, (bool, str)) or isinstance(cache, os.PathLike)):
-        raise ValueError(f"`cache` must be True, False or a file name. Received: cache={cache!r}")
+    if not (cache == "auto" or isinstance(cache, (bool, str)) or isinstance(cache, os.PathLike)):
+        raise ValueError(f"`cache` must be 'auto', True, False or a file name. Received: cache={cache!r}")
+    if check not in CHECK_MODES:
+        raise ValueError(f"`check` must be one of {CHECK_MODES}. Received: check={check!r}")
     directory = os.fspath(directory)
 
     paths = find_image_files(directory)
@@ -178,8 +284,14 @@ def image_folder(
             f"No image files found in '{directory}' (looked recursively for "
             f"{', '.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)})."
         )
+    if shard is not None:
+        paths = shard_files(paths, *shard)
+    cache = choose_cache(cache, len(paths), size, channels, available_memory, directory)
     in_memory = cache is True
-    arrays, good, bad = read_images(paths, size, channels, resize, keep=in_memory)
+    if in_memory or strict or check == "decode" or (check == "auto" and len(paths) <= FULL_CHECK_FILES):
+        arrays, good, bad = read_images(paths, size, channels, resize, keep=in_memory, verbose=verbose)
+    else:
+        good, bad = check_headers(paths, verbose=verbose)
     if bad:
         listing = _describe_bad(directory, bad)
         if strict:
@@ -206,18 +318,22 @@ def image_folder(
 
     def build(indices, training):
         files = [good[i] for i in indices]
+        skipped = list(bad)
         reshuffle = training and shuffle
-        if in_memory:
-            dataset = tf.data.Dataset.from_tensor_slices(arrays[indices])
+        if in_memory:  # batches of indices, gathered from the one array: no copy of the data
+            dataset = tf.data.Dataset.from_tensor_slices(np.asarray(indices, np.int64))
             if reshuffle:
                 dataset = dataset.shuffle(len(files), seed=seed)
-            dataset = dataset.batch(batch_size)
+            dataset = dataset.batch(batch_size).map(
+                _plain_python(lambda batch: _gather_batch_tensor(arrays, batch)),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
         else:  # decode a whole batch of files per Python call
             dataset = tf.data.Dataset.from_tensor_slices(files)
             if reshuffle and not cache:  # shuffle paths, not decoded images: little memory
                 dataset = dataset.shuffle(len(files), seed=seed)
             dataset = dataset.batch(batch_size).map(
-                _plain_python(lambda paths: _decode_batch_tensor(paths, size, channels, resize)),
+                _plain_python(lambda paths: _decode_batch_tensor(paths, size, channels, resize, skipped, files)),
                 num_parallel_calls=tf.data.AUTOTUNE,
             )
             if cache:  # decoded once into a disk cache, then shuffled in a bounded buffer
@@ -227,14 +343,52 @@ def image_folder(
                 dataset = dataset.batch(batch_size)
         dataset = dataset.map(lambda x: tf.cast(x, tf.float32) / 255.0, num_parallel_calls=tf.data.AUTOTUNE)
         dataset = dataset.prefetch(tf.data.AUTOTUNE)
+        if shard is not None:  # the files are sharded already: tf.distribute must not shard again
+            # tf.distribute splits each worker's batches into one step per worker, so a known
+            # cardinality would stop Keras after 1/num_workers of the shard; with an unknown one,
+            # Keras runs until every worker's shard is exhausted (tf.distribute syncs the end).
+            dataset = dataset.filter(lambda images: True)
+            options = tf.data.Options()
+            options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+            dataset = dataset.with_options(options)
         dataset.file_paths = files
-        dataset.skipped_files = list(bad)
+        dataset.skipped_files = skipped
+        dataset.cache = cache
         return dataset
 
     train = build(splits["train"], training=True)
     if validation_split is None:
         return train
     return train, build(splits["validation"], training=False)
+
+
+def choose_cache(cache, num_files, image_size, channels=3, available_memory=None, directory=None):
+    """Resolves `cache="auto"`: True (in memory) when the decoded images fit comfortably, else False.
+
+    Any other `cache` is returned unchanged. When streaming is chosen, one
+    line says so, with the sizes compared.
+
+    Args:
+        cache: `"auto"`, True, False or a cache file name.
+        num_files: Number of images.
+        image_size: `(height, width)`.
+        channels: 1 or 3.
+        available_memory: Bytes available; by default measured.
+        directory: The folder, named in the printed line.
+    """
+    if not (isinstance(cache, str) and cache == "auto"):
+        return cache
+    num_bytes = num_files * image_size[0] * image_size[1] * channels
+    available = memory.available_memory() if available_memory is None else available_memory
+    if memory.fits_in_memory(num_bytes, available):
+        return True
+    print(
+        f"Streaming the images of '{directory}' from disk, decoding a batch per step: decoded, they "
+        f"would take {num_bytes / 2**30:.2f} GiB, more than {memory.MEMORY_SHARE:.0%} of the "
+        f"{available / 2**30:.2f} GiB of memory available (cache=True holds them in memory anyway).",
+        flush=True,
+    )
+    return False
 
 
 def _plain_python(function):
@@ -249,21 +403,70 @@ def _plain_python(function):
     return tf.autograph.experimental.do_not_convert(function)
 
 
-def _decode_batch_tensor(paths, size, channels, resize):
-    """tf.data map function: decodes a batch of files with Pillow in parallel threads.
+def _gather_batch_tensor(images, indices):
+    """tf.data map function: the batch of `images` (a numpy array) at `indices`, copied only batch by batch.
 
-    One Python call per batch instead of per image; Pillow releases the GIL
-    while it decodes and resizes, so the threads use every core.
+    `from_tensor_slices(images)` would copy the whole array into a tensor
+    (and a graph constant); gathering by index keeps one copy of the data.
     """
     import tensorflow as tf
 
+    batch = tf.numpy_function(lambda rows: images[rows], [indices], tf.uint8, stateful=False)
+    batch.set_shape((None,) + images.shape[1:])
+    return batch
+
+
+def _decode_batch_tensor(paths, size, channels, resize, skipped, files):
+    """tf.data map function: decodes a batch of files with Pillow in parallel threads.
+
+    One Python call per batch instead of per image; Pillow releases the GIL
+    while it decodes and resizes, so the threads use every core. A file
+    that fails to decode is left out of the batch, added to `skipped` and
+    named in a warning (once), so a file that breaks after the up-front
+    check never stops training. A batch none of whose files decodes is
+    replaced by the previous batch (never an empty batch).
+    """
+    import tensorflow as tf
+
+    def read(path):
+        try:
+            return load_image(path, size, channels, resize)
+        except (ValueError, OSError) as error:
+            _skip_late(path, str(error).removeprefix(f"{path}: "), skipped)
+            return None
+
+    last_good = []
+
     def decode(path_batch):
-        return np.stack(list(_decode_pool().map(
-            lambda path: load_image(path.decode(), size, channels, resize), path_batch)))
+        images = [image for image in _decode_pool().map(lambda path: read(path.decode()), path_batch)
+                  if image is not None]
+        if not images:  # never an empty batch (its loss would be NaN): repeat the last good one
+            return last_good[0] if last_good else _first_readable(files, size, channels, resize)
+        last_good[:] = [np.stack(images)]
+        return last_good[0]
 
     images = tf.numpy_function(decode, [paths], tf.uint8, stateful=False)
     images.set_shape((None,) + size + (channels,))
     return images
+
+
+def _first_readable(paths, size, channels, resize):
+    """A batch of one: the first of `paths` that still decodes (when a whole batch failed before any other)."""
+    for path in paths:
+        try:
+            return load_image(path, size, channels, resize)[None]
+        except (ValueError, OSError):
+            continue
+    raise ValueError(f"None of the {len(paths)} image files checked before training can be read any more.")
+
+
+def _skip_late(path, reason, skipped):
+    """Records and warns about (once) a file that failed to decode after the up-front check."""
+    if any(path == known for known, _ in skipped):
+        return
+    skipped.append((path, reason))
+    warnings.warn(f"Skipped unreadable image file '{path}' ({reason}); it passed the up-front check "
+                  "and is left out of the batches from now on.", stacklevel=2)
 
 
 @functools.cache

@@ -107,9 +107,7 @@ def load_image(path, image_size, channels=3, resize="crop"):
     size = check_image_size(image_size)
     check_channels(channels)
     check_resize(resize)
-    path = os.fspath(path)
-    if os.path.getsize(path) == 0:
-        raise ValueError(f"{path}: empty file (0 bytes)")
+    path = _check_not_empty(path)
     try:
         with Image.open(path) as image:
             # JPEG: decode directly at a reduced scale that still covers `size`.
@@ -117,8 +115,37 @@ def load_image(path, image_size, channels=3, resize="crop"):
             image.load()
             return prepare_image(ImageOps.exif_transpose(image), size, channels, resize)
     except Exception as error:  # Pillow raises many types on malformed files.
-        reason = " ".join(str(error).replace(repr(path), "").replace(path, "").split())
-        raise ValueError(f"{path}: cannot read image ({reason or type(error).__name__})") from error
+        raise _unreadable(path, error) from error
+
+
+def check_image_header(path):
+    """Checks that `path` is a non-empty image file Pillow can identify, reading only its header.
+
+    Much faster than decoding; a file whose header is fine but whose data is
+    truncated or corrupt passes, and fails later in `load_image`.
+
+    Raises:
+        ValueError: The file is empty or its header is not an image's. The
+            message names the file.
+    """
+    path = _check_not_empty(path)
+    try:
+        with Image.open(path) as image:
+            image.size  # noqa: B018 -- identifying the format reads the header
+    except Exception as error:  # Pillow raises many types on malformed files.
+        raise _unreadable(path, error) from error
+
+
+def _check_not_empty(path):
+    path = os.fspath(path)
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path}: empty file (0 bytes)")
+    return path
+
+
+def _unreadable(path, error):
+    reason = " ".join(str(error).replace(repr(path), "").replace(path, "").split())
+    return ValueError(f"{path}: cannot read image ({reason or type(error).__name__})")
 
 
 def prepare_image(image, image_size, channels=3, resize="crop"):
