@@ -479,6 +479,12 @@ def _train(args):
               f"(history in {os.path.join(args.out, HISTORY_FILE)}); export it with "
               f"'ava-keras export {model_path} OUTDIR'.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except FloatingPointError as error:  # diverged; the model kept its last finite weights
+        model.save(model_path)
+        recorder.write(interrupted=True)
+        print(f"ava-keras: error: {error} Saved the model as it was before that step to {model_path}.",
+              file=sys.stderr)
+        return EXIT_USAGE  # usually a learning rate too high for the data: a user error
     log_likelihood = model.fit_latent_sampler(train, seed=args.seed)
     final_grid = grids.write("final", step=args.epochs + 1)
     print(f"Fitted a {model.latent_sampler_components}-component Gaussian mixture to the training means "

@@ -7,7 +7,10 @@ from the traced graph and the achieved FLOP/s as a fraction of a dense
 matmul's FLOP/s measured in the same process, graph mode against
 `jit_compile=True`, thread settings, peak resident memory, and the number of
 `train_step` traces over 3 epochs with a `VariantSchedule` switch. It also
-times the input pipeline on a folder of JPEGs against what training consumes.
+times the input pipeline on a folder of JPEGs against what training consumes,
+and the overhead of the model's safety checks (`AVA(safety_checks=...)`: every
+batch checked, the divergence stop) with the checks on and off, interleaved in
+one process.
 
 Every step, matmul and pipeline time excludes the time the host paused this
 virtual machine (`HostStallMonitor`): on a shared host such pauses took
@@ -38,7 +41,7 @@ MATMUL_SIZE = 2048
 # The issue's targets (docs/performance.md): step-time ratios to the VAE,
 # achieved FLOP/s as a fraction of matmul FLOP/s, pipeline speed-up, memory.
 TARGETS = {"ava1_ratio": 2.0, "ava5_ratio": 2.6, "flops_fraction": 0.40, "pipeline_factor": 5.0,
-           "peak_memory_gib": 2.0, "traces": 1}
+           "peak_memory_gib": 2.0, "traces": 1, "checks_overhead": 0.03}
 _WORKER_FLAG = "--worker"
 
 
@@ -209,6 +212,54 @@ def measure_training(preset, image_shape, batch_size, warmup, steps, trials, jit
     }
 
 
+def measure_checks(preset, image_shape, batch_size, warmup, steps, trials):
+    """Step time of one preset with `safety_checks` on and off, interleaved in one process.
+
+    Two models with the same weights take turns, one `fit` of `steps` timed
+    steps each (the order alternates between trials). Returns the median
+    step time of each over all timed steps (host pauses excluded, as in
+    `measure_training`), the overhead `checked / unchecked - 1`, and the
+    range of the per-trial overheads.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    import ava_keras as ak
+    from ava_keras.benchmarks.host_stalls import HostStallMonitor
+
+    images = np.random.default_rng(0).random((batch_size * 4,) + tuple(image_shape)).astype("float32")
+    dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True).repeat()
+    models = {}
+    for checked in (True, False):
+        models[checked] = ak.AVA.from_preset(preset, image_shape=image_shape, seed=0, safety_checks=checked)
+        models[checked].compile()
+    models[False].set_weights(models[True].get_weights())
+    for model in models.values():
+        model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0)
+    intervals = {True: [], False: []}
+    with HostStallMonitor() as monitor:
+        for trial in range(trials):
+            for checked in (True, False) if trial % 2 == 0 else (False, True):
+                timer = _step_timer()
+                models[checked].fit(dataset, steps_per_epoch=steps + 1, epochs=1, verbose=0, callbacks=[timer])
+                intervals[checked].append(timer.intervals[1:])
+
+    def median_step(trial_intervals):
+        return statistics.median(monitor.busy_seconds(*interval) for interval in trial_intervals)
+
+    checked = median_step([i for trial in intervals[True] for i in trial])
+    unchecked = median_step([i for trial in intervals[False] for i in trial])
+    per_trial = [median_step(a) / median_step(b) - 1 for a, b in zip(intervals[True], intervals[False])]
+    return {
+        "step_seconds_checked": checked,
+        "step_seconds_unchecked": unchecked,
+        "checks_overhead": checked / unchecked - 1,
+        "checks_overhead_min": min(per_trial),
+        "checks_overhead_max": max(per_trial),
+        "timed_steps": steps * trials,
+    }
+
+
 def measure_traces(image_shape=(16, 16, 1), batch_size=8):
     """Traces of `train_step` over 3 epochs while a VariantSchedule moves AVA1 -> AVA3 -> AVA5."""
     import numpy as np
@@ -316,6 +367,9 @@ def _measure(job):
                                 job["trials"], job["jit"])
     if job["kind"] == "traces":
         return measure_traces()
+    if job["kind"] == "checks":
+        return measure_checks(job["preset"], job["shape"], job["batch_size"], job["warmup"], job["steps"],
+                              job["trials"])
     if job["kind"] == "profile":
         return profile_op_types(job["preset"], job["shape"], job["batch_size"])
     return measure_pipeline(job["count"], job["shape"][0], job["batch_size"])
@@ -346,6 +400,8 @@ def _jobs(args):
     if args.profile:
         jobs.append({"kind": "profile", "preset": args.profile, "shape": first, "batch_size": args.batch_size})
     jobs.append({"kind": "traces"})
+    checked_preset = "ava5" if "ava5" in args.presets else args.presets[-1]
+    jobs.append({**base, "kind": "checks", "preset": checked_preset, "shape": first})
     jobs.append({"kind": "pipeline", "count": args.pipeline_images, "shape": first, "batch_size": args.batch_size})
     if not args.no_jit:  # last: XLA compilation can be slow, and a timeout then loses nothing else
         for preset in extremes:  # at most 2 trials: XLA's CPU steps have run many times slower
@@ -371,6 +427,8 @@ def _run_job(job, in_process, timeout=None):
 def _describe(job):
     if job["kind"] == "train":
         return f"{job['preset']} {'x'.join(map(str, job['shape']))} {job['mode']}"
+    if job["kind"] == "checks":
+        return f"safety checks {job['preset']} {'x'.join(map(str, job['shape']))}"
     return job["kind"]
 
 
@@ -413,6 +471,11 @@ def summarize(results):
         factor = pipeline["images_per_second"] / fastest["images_per_second"]
         checks[f"pipeline (decoding JPEGs) / fastest training ({fastest['preset']})"] = (
             factor, f">= {TARGETS['pipeline_factor']}", factor >= TARGETS["pipeline_factor"])
+    safety = next((r for r in results if r["kind"] == "checks"), None)
+    if safety:
+        checks[f"safety checks' overhead, {safety['preset']} at {_shape_name(safety['shape'])}"] = (
+            safety["checks_overhead"], f"<= {TARGETS['checks_overhead']}",
+            safety["checks_overhead"] <= TARGETS["checks_overhead"])
     trace_counts = [r["traces"] for r in results if "traces" in r]
     checks["train_step traces per process (max)"] = (max(trace_counts), "== 1", max(trace_counts) == 1)
     return checks
@@ -461,6 +524,20 @@ def format_report(results, checks):
         f"`train_step` traces over {traces['epochs']} epochs with a VariantSchedule ({traces['schedule']}): "
         f"{traces['traces']}.",
         "",
+    ]
+    safety = next((r for r in results if r["kind"] == "checks"), None)
+    if safety:
+        lines += [
+            f"Safety checks (`AVA(safety_checks=True)`: every batch checked, the divergence stop), "
+            f"{safety['preset']} at {_shape_name(safety['shape'])}, batch {safety['batch_size']}, "
+            f"{safety['timed_steps']} timed steps each, on and off interleaved in one process: "
+            f"{safety['step_seconds_checked'] * 1e3:.1f} ms per step with them, "
+            f"{safety['step_seconds_unchecked'] * 1e3:.1f} ms without; overhead "
+            f"{safety['checks_overhead']:.1%} (per trial {safety['checks_overhead_min']:.1%} to "
+            f"{safety['checks_overhead_max']:.1%}).",
+            "",
+        ]
+    lines += [
         "| check | measured | target | met |",
         "|---|---:|---|---|",
     ]
@@ -493,7 +570,8 @@ def run(args):
             outcome = f"timed out after {args.job_timeout} s"
         else:
             results.append(result)
-            outcome = f"{result['step_seconds'] * 1e3:.1f} ms/step" if job["kind"] == "train" else "done"
+            outcome = (f"{result['step_seconds'] * 1e3:.1f} ms/step" if job["kind"] == "train" else
+                       f"overhead {result['checks_overhead']:.1%}" if job["kind"] == "checks" else "done")
         with open(os.path.join(args.out, "train_throughput.jsonl"), "a") as file:  # survives an interrupted run
             file.write(json.dumps(result) + "\n")
         print(f"[bench {i}/{len(jobs)}] {_describe(job)}: {outcome} ({time.time() - job_start:.0f} s)", flush=True)
