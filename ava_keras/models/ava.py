@@ -47,6 +47,10 @@ _LOG_NAMES = (
 # term, value, low, high]; kind is _NO_FAULT, _BAD_IMAGES or _DIVERGED.
 _NO_FAULT, _BAD_IMAGES, _DIVERGED = 0.0, 1.0, 2.0
 _FAULT_SIZE = 6
+# uint8 pixel value -> float32 `value / 255`, looked up so that the graph
+# gives exactly numpy's `x / 255` (a graph may turn the division into a
+# multiplication by 1/255, which rounds differently).
+_UINT8_TO_UNIT = (np.arange(256) / 255).astype("float32")
 
 
 @keras.saving.register_keras_serializable(package="ava_keras")
@@ -425,7 +429,7 @@ class AVA(keras.Model):
         """Checks the shape; uint8 images become float32 `x / 255`."""
         self._check_image_shape(images.shape)
         if keras.backend.standardize_dtype(images.dtype) == "uint8":
-            return ops.cast(images, "float32") / 255.0
+            return tf.gather(_UINT8_TO_UNIT, ops.cast(images, "int32"))
         return images
 
     def compute_losses(self, images, training=False):
@@ -716,8 +720,9 @@ class AVA(keras.Model):
         term (a squared norm above ~3e38, i.e. gradients above ~1e19, counts
         as non-finite, so one update cannot overflow the weights).
         """
-        names = [f"the {name} term" for name in logs]
-        values = [ops.cast(value, "float32") for value in logs.values()]
+        terms = sorted(logs, key=lambda name: name == "loss")  # a component before their sum
+        names = [f"the {name} term" for name in terms]
+        values = [ops.cast(logs[name], "float32") for name in terms]
         for block, (gradients, _) in updates.items():
             names += [f"the {block}'s objective", f"the squared norm of the {block}'s gradients"]
             squares = [tf.nn.l2_loss(ops.cast(g, "float32")) * 2.0 for g in gradients]
@@ -757,8 +762,18 @@ class AVA(keras.Model):
 
     @contextlib.contextmanager
     def _checked_run(self, method, x):
-        """Around fit, evaluate and predict: refuses empty input, clears the fault record."""
+        """Around fit, evaluate and predict: refuses empty input or the wrong shape, clears the fault record.
+
+        The shape is also checked when each step is traced, but a retraced
+        step may have generalised the shape to `(None, None, None, None)`.
+        """
         _check_not_empty(x, f"`{method}`")
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec[0] if isinstance(x.element_spec, (tuple, list)) else x.element_spec
+            if isinstance(spec, tf.TensorSpec):
+                self._check_image_shape(spec.shape)
+        elif getattr(x, "shape", None) is not None:
+            self._check_image_shape(x.shape)
         self._fault.assign(tf.zeros([_FAULT_SIZE]))
         batches = self._batches_run
         try:
@@ -814,7 +829,7 @@ class AVA(keras.Model):
         images = np.asarray(images)
         self._check_image_shape(images.shape)
         if images.dtype == np.uint8:
-            images = images.astype("float32") / np.float32(255.0)
+            images = _UINT8_TO_UNIT[images]
         images = images.astype("float32", copy=False)
         if self.safety_checks:
             finite = np.isfinite(images)
