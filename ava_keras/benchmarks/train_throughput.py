@@ -213,13 +213,15 @@ def measure_training(preset, image_shape, batch_size, warmup, steps, trials, jit
 
 
 def measure_checks(preset, image_shape, batch_size, warmup, steps, trials):
-    """Step time of one preset with `safety_checks` on and off, interleaved in one process.
+    """Step time of one preset with `safety_checks` on and off, interleaved step by step in one process.
 
-    Two models with the same weights take turns, one `fit` of `steps` timed
-    steps each (the order alternates between trials). Returns the median
-    step time of each over all timed steps (host pauses excluded, as in
-    `measure_training`), the overhead `checked / unchecked - 1`, and the
-    range of the per-trial overheads.
+    Two models with the same weights take turns: each round runs one
+    training step of each (the function `fit` runs per batch, checks and
+    all; the order alternates), `steps * trials` rounds in all. On a shared
+    machine the step time drifts by more than the checks cost, so the
+    overhead is the median over rounds of the paired difference (checked
+    minus unchecked) divided by the median unchecked step. Every step's time
+    excludes the host's pauses (`HostStallMonitor`).
     """
     import numpy as np
     import tensorflow as tf
@@ -229,33 +231,33 @@ def measure_checks(preset, image_shape, batch_size, warmup, steps, trials):
 
     images = np.random.default_rng(0).random((batch_size * 4,) + tuple(image_shape)).astype("float32")
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True).repeat()
-    models = {}
+    models, functions, iterators = {}, {}, {}
     for checked in (True, False):
         models[checked] = ak.AVA.from_preset(preset, image_shape=image_shape, seed=0, safety_checks=checked)
         models[checked].compile()
     models[False].set_weights(models[True].get_weights())
-    for model in models.values():
-        model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0)
+    for checked, model in models.items():
+        functions[checked], iterators[checked] = model.make_train_function(), iter(dataset)
+
+    def step(checked):
+        start = time.perf_counter()
+        float(functions[checked](iterators[checked])["loss"])  # the same host read for both
+        return start, time.perf_counter()
+
+    for _ in range(warmup):
+        step(True), step(False)
     intervals = {True: [], False: []}
     with HostStallMonitor() as monitor:
-        for trial in range(trials):
-            for checked in (True, False) if trial % 2 == 0 else (False, True):
-                timer = _step_timer()
-                models[checked].fit(dataset, steps_per_epoch=steps + 1, epochs=1, verbose=0, callbacks=[timer])
-                intervals[checked].append(timer.intervals[1:])
-
-    def median_step(trial_intervals):
-        return statistics.median(monitor.busy_seconds(*interval) for interval in trial_intervals)
-
-    checked = median_step([i for trial in intervals[True] for i in trial])
-    unchecked = median_step([i for trial in intervals[False] for i in trial])
-    per_trial = [median_step(a) / median_step(b) - 1 for a, b in zip(intervals[True], intervals[False])]
+        for i in range(steps * trials):
+            for checked in (True, False) if i % 2 == 0 else (False, True):
+                intervals[checked].append(step(checked))
+    busy = {checked: [monitor.busy_seconds(*interval) for interval in intervals[checked]] for checked in intervals}
+    unchecked = statistics.median(busy[False])
     return {
-        "step_seconds_checked": checked,
+        "step_seconds_checked": statistics.median(busy[True]),
         "step_seconds_unchecked": unchecked,
-        "checks_overhead": checked / unchecked - 1,
-        "checks_overhead_min": min(per_trial),
-        "checks_overhead_max": max(per_trial),
+        "checks_overhead": statistics.median(a - b for a, b in zip(busy[True], busy[False])) / unchecked,
+        "checks_overhead_of_medians": statistics.median(busy[True]) / unchecked - 1,
         "timed_steps": steps * trials,
     }
 
@@ -530,11 +532,11 @@ def format_report(results, checks):
         lines += [
             f"Safety checks (`AVA(safety_checks=True)`: every batch checked, the divergence stop), "
             f"{safety['preset']} at {_shape_name(safety['shape'])}, batch {safety['batch_size']}, "
-            f"{safety['timed_steps']} timed steps each, on and off interleaved in one process: "
+            f"{safety['timed_steps']} timed steps each, on and off alternating step by step in one process: "
             f"{safety['step_seconds_checked'] * 1e3:.1f} ms per step with them, "
-            f"{safety['step_seconds_unchecked'] * 1e3:.1f} ms without; overhead "
-            f"{safety['checks_overhead']:.1%} (per trial {safety['checks_overhead_min']:.1%} to "
-            f"{safety['checks_overhead_max']:.1%}).",
+            f"{safety['step_seconds_unchecked'] * 1e3:.1f} ms without (medians); overhead "
+            f"{safety['checks_overhead']:.1%} (median of the paired differences over the median step; "
+            f"the medians' ratio gives {safety['checks_overhead_of_medians']:.1%}).",
             "",
         ]
     lines += [
