@@ -4,7 +4,9 @@ reconstruct, export and inspect the trained model.
 Arguments are parsed and checked before TensorFlow is imported, so `--help`
 and mistakes are answered at once. A user error prints one line,
 `ava-keras: error: ...`, and exits with status 2; set `AVA_KERAS_DEBUG=1` to
-see its traceback.
+see its traceback. A `train` run whose loss goes non-finite (usually a
+learning rate too high for the data) saves the model as it was before that
+step, as Ctrl-C does, and also exits with status 2.
 """
 
 import argparse

@@ -773,7 +773,7 @@ class AVA(keras.Model):
             if isinstance(spec, tf.TensorSpec):
                 self._check_image_shape(spec.shape)
         elif getattr(x, "shape", None) is not None:
-            self._check_image_shape(x.shape)
+            self._check_image_shape((None,) + tuple(x.shape)[1:])  # as the traced step reports it
         self._fault.assign(tf.zeros([_FAULT_SIZE]))
         batches = self._batches_run
         try:
