@@ -680,12 +680,21 @@ class AVA(keras.Model):
 
     @staticmethod
     def _across_replicas(values, reduction):
-        """Combines per-replica `values` (a vector) over replicas: "sum", "min" or "max"."""
+        """Combines per-replica `values` (a vector) over replicas: "sum", "min" or "max".
+
+        Only all-reduce sums (no `all_gather`: its collective instances were
+        seen to clash between two MirroredStrategy objects in one process).
+        For "min" and "max" each replica's values fill its own row of a
+        zero matrix, and the rows are summed.
+        """
         context = tf.distribute.get_replica_context()
         if context is None or context.num_replicas_in_sync == 1:
             return values
-        gathered = context.all_gather(values[None], axis=0)
-        return {"sum": tf.reduce_sum, "min": tf.reduce_min, "max": tf.reduce_max}[reduction](gathered, axis=0)
+        if reduction == "sum":
+            return context.all_reduce("sum", values)
+        own_row = tf.equal(tf.range(context.num_replicas_in_sync), context.replica_id_in_sync_group)
+        rows = context.all_reduce("sum", tf.where(own_row[:, None], values[None], 0.0))
+        return {"min": tf.reduce_min, "max": tf.reduce_max}[reduction](rows, axis=0)
 
     def _record_bad_images(self, images):
         """Whether every value of the batch is finite and in [0, 1]; records a fault if not.
