@@ -4,7 +4,9 @@ reconstruct, export and inspect the trained model.
 Arguments are parsed and checked before TensorFlow is imported, so `--help`
 and mistakes are answered at once. A user error prints one line,
 `ava-keras: error: ...`, and exits with status 2; set `AVA_KERAS_DEBUG=1` to
-see its traceback.
+see its traceback. A `train` run whose loss goes non-finite (usually a
+learning rate too high for the data) saves the model as it was before that
+step, as Ctrl-C does, and also exits with status 2.
 """
 
 import argparse
@@ -491,6 +493,12 @@ def _train(args):
               f"(history in {os.path.join(args.out, HISTORY_FILE)}); export it with "
               f"'ava-keras export {model_path} OUTDIR'.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except FloatingPointError as error:  # diverged; the model kept its last finite weights
+        model.save(model_path)
+        recorder.write(interrupted=True)
+        print(f"ava-keras: error: {error} Saved the model as it was before that step to {model_path}.",
+              file=sys.stderr)
+        return EXIT_USAGE  # usually a learning rate too high for the data: a user error
     log_likelihood = model.fit_latent_sampler(train, seed=args.seed)
     final_grid = grids.write("final", step=args.epochs + 1)
     print(f"Fitted a {model.latent_sampler_components}-component Gaussian mixture to the training means "

@@ -85,6 +85,9 @@ def test_bench_quick_writes_finite_results(tmp_path):
     assert train[1]["step_gflop"] > train[0]["step_gflop"]  # AVA5 does more work than the VAE
     traces = next(r for r in summary["results"] if r["kind"] == "traces")
     assert traces["traces"] == 1 and traces["final"] == "ava5"
+    safety = next(r for r in summary["results"] if r["kind"] == "checks")
+    assert safety["step_seconds_checked"] > 0 and safety["step_seconds_unchecked"] > 0
+    assert np.isfinite(safety["checks_overhead"]) and "safety checks' overhead, ava5 at 16x16x1" in summary["checks"]
     pipeline = next(r for r in summary["results"] if r["kind"] == "pipeline")
     assert pipeline["images_per_second"] > 0 and pipeline["cached_images_per_second"] > 0
     profile = next(r for r in summary["results"] if r["kind"] == "profile")

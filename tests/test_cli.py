@@ -222,3 +222,21 @@ def test_sample_grid_callback_in_a_users_fit(tmp_path):
     np.testing.assert_array_equal(grid.picture(), picture)  # samples use a fixed seed
     with pytest.raises(ValueError, match="nothing to draw"):
         ak.callbacks.SampleGrid(tmp_path, num_samples=0)
+
+
+def test_diverging_training_saves_the_last_finite_model_and_exits_2(folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    code, _, err = _run_cli(
+        ["train", str(folder), "--epochs", "5", "--out", str(out), "--preset", "vae", "--verbose", "0",
+         "--optimizer", "sgd", "--learning-rate", "1e6", *TRAIN_FLAGS], capsys,
+    )
+    errors = [line for line in err.splitlines() if line.startswith("ava-keras: error:")]
+    assert code == 2 and len(errors) == 1 and errors[0] == err.strip().splitlines()[-1], err
+    err = errors[0]
+    assert err.startswith("ava-keras: error: Training diverged at step ")
+    assert f"Saved the model as it was before that step to {out / 'model.keras'}." in err
+    assert json.loads((out / "history.json").read_text())["interrupted"]
+    model = ak.saving.load_model(out / "model.keras")
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    step = int(err.split("diverged at step ")[1].split(":")[0])
+    assert model.encoder_optimizer.iterations.numpy() == step - 1

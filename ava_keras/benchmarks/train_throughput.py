@@ -7,7 +7,10 @@ from the traced graph and the achieved FLOP/s as a fraction of a dense
 matmul's FLOP/s measured in the same process, graph mode against
 `jit_compile=True`, thread settings, peak resident memory, and the number of
 `train_step` traces over 3 epochs with a `VariantSchedule` switch. It also
-times the input pipeline on a folder of JPEGs against what training consumes.
+times the input pipeline on a folder of JPEGs against what training consumes,
+and the overhead of the model's safety checks (`AVA(safety_checks=...)`: every
+batch checked, the divergence stop) with the checks on and off, interleaved in
+one process.
 
 Every step, matmul and pipeline time excludes the time the host paused this
 virtual machine (`HostStallMonitor`): on a shared host such pauses took
@@ -38,7 +41,7 @@ MATMUL_SIZE = 2048
 # The issue's targets (docs/performance.md): step-time ratios to the VAE,
 # achieved FLOP/s as a fraction of matmul FLOP/s, pipeline speed-up, memory.
 TARGETS = {"ava1_ratio": 2.0, "ava5_ratio": 2.6, "flops_fraction": 0.40, "pipeline_factor": 5.0,
-           "peak_memory_gib": 2.0, "traces": 1}
+           "peak_memory_gib": 2.0, "traces": 1, "checks_overhead": 0.03}
 _WORKER_FLAG = "--worker"
 
 
@@ -209,6 +212,59 @@ def measure_training(preset, image_shape, batch_size, warmup, steps, trials, jit
     }
 
 
+def measure_checks(preset, image_shape, batch_size, warmup, steps, trials):
+    """Step time of one preset with `safety_checks` on and off, interleaved step by step in one process.
+
+    Two models with the same weights take turns: each round runs one
+    training step of each (the function `fit` runs per batch, checks and
+    all; the order alternates), `steps * trials` rounds in all. On a shared
+    machine the step time drifts by more than the checks cost, so the
+    overhead is the median over rounds of the paired difference (checked
+    minus unchecked) divided by the median unchecked step. Every step's time
+    excludes the host's pauses (`HostStallMonitor`).
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    import ava_keras as ak
+    from ava_keras.benchmarks.host_stalls import HostStallMonitor
+
+    images = np.random.default_rng(0).random((batch_size * 4,) + tuple(image_shape)).astype("float32")
+    dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True).repeat()
+    models, functions, iterators = {}, {}, {}
+    for checked in (True, False):
+        models[checked] = ak.AVA.from_preset(preset, image_shape=image_shape, seed=0, safety_checks=checked)
+        models[checked].compile()
+    models[False].set_weights(models[True].get_weights())
+    for checked, model in models.items():
+        functions[checked], iterators[checked] = model.make_train_function(), iter(dataset)
+
+    def step(checked):
+        start = time.perf_counter()
+        float(functions[checked](iterators[checked])["loss"])  # the same host read for both
+        return start, time.perf_counter()
+
+    for _ in range(warmup):
+        step(True), step(False)
+    intervals = {True: [], False: []}
+    with HostStallMonitor() as monitor:
+        for i in range(steps * trials):
+            for checked in (True, False) if i % 2 == 0 else (False, True):
+                intervals[checked].append(step(checked))
+    busy = {checked: [monitor.busy_seconds(*interval) for interval in intervals[checked]] for checked in intervals}
+    unchecked = statistics.median(busy[False])
+    differences = [(a - b) / unchecked for a, b in zip(busy[True], busy[False])]
+    quartiles = statistics.quantiles(differences, n=4)
+    return {
+        "step_seconds_checked": statistics.median(busy[True]),
+        "step_seconds_unchecked": unchecked,
+        "checks_overhead": quartiles[1],
+        "checks_overhead_quartiles": [quartiles[0], quartiles[2]],
+        "checks_overhead_of_medians": statistics.median(busy[True]) / unchecked - 1,
+        "timed_steps": steps * trials,
+    }
+
+
 def measure_traces(image_shape=(16, 16, 1), batch_size=8):
     """Traces of `train_step` over 3 epochs while a VariantSchedule moves AVA1 -> AVA3 -> AVA5."""
     import numpy as np
@@ -316,6 +372,9 @@ def _measure(job):
                                 job["trials"], job["jit"])
     if job["kind"] == "traces":
         return measure_traces()
+    if job["kind"] == "checks":
+        return measure_checks(job["preset"], job["shape"], job["batch_size"], job["warmup"], job["steps"],
+                              job["trials"])
     if job["kind"] == "profile":
         return profile_op_types(job["preset"], job["shape"], job["batch_size"])
     return measure_pipeline(job["count"], job["shape"][0], job["batch_size"])
@@ -346,6 +405,8 @@ def _jobs(args):
     if args.profile:
         jobs.append({"kind": "profile", "preset": args.profile, "shape": first, "batch_size": args.batch_size})
     jobs.append({"kind": "traces"})
+    checked_preset = "ava5" if "ava5" in args.presets else args.presets[-1]
+    jobs.append({**base, "kind": "checks", "preset": checked_preset, "shape": first})
     jobs.append({"kind": "pipeline", "count": args.pipeline_images, "shape": first, "batch_size": args.batch_size})
     if not args.no_jit:  # last: XLA compilation can be slow, and a timeout then loses nothing else
         for preset in extremes:  # at most 2 trials: XLA's CPU steps have run many times slower
@@ -371,6 +432,8 @@ def _run_job(job, in_process, timeout=None):
 def _describe(job):
     if job["kind"] == "train":
         return f"{job['preset']} {'x'.join(map(str, job['shape']))} {job['mode']}"
+    if job["kind"] == "checks":
+        return f"safety checks {job['preset']} {'x'.join(map(str, job['shape']))}"
     return job["kind"]
 
 
@@ -413,6 +476,11 @@ def summarize(results):
         factor = pipeline["images_per_second"] / fastest["images_per_second"]
         checks[f"pipeline (decoding JPEGs) / fastest training ({fastest['preset']})"] = (
             factor, f">= {TARGETS['pipeline_factor']}", factor >= TARGETS["pipeline_factor"])
+    safety = next((r for r in results if r["kind"] == "checks"), None)
+    if safety:
+        checks[f"safety checks' overhead, {safety['preset']} at {_shape_name(safety['shape'])}"] = (
+            safety["checks_overhead"], f"<= {TARGETS['checks_overhead']}",
+            safety["checks_overhead"] <= TARGETS["checks_overhead"])
     trace_counts = [r["traces"] for r in results if "traces" in r]
     checks["train_step traces per process (max)"] = (max(trace_counts), "== 1", max(trace_counts) == 1)
     return checks
@@ -461,6 +529,22 @@ def format_report(results, checks):
         f"`train_step` traces over {traces['epochs']} epochs with a VariantSchedule ({traces['schedule']}): "
         f"{traces['traces']}.",
         "",
+    ]
+    safety = next((r for r in results if r["kind"] == "checks"), None)
+    if safety:
+        lines += [
+            f"Safety checks (`AVA(safety_checks=True)`: every batch checked, the divergence stop), "
+            f"{safety['preset']} at {_shape_name(safety['shape'])}, batch {safety['batch_size']}, "
+            f"{safety['timed_steps']} timed steps each, on and off alternating step by step in one process: "
+            f"{safety['step_seconds_checked'] * 1e3:.1f} ms per step with them, "
+            f"{safety['step_seconds_unchecked'] * 1e3:.1f} ms without (medians); overhead "
+            f"{safety['checks_overhead']:.1%}: the median of the paired differences over the median step "
+            + (f"(their quartiles {safety['checks_overhead_quartiles'][0]:.1%} and "
+               f"{safety['checks_overhead_quartiles'][1]:.1%}; " if "checks_overhead_quartiles" in safety else "(")
+            + f"the medians' ratio gives {safety['checks_overhead_of_medians']:.1%}).",
+            "",
+        ]
+    lines += [
         "| check | measured | target | met |",
         "|---|---:|---|---|",
     ]
@@ -493,7 +577,8 @@ def run(args):
             outcome = f"timed out after {args.job_timeout} s"
         else:
             results.append(result)
-            outcome = f"{result['step_seconds'] * 1e3:.1f} ms/step" if job["kind"] == "train" else "done"
+            outcome = (f"{result['step_seconds'] * 1e3:.1f} ms/step" if job["kind"] == "train" else
+                       f"overhead {result['checks_overhead']:.1%}" if job["kind"] == "checks" else "done")
         with open(os.path.join(args.out, "train_throughput.jsonl"), "a") as file:  # survives an interrupted run
             file.write(json.dumps(result) + "\n")
         print(f"[bench {i}/{len(jobs)}] {_describe(job)}: {outcome} ({time.time() - job_start:.0f} s)", flush=True)

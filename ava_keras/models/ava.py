@@ -43,6 +43,14 @@ _LOG_NAMES = (
     "latent_d_real",
     "latent_d_fake",
 )
+# What `_fault` records first in a fit, evaluate or predict call: [kind, step,
+# term, value, low, high]; kind is _NO_FAULT, _BAD_IMAGES or _DIVERGED.
+_NO_FAULT, _BAD_IMAGES, _DIVERGED = 0.0, 1.0, 2.0
+_FAULT_SIZE = 6
+# uint8 pixel value -> float32 `value / 255`, looked up so that the graph
+# gives exactly numpy's `x / 255` (a graph may turn the division into a
+# multiplication by 1/255, which rounds differently).
+_UINT8_TO_UNIT = (np.arange(256) / 255).astype("float32")
 
 
 @keras.saving.register_keras_serializable(package="ava_keras")
@@ -57,6 +65,15 @@ class AVA(keras.Model):
     next batch obeys without retracing. `train_step` runs one forward pass,
     records it on one `GradientTape` per block and applies one optimizer per
     block to that block's own objective (docs/design_choices.md).
+
+    Images are float arrays in [0, 1]; uint8 arrays are divided by 255 (the
+    result equals passing `x / 255`). `fit`, `evaluate`, `predict` and the
+    helpers check every batch in the graph and raise a ValueError naming the
+    problem (a NaN or inf, or the observed minimum and maximum) and the fix;
+    empty input raises a ValueError too. A training step whose loss terms or
+    gradients are not finite changes nothing, and `fit` raises a
+    FloatingPointError naming the step and the term: the model keeps its
+    last finite weights and optimizer states (docs/design_choices.md).
 
     Args:
         encoder: Layer or model mapping images to `(mean, log_var)`.
@@ -89,6 +106,9 @@ class AVA(keras.Model):
         latent_sampler_components: Components of the Gaussian mixture that
             `fit_latent_sampler` fits to the encoder's means (`latent_sampler`).
         seed: Optional integer seed of the sampling noise.
+        safety_checks: Check every batch and stop a diverging `fit` (above).
+            They cost a few percent of a step (docs/performance.md); turn
+            them off only to measure that.
 
     Example:
 
@@ -119,6 +139,7 @@ class AVA(keras.Model):
         augment_discriminator=False,
         latent_sampler_components=10,
         seed=None,
+        safety_checks=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -153,6 +174,7 @@ class AVA(keras.Model):
                 raise ValueError(f"`{name}` must be a non-negative number. Received: {name}={value!r}")
             self.loss_weights_config[name] = float(value)
         self.seed = seed
+        self.safety_checks = bool(safety_checks)
 
         # === Blocks ===
         self.encoder = encoder
@@ -181,6 +203,7 @@ class AVA(keras.Model):
             }
         )
         self.trackers = {name: keras.metrics.Mean(name=name) for name in _LOG_NAMES}
+        self._create_fault_state()
         self._build_blocks()
 
     # === Construction ===
@@ -403,8 +426,11 @@ class AVA(keras.Model):
             )
 
     def _check_images(self, images):
+        """Checks the shape; uint8 images become float32 `x / 255`."""
         self._check_image_shape(images.shape)
-        return ops.cast(images, self.compute_dtype)
+        if keras.backend.standardize_dtype(images.dtype) == "uint8":
+            return tf.gather(_UINT8_TO_UNIT, ops.cast(images, "int32"))
+        return images
 
     def compute_losses(self, images, training=False):
         """One forward pass; returns each block's objective and the logged terms.
@@ -535,9 +561,12 @@ class AVA(keras.Model):
     # === Steps ===
 
     def _images_from(self, data):
+        """The batch's images in the compute dtype, and a scalar bool: whether they pass the checks."""
         if isinstance(data, (tuple, list)):
             data = data[0]
-        return self._check_images(data)
+        images = self._check_images(data)
+        valid = self._record_bad_images(images) if self.safety_checks else tf.constant(True)
+        return ops.cast(images, self.compute_dtype), valid
 
     def _block_is_on(self, block):
         """A scalar bool tensor: whether `block` is updated this step."""
@@ -562,7 +591,7 @@ class AVA(keras.Model):
         return [(b,) for b in blocks]
 
     def train_step(self, data):
-        images = self._images_from(data)
+        images, valid = self._images_from(data)
         groups = self._gradient_groups()
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with contextlib.ExitStack() as stack:
@@ -574,6 +603,7 @@ class AVA(keras.Model):
             objectives, logs = self.compute_losses(images, training=True)
             # Gradients are summed over replicas, so scale to the global batch.
             scaled = [objectives[group[0]] / replicas for group in groups]
+        updates = {}  # every gradient first: a non-finite one stops every block's update
         for group, tape, objective in zip(groups, tapes, scaled):
             variables = [getattr(self, block).trainable_variables for block in group]
             gradients = tape.gradient(objective, [v for block_variables in variables for v in block_variables])
@@ -582,23 +612,26 @@ class AVA(keras.Model):
                 block_gradients = [
                     ops.zeros_like(v) if g is None else g for g, v in zip(block_gradients, block_variables)
                 ]
-                self._apply_if_on(block, block_gradients, block_variables, replicas)
+                updates[block] = (block_gradients, block_variables)
+        healthy = self._record_divergence(objectives, logs, updates, valid) if self.safety_checks else valid
+        for block, (block_gradients, block_variables) in updates.items():
+            self._apply_if_on(block, block_gradients, block_variables, replicas, healthy)
         return self._update_trackers(logs)
 
-    def _apply_if_on(self, block, gradients, variables, replicas):
-        """Applies `block`'s optimizer only while one of its switches is on.
+    def _apply_if_on(self, block, gradients, variables, replicas, healthy):
+        """Applies `block`'s optimizer only while one of its switches is on and the step is `healthy`.
 
         On one replica the step is skipped outright, so a switched-off block
-        does not move at all (a zero-gradient Adam step would still move it by
-        its momentum). Under a multi-replica strategy an optimizer step cannot
-        sit inside control flow (it synchronises replicas), so there the
-        gradients are zeroed instead; see docs/distributed.md.
+        (or an unhealthy step) does not move at all (a zero-gradient Adam step
+        would still move it by its momentum). Under a multi-replica strategy an
+        optimizer step cannot sit inside control flow (it synchronises
+        replicas), so there the gradients are zeroed instead; see
+        docs/distributed.md.
         """
         optimizer = getattr(self, f"{block}_optimizer")
-        is_on = self._block_is_on(block)
+        is_on = self._block_is_on(block) & healthy
         if replicas > 1:
-            gate = ops.cast(is_on, self.compute_dtype)
-            optimizer.apply([g * gate for g in gradients], variables)
+            optimizer.apply([tf.where(is_on, g, tf.zeros_like(g)) for g in gradients], variables)
             return
 
         def apply():
@@ -608,11 +641,13 @@ class AVA(keras.Model):
         tf.cond(is_on, apply, lambda: tf.constant(False))
 
     def test_step(self, data):
-        _, logs = self.compute_losses(self._images_from(data), training=False)
+        images, _ = self._images_from(data)
+        _, logs = self.compute_losses(images, training=False)
         return self._update_trackers(logs)
 
     def predict_step(self, data):
-        return self(self._images_from(data), training=False)
+        images, _ = self._images_from(data)
+        return self(images, training=False)
 
     def _update_trackers(self, logs):
         for name, value in logs.items():
@@ -623,6 +658,171 @@ class AVA(keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
+    # === Checks on every batch and the divergence stop ===
+
+    def _create_fault_state(self):
+        # A plain tf.Variable, not a model weight: saved models do not change.
+        # All replicas write the same values (see `_across_replicas`).
+        self._fault = tf.Variable(
+            tf.zeros([_FAULT_SIZE]),
+            trainable=False,
+            name="fault",
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+        )
+        self._fault_terms = ()
+        self._batches_run = 0
+
+    def _record_fault(self, fault, kind, details):
+        """Records `[kind, *details]` if `fault` and nothing was recorded before."""
+        values = tf.stack([tf.constant(kind)] + [tf.cast(d, "float32") for d in details])
+        first = fault & tf.equal(self._fault[0], _NO_FAULT)
+        self._fault.assign(tf.where(first, values, self._fault))
+
+    @staticmethod
+    def _across_replicas(values, reduction):
+        """Combines per-replica `values` (a vector) over replicas: "sum", "min" or "max".
+
+        Only all-reduce sums (no `all_gather`: its collective instances were
+        seen to clash between two MirroredStrategy objects in one process).
+        For "min" and "max" each replica's values fill its own row of a
+        zero matrix, and the rows are summed.
+        """
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return values
+        if reduction == "sum":
+            return context.all_reduce("sum", values)
+        own_row = tf.equal(tf.range(context.num_replicas_in_sync), context.replica_id_in_sync_group)
+        rows = context.all_reduce("sum", tf.where(own_row[:, None], values[None], 0.0))
+        return {"min": tf.reduce_min, "max": tf.reduce_max}[reduction](rows, axis=0)
+
+    def _record_bad_images(self, images):
+        """Whether every value of the batch is finite and in [0, 1]; records a fault if not.
+
+        Three reductions when the batch is valid; the count of non-finite
+        values and the range of the finite ones only when it is not.
+        """
+        x = ops.cast(images, "float32")
+        low, high = tf.reduce_min(x), tf.reduce_max(x)
+        valid = tf.math.is_finite(tf.reduce_sum(x)) & (low >= 0.0) & (high <= 1.0)
+
+        def describe():
+            finite = tf.math.is_finite(x)
+            return (
+                tf.reduce_sum(tf.cast(~finite, "float32")),
+                tf.reduce_min(tf.where(finite, x, np.inf)),
+                tf.reduce_max(tf.where(finite, x, -np.inf)),
+            )
+
+        nonfinite, low, high = tf.cond(valid, lambda: (0.0, low, high), describe)
+        nonfinite = self._across_replicas(nonfinite[None], "sum")[0]
+        low = self._across_replicas(low[None], "min")[0]
+        high = self._across_replicas(high[None], "max")[0]
+        valid = tf.equal(nonfinite, 0.0) & (low >= 0.0) & (high <= 1.0)
+        self._record_fault(~valid, _BAD_IMAGES, [0.0, 0.0, nonfinite, low, high])
+        return valid
+
+    def _record_divergence(self, objectives, logs, updates, valid):
+        """Whether the step may change the weights: `valid` images, every
+        loss term and every block's squared gradient norm finite, and no
+        fault recorded earlier in this call. Records the first non-finite
+        term (a squared norm above ~3e38, i.e. gradients above ~1e19, counts
+        as non-finite, so one update cannot overflow the weights).
+        """
+        terms = sorted(logs, key=lambda name: name == "loss")  # a component before their sum
+        names = [f"the {name} term" for name in terms]
+        values = [ops.cast(logs[name], "float32") for name in terms]
+        for block, (gradients, _) in updates.items():
+            names += [f"the {block}'s objective", f"the squared norm of the {block}'s gradients"]
+            squares = [tf.nn.l2_loss(ops.cast(g, "float32")) * 2.0 for g in gradients]
+            values += [ops.cast(objectives[block], "float32"), tf.add_n(squares)]
+        self._fault_terms = tuple(names)
+        values = self._across_replicas(tf.stack(values), "sum")
+        finite = tf.math.is_finite(values)
+        first = tf.argmin(tf.cast(finite, "int32"))
+        step = self.encoder_optimizer.iterations + 1
+        self._record_fault(valid & ~tf.reduce_all(finite), _DIVERGED, [step, first, values[first], 0.0, 0.0])
+        return tf.equal(self._fault[0], _NO_FAULT)
+
+    def _fault_error(self):
+        """The exception for the fault `_fault` holds."""
+        kind, step, term, value, low, high = self._fault.numpy().tolist()
+        if kind == _BAD_IMAGES:
+            return ValueError(_bad_images_message(value, low, high))
+        return FloatingPointError(
+            f"Training diverged at step {int(step)}: {self._fault_terms[int(term)]} became {value}. "
+            "The model keeps its weights and optimizer states from before that step; lower the "
+            "learning rate or check the data."
+        )
+
+    def _raising_faults(self, function):
+        """Wraps a train, test or predict function: raises the fault its steps recorded."""
+
+        def checked(data):
+            outputs = function(data)
+            self._batches_run += 1
+            if self.safety_checks and self._fault.numpy()[0] != _NO_FAULT:
+                error = self._fault_error()
+                self._fault.assign(tf.zeros([_FAULT_SIZE]))  # e.g. for the next train_on_batch
+                raise error
+            return outputs
+
+        return checked
+
+    @contextlib.contextmanager
+    def _checked_run(self, method, x):
+        """Around fit, evaluate and predict: refuses empty input or the wrong shape, clears the fault record.
+
+        The shape is also checked when each step is traced, but a retraced
+        step may have generalised the shape to `(None, None, None, None)`.
+        """
+        _check_not_empty(x, f"`{method}`")
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec[0] if isinstance(x.element_spec, (tuple, list)) else x.element_spec
+            if isinstance(spec, tf.TensorSpec):
+                self._check_image_shape(spec.shape)
+        elif getattr(x, "shape", None) is not None:
+            self._check_image_shape((None,) + tuple(x.shape)[1:])  # as the traced step reports it
+        self._fault.assign(tf.zeros([_FAULT_SIZE]))
+        batches = self._batches_run
+        try:
+            yield
+        except UnboundLocalError:  # Keras's predict after zero batches
+            if self._batches_run != batches:
+                raise
+        if self._batches_run == batches:
+            raise ValueError(f"`{method}` got no batches: the input is empty. Pass at least one image.")
+
+    def make_train_function(self, force=False):
+        if self.train_function is None or force:
+            super().make_train_function(force=force)
+            self.train_function = self._raising_faults(self.train_function)
+        return self.train_function
+
+    def make_test_function(self, force=False):
+        if self.test_function is None or force:
+            super().make_test_function(force=force)
+            self.test_function = self._raising_faults(self.test_function)
+        return self.test_function
+
+    def make_predict_function(self, force=False):
+        if self.predict_function is None or force:
+            super().make_predict_function(force=force)
+            self.predict_function = self._raising_faults(self.predict_function)
+        return self.predict_function
+
+    def fit(self, x=None, *args, **kwargs):
+        with self._checked_run("fit", x):
+            return super().fit(x, *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        with self._checked_run("evaluate", x):
+            return super().evaluate(x, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        with self._checked_run("predict", x):
+            return super().predict(x, *args, **kwargs)
+
     # === Inference helpers ===
 
     def _run_batched(self, function, inputs, batch_size):
@@ -632,9 +832,24 @@ class AVA(keras.Model):
             return tuple(np.concatenate([ops.convert_to_numpy(o[k]) for o in outputs]) for k in range(len(outputs[0])))
         return np.concatenate([ops.convert_to_numpy(o) for o in outputs])
 
+    def _images_array(self, images, method):
+        """`images` as a float32 array, checked as the steps check each batch."""
+        _check_not_empty(images, f"`{method}`")
+        images = np.asarray(images)
+        self._check_image_shape(images.shape)
+        if images.dtype == np.uint8:
+            images = _UINT8_TO_UNIT[images]
+        images = images.astype("float32", copy=False)
+        if self.safety_checks:
+            finite = np.isfinite(images)
+            low, high = (images[finite].min(), images[finite].max()) if finite.any() else (np.inf, -np.inf)
+            if not finite.all() or low < 0.0 or high > 1.0:
+                raise ValueError(_bad_images_message(np.count_nonzero(~finite), low, high))
+        return images
+
     def encode(self, images, batch_size=256):
         """Returns `(mean, log_var)` of f(x|Θ) as numpy arrays."""
-        self._check_image_shape(np.shape(images))
+        images = self._images_array(images, "encode")
         return self._run_batched(lambda x: self.encoder(x, training=False), images, batch_size)
 
     def decode(self, latents, batch_size=256):
@@ -648,7 +863,7 @@ class AVA(keras.Model):
 
     def reconstruct(self, images, batch_size=256):
         """Returns g(μ(x)): the deterministic reconstruction of `images`."""
-        self._check_image_shape(np.shape(images))
+        images = self._images_array(images, "reconstruct")
         return self._run_batched(lambda x: self(x, training=False), images, batch_size)
 
     def sample(self, n, seed=None):
@@ -699,7 +914,7 @@ class AVA(keras.Model):
         """Returns d(x) = sigmoid(logit) in [0, 1], shape `(n, 1)`."""
         if self.discriminator is None:
             raise ValueError("This model has no discriminator (it was built without one).")
-        self._check_image_shape(np.shape(images))
+        images = self._images_array(images, "discriminate")
         return self._run_batched(
             lambda x: ops.sigmoid(self.discriminator(x, training=False)), images, batch_size
         )
@@ -728,6 +943,7 @@ class AVA(keras.Model):
                 **self.variant,
             }
         )
+        config["safety_checks"] = self.safety_checks
         return config
 
     @classmethod
@@ -737,3 +953,27 @@ class AVA(keras.Model):
             if config.get(block) is not None:
                 config[block] = keras.saving.deserialize_keras_object(config[block])
         return cls(**config)
+
+
+def _check_not_empty(x, what):
+    """Raises a ValueError if `x` is an array or a tf.data.Dataset with no images."""
+    if isinstance(x, tf.data.Dataset):
+        empty = int(x.cardinality()) == 0
+    else:
+        shape = getattr(x, "shape", None)
+        empty = (len(shape) > 0 and shape[0] == 0) if shape is not None else isinstance(x, (list, tuple)) and not x
+    if empty:
+        raise ValueError(f"{what} got no images (the input is empty). Pass at least one image.")
+
+
+def _bad_images_message(nonfinite, low, high):
+    """What is wrong with a batch outside [0, 1], and how to fix it."""
+    problem = f"values from {low:g} to {high:g}"
+    if nonfinite:
+        problem = f"{int(nonfinite)} non-finite value(s) (NaN or inf)" + (f" and finite {problem}" if low <= high else "")
+    return (
+        f"AVA expects images with finite values in [0, 1], but a batch has {problem}. "
+        "Replace NaN and inf values; divide 0-255 pixels by 255 (uint8 arrays are divided for you) "
+        "or map [-1, 1] data with (x + 1) / 2; or load image files with ak.data.image_folder, "
+        "which scales them for you."
+    )
