@@ -60,32 +60,34 @@ def optimal_variance(images, reconstructions):
     return ops.maximum(ops.mean(ops.square(ops.subtract(images, reconstructions))), MIN_VARIANCE)
 
 
-def gaussian_reconstruction_loss(images, reconstructions):
+def gaussian_reconstruction_loss(images, reconstructions, variance=None):
     """−log N(x; x′, σ̂²I) with the optimal σ̂² of `optimal_variance`, batch mean.
 
     Per example: ½ D log(2π σ̂²) + ‖x − x′‖² / (2σ̂²), D the number of pixel
     values. With σ̂² set to the mean squared error this is ½ D (log(2π σ̂²) + 1):
     the reconstruction is weighted as strongly as the data's own spread
-    warrants, instead of the paper's fixed σ = 1.
+    warrants, instead of the paper's fixed σ = 1. `variance` overrides σ̂²
+    (e.g. σ̂² over every replica's batch under tf.distribute).
     """
-    variance = optimal_variance(images, reconstructions)
+    variance = optimal_variance(images, reconstructions) if variance is None else variance
     squared = _sum_per_example(ops.square(ops.subtract(images, reconstructions)))
     pixels = ops.cast(ops.size(images) // ops.shape(images)[0], squared.dtype)
     return ops.mean(0.5 * pixels * ops.log(2.0 * math.pi * variance) + squared / (2.0 * variance))
 
 
-def likelihood_reconstruction_loss(images, reconstructions, likelihood="paper"):
+def likelihood_reconstruction_loss(images, reconstructions, likelihood="paper", variance=None):
     """The reconstruction term under `likelihood`, one of `LIKELIHOODS`.
 
     `"paper"`: eq. 1's ½‖x − x′‖² (`reconstruction_loss`); `"bernoulli"`:
-    `bernoulli_reconstruction_loss`; `"gaussian"`: `gaussian_reconstruction_loss`.
+    `bernoulli_reconstruction_loss`; `"gaussian"`: `gaussian_reconstruction_loss`
+    (with σ̂² = `variance` when given).
     """
     if likelihood == "paper":
         return reconstruction_loss(images, reconstructions)
     if likelihood == "bernoulli":
         return bernoulli_reconstruction_loss(images, reconstructions)
     if likelihood == "gaussian":
-        return gaussian_reconstruction_loss(images, reconstructions)
+        return gaussian_reconstruction_loss(images, reconstructions, variance)
     raise ValueError(f"`likelihood` must be one of {LIKELIHOODS}. Received: likelihood={likelihood!r}")
 
 
@@ -123,7 +125,7 @@ def discriminator_loss(real_logits, fake_logits):
     return ops.mean(-log_probability(real_logits) - log_complement_probability(fake_logits))
 
 
-def decoder_leaning_coefficient(images, reconstructions, likelihood="paper"):
+def decoder_leaning_coefficient(images, reconstructions, likelihood="paper", variance=None):
     """δ_d of eq. 10: the decoder's error signal −∂ℓ/∂net_g, per example.
 
     `"paper"`: δ_d = Σᵢ (xᵢ − x′ᵢ) a′_g(x′ᵢ), a_g the sigmoid (a′_g = x′(1 − x′)),
@@ -143,7 +145,7 @@ def decoder_leaning_coefficient(images, reconstructions, likelihood="paper"):
         signal = _mean_per_example(error)
     elif likelihood == "gaussian":
         signal = _mean_per_example(error * reconstructions * (1.0 - reconstructions))
-        signal = signal / optimal_variance(images, reconstructions)
+        signal = signal / (optimal_variance(images, reconstructions) if variance is None else variance)
     else:
         raise ValueError(f"`likelihood` must be one of {LIKELIHOODS}. Received: likelihood={likelihood!r}")
     return ops.stop_gradient(ops.expand_dims(signal, -1))

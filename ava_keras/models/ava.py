@@ -447,7 +447,8 @@ class AVA(keras.Model):
         mean, log_var = self.encoder(images, training=training)
         z = self.sampling([mean, log_var])
         reconstructions = self.decoder(z, training=training)
-        reconstruction = losses.likelihood_reconstruction_loss(images, reconstructions, self.likelihood)
+        variance = self._shared_variance(images, reconstructions) if self.likelihood == "gaussian" else None
+        reconstruction = losses.likelihood_reconstruction_loss(images, reconstructions, self.likelihood, variance)
         kl = losses.kl_divergence(mean, log_var)
         logs = {
             "loss": w["reconstruction_weight"] * reconstruction + w["kl_weight"] * kl,
@@ -461,7 +462,9 @@ class AVA(keras.Model):
                 self.discriminator,
                 real=images,
                 fake=reconstructions,
-                leaning_coefficient=losses.decoder_leaning_coefficient(images, reconstructions, self.likelihood),
+                leaning_coefficient=losses.decoder_leaning_coefficient(
+                    images, reconstructions, self.likelihood, variance
+                ),
                 supervise=on["decoder_discriminator"],
                 lean=on["decoder_leaning"],
                 training=training,
@@ -520,6 +523,21 @@ class AVA(keras.Model):
             "latent_discriminator": latent_discriminator_objective,
         }
         return objectives, logs
+
+    def _shared_variance(self, images, reconstructions):
+        """σ̂² of the Gaussian likelihood over the global batch, as a constant.
+
+        Under a multi-replica strategy each replica sees part of the batch, so
+        the per-replica σ̂² are averaged (equal shares: the global mean
+        squared error). Its gradient is stopped; at σ̂², the optimum, the
+        likelihood's derivative with respect to σ² is zero, so this changes
+        no gradient, and replicas need no differentiable all-reduce.
+        """
+        variance = ops.stop_gradient(losses.optimal_variance(images, reconstructions))
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            variance = context.all_reduce(tf.distribute.ReduceOp.MEAN, variance)
+        return variance
 
     def _adversary_terms(
         self, network, real, fake, leaning_coefficient, supervise, lean, training, augmenter=None, r1_weight=0.0
