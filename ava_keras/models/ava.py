@@ -172,14 +172,19 @@ class AVA(keras.Model):
         """
         switches = get_switches(preset)
         image_shape = check_image_shape(image_shape)
+        dtype = kwargs.get("dtype")  # the networks follow the model's dtype policy
         needs_d = switches["decoder_discriminator"] or switches["decoder_leaning"]
         needs_latent_d = switches["encoder_discriminator"] or switches["encoder_leaning"]
         return cls(
-            encoder=ConvEncoder(latent_dim, filters=encoder_filters, hidden_units=hidden_units, name="encoder"),
-            decoder=ConvDecoder(image_shape, filters=decoder_filters, name="decoder"),
-            discriminator=Discriminator(filters=discriminator_filters, name="discriminator") if needs_d else None,
+            encoder=ConvEncoder(
+                latent_dim, filters=encoder_filters, hidden_units=hidden_units, name="encoder", dtype=dtype
+            ),
+            decoder=ConvDecoder(image_shape, filters=decoder_filters, name="decoder", dtype=dtype),
+            discriminator=(
+                Discriminator(filters=discriminator_filters, name="discriminator", dtype=dtype) if needs_d else None
+            ),
             latent_discriminator=(
-                LatentDiscriminator(units=latent_discriminator_units, name="latent_discriminator")
+                LatentDiscriminator(units=latent_discriminator_units, name="latent_discriminator", dtype=dtype)
                 if needs_latent_d
                 else None
             ),
@@ -281,14 +286,19 @@ class AVA(keras.Model):
         discriminator_optimizer=None,
         latent_discriminator_optimizer=None,
         jit_compile=False,
+        auto_scale_loss=True,
         **kwargs,
     ):
         """Configures one optimizer per block.
 
         Defaults: Adam(1e-3) for the encoder and decoder, Adam(2e-4,
         beta_1=0.5) for each discriminator. Each may be an optimizer instance,
-        a name or a config dict. Other arguments go to `keras.Model.compile`
-        (`optimizer` and `loss` are not used: the losses are the paper's).
+        a name or a config dict. Under the `"mixed_float16"` dtype policy,
+        with `auto_scale_loss=True`, each block's optimizer is wrapped in its
+        own `keras.optimizers.LossScaleOptimizer`, so small float16 gradients
+        do not underflow (bfloat16 has float32's range and needs no scaling).
+        Other arguments go to `keras.Model.compile` (`optimizer` and `loss`
+        are not used: the losses are the paper's).
         """
         for unused in ("optimizer", "loss"):
             if kwargs.get(unused) is not None:
@@ -299,6 +309,8 @@ class AVA(keras.Model):
                 )
             kwargs.pop(unused, None)
         super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
+        self._auto_scale_loss = bool(auto_scale_loss)
+        scale_loss = self._auto_scale_loss and self.dtype_policy.name == "mixed_float16"
         defaults = {
             "encoder": lambda: keras.optimizers.Adam(1e-3),
             "decoder": lambda: keras.optimizers.Adam(1e-3),
@@ -318,11 +330,13 @@ class AVA(keras.Model):
                 continue
             optimizer = given[block]
             optimizer = defaults[block]() if optimizer is None else keras.optimizers.get(optimizer)
+            if scale_loss and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name=f"{block}_loss_scale_optimizer")
             optimizer.build(network.trainable_variables)
             setattr(self, f"{block}_optimizer", optimizer)
 
     def get_compile_config(self):
-        config = {"jit_compile": bool(self.jit_compile)}
+        config = {"jit_compile": bool(self.jit_compile), "auto_scale_loss": bool(self._auto_scale_loss)}
         for block in _BLOCKS:
             optimizer = getattr(self, f"{block}_optimizer", None)
             if optimizer is not None:
@@ -357,7 +371,7 @@ class AVA(keras.Model):
 
     def _check_images(self, images):
         self._check_image_shape(images.shape)
-        return ops.cast(images, self.compute_dtype)
+        return ops.cast(images, "float32")  # the loss target; the blocks cast to their compute dtype
 
     def compute_losses(self, images, training=False):
         """One forward pass; returns each block's objective and the logged terms.
@@ -369,11 +383,13 @@ class AVA(keras.Model):
         """
         w = self.loss_weights_config
         on = {name: ops.convert_to_tensor(var) for name, var in self._switch_variables.items()}
-        zero = ops.zeros((), dtype=self.compute_dtype)
+        zero = ops.zeros((), dtype="float32")
 
         mean, log_var = self.encoder(images, training=training)
         z = self.sampling([mean, log_var])
         reconstructions = self.decoder(z, training=training)
+        # Losses and logs in float32 under mixed precision; each block casts its inputs back.
+        mean, log_var, reconstructions = (ops.cast(t, "float32") for t in (mean, log_var, reconstructions))
         reconstruction = losses.reconstruction_loss(images, reconstructions)
         kl = losses.kl_divergence(mean, log_var)
         logs = {
@@ -405,6 +421,7 @@ class AVA(keras.Model):
             # paper routing: A_D reaches Θ only through f_μ(stop_gradient(x′)).
             encoder_input = reconstructions if self.routing == "joint" else ops.stop_gradient(reconstructions)
             reconstruction_mean, _ = self.encoder(encoder_input, training=training)
+            reconstruction_mean = ops.cast(reconstruction_mean, "float32")
             encoder_adversarial, latent_discriminator_objective, terms = self._adversary_terms(
                 self.latent_discriminator,
                 real=mean,
@@ -453,8 +470,8 @@ class AVA(keras.Model):
         −b (eq. 4) or −B (eq. 11), gated by `supervise`, plus the leaning
         term of eq. 10 or 16, gated by `lean`.
         """
-        real_logits = network(real, training=training)
-        fake_logits = network(fake, training=training)
+        real_logits = ops.cast(network(real, training=training), "float32")
+        fake_logits = ops.cast(network(fake, training=training), "float32")
         generator_term = losses.generator_loss(fake_logits, self.generator_loss)
         discriminator_loss = losses.discriminator_loss(real_logits, fake_logits)
         leaning = losses.leaning_loss(leaning_coefficient, fake_logits)
@@ -509,18 +526,29 @@ class AVA(keras.Model):
                 tape.watch([v.value for block in group for v in getattr(self, block).trainable_variables])
                 tapes.append(tape)
             objectives, logs = self.compute_losses(images, training=True)
-            # Gradients are summed over replicas, so scale to the global batch.
-            scaled = [objectives[group[0]] / replicas for group in groups]
+            # Gradients are summed over replicas, so scale to the global batch,
+            # then by the loss scale of the group's first optimizer (1 without
+            # loss scaling), as Keras' own train_step does.
+            scaled = [self._optimizer(group[0]).scale_loss(objectives[group[0]] / replicas) for group in groups]
         for group, tape, objective in zip(groups, tapes, scaled):
             variables = [getattr(self, block).trainable_variables for block in group]
             gradients = tape.gradient(objective, [v for block_variables in variables for v in block_variables])
             for block, block_variables in zip(group, variables):
                 block_gradients, gradients = gradients[: len(block_variables)], gradients[len(block_variables) :]
+                # Each optimizer unscales by its own loss scale (powers of 2, so the ratio is exact).
+                ratio = self._loss_scale(block) / self._loss_scale(group[0])
                 block_gradients = [
-                    ops.zeros_like(v) if g is None else g for g, v in zip(block_gradients, block_variables)
+                    ops.zeros_like(v) if g is None else g * ratio for g, v in zip(block_gradients, block_variables)
                 ]
                 self._apply_if_on(block, block_gradients, block_variables, replicas)
         return self._update_trackers(logs)
+
+    def _optimizer(self, block):
+        return getattr(self, f"{block}_optimizer")
+
+    def _loss_scale(self, block):
+        """The current loss scale of `block`'s optimizer, a float32 scalar."""
+        return ops.cast(self._optimizer(block).scale_loss(1.0), "float32")
 
     def _apply_if_on(self, block, gradients, variables, replicas):
         """Applies `block`'s optimizer only while one of its switches is on.
@@ -531,11 +559,10 @@ class AVA(keras.Model):
         sit inside control flow (it synchronises replicas), so there the
         gradients are zeroed instead; see docs/distributed.md.
         """
-        optimizer = getattr(self, f"{block}_optimizer")
+        optimizer = self._optimizer(block)
         is_on = self._block_is_on(block)
         if replicas > 1:
-            gate = ops.cast(is_on, self.compute_dtype)
-            optimizer.apply([g * gate for g in gradients], variables)
+            optimizer.apply([g * ops.cast(is_on, g.dtype) for g in gradients], variables)
             return
 
         def apply():

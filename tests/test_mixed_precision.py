@@ -1,0 +1,123 @@
+"""Mixed precision: fit under mixed_float16 and mixed_bfloat16, loss scaling per block, `.keras` round trips."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests._tiny import block_weights, tiny_images, tiny_model
+from tests.test_distributed import _two_devices
+
+MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
+IMAGES = tiny_images(16)
+BATCH_SIZE, EPOCHS = 4, 3
+
+
+@pytest.fixture
+def policy(request):
+    """Sets the global dtype policy for one test, and always restores float32."""
+    keras.config.set_dtype_policy(request.param)
+    try:
+        yield request.param
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+def _fit(preset="ava5"):
+    keras.utils.set_random_seed(0)
+    model = tiny_model(preset)
+    model.compile()
+    history = model.fit(IMAGES, batch_size=BATCH_SIZE, epochs=EPOCHS, shuffle=False, verbose=0)
+    return model, history.history
+
+
+@pytest.fixture(scope="module")
+def float32_history():
+    return _fit()[1]
+
+
+@pytest.mark.parametrize("policy", MIXED_POLICIES, indirect=True)
+def test_fit_under_mixed_policy_matches_float32_and_round_trips(policy, float32_history, tmp_path):
+    model, history = _fit()
+    compute_dtype = policy.removeprefix("mixed_")
+    assert model.compute_dtype == compute_dtype and model.sampling.compute_dtype == compute_dtype
+    assert model.encoder.mean_head.compute_dtype == compute_dtype
+    assert {v.dtype for v in model.weights} == {"float32"}
+    assert history.keys() == float32_history.keys()
+    for key, values in history.items():
+        assert np.isfinite(values).all(), key
+        assert np.asarray(values).dtype == np.float64  # logged from float32 tensors
+    # Same seeds and data: the final losses differ only by rounding in the compute dtype.
+    for key in ("loss", "reconstruction", "kl", "discriminator_loss", "latent_discriminator_loss"):
+        np.testing.assert_allclose(history[key][-1], float32_history[key][-1], rtol=0.02, err_msg=key)
+
+    path = tmp_path / f"{policy}.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.dtype_policy.name == policy and loaded.decoder.compute_dtype == compute_dtype
+    images = IMAGES[:3]
+    np.testing.assert_array_equal(loaded.reconstruct(images), model.reconstruct(images))
+    for block in ("encoder", "decoder", "discriminator", "latent_discriminator"):
+        saved, restored = (getattr(m, f"{block}_optimizer") for m in (model, loaded))
+        assert type(restored) is type(saved)
+        assert isinstance(saved, keras.optimizers.LossScaleOptimizer) == (policy == "mixed_float16"), block
+        assert len(restored.variables) == len(saved.variables)
+        for a, b in zip(saved.variables, restored.variables):
+            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"{block} {a.path}")
+    # Both continue identically: same weights, optimizer state and noise state.
+    for m in (model, loaded):
+        m.fit(IMAGES, batch_size=BATCH_SIZE, epochs=1, shuffle=False, verbose=0)
+    for block, weights in block_weights(model).items():
+        for a, b in zip(weights, block_weights(loaded)[block]):
+            np.testing.assert_array_equal(a, b, err_msg=block)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16"], indirect=True)
+def test_each_block_has_its_own_loss_scale_and_skips_overflowing_steps(policy):
+    model = tiny_model("ava5")
+    model.compile()
+    blocks = ("encoder", "decoder", "discriminator", "latent_discriminator")
+    optimizers = [getattr(model, f"{block}_optimizer") for block in blocks]
+    assert all(isinstance(o, keras.optimizers.LossScaleOptimizer) for o in optimizers)
+    assert len({id(o) for o in optimizers}) == 4
+    assert len({id(o.dynamic_scale) for o in optimizers}) == 4
+
+    # A loss scale of 2**40 overflows float16 in the backward pass: train_step
+    # must scale each objective, so the encoder and decoder (scaled together)
+    # skip their step and halve the scale, while the discriminators step.
+    model.encoder_optimizer.dynamic_scale.assign(2.0**40)
+    model.decoder_optimizer.dynamic_scale.assign(2.0**40)
+    before = block_weights(model)
+    model.fit(IMAGES[:BATCH_SIZE], batch_size=BATCH_SIZE, epochs=1, verbose=0)
+    after = block_weights(model)
+    for block in ("encoder", "decoder"):
+        assert getattr(model, f"{block}_optimizer").dynamic_scale.numpy() == 2.0**39, block
+        for a, b in zip(before[block], after[block]):
+            np.testing.assert_array_equal(a, b, err_msg=block)
+    for block in ("discriminator", "latent_discriminator"):
+        assert getattr(model, f"{block}_optimizer").dynamic_scale.numpy() == 2.0**15, block
+        assert any(np.abs(a - b).max() > 0 for a, b in zip(before[block], after[block])), block
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16"], indirect=True)
+def test_auto_scale_loss_false_keeps_plain_optimizers_through_keras_file(policy, tmp_path):
+    model = tiny_model("vae")
+    model.compile(auto_scale_loss=False)
+    assert type(model.encoder_optimizer) is keras.optimizers.Adam
+    model.save(tmp_path / "plain.keras")
+    assert type(keras.models.load_model(tmp_path / "plain.keras").encoder_optimizer) is keras.optimizers.Adam
+
+
+@pytest.mark.parametrize("policy", MIXED_POLICIES, indirect=True)
+def test_mirrored_fit_under_mixed_policy(policy):
+    strategy = tf.distribute.MirroredStrategy(_two_devices())
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        model = tiny_model("ava5")
+        model.compile()
+    history = model.fit(IMAGES, batch_size=2 * BATCH_SIZE, epochs=2, verbose=0).history
+    for key, values in history.items():
+        assert np.isfinite(values).all(), key
+    scaled = policy == "mixed_float16"
+    assert isinstance(model.decoder_optimizer, keras.optimizers.LossScaleOptimizer) == scaled
+    assert int(model.decoder_optimizer.iterations.numpy()) == 2 * len(IMAGES) // (2 * BATCH_SIZE)
