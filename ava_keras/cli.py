@@ -23,6 +23,7 @@ import numpy as np
 PRESETS = ("vae", "ava1", "ava2", "ava3", "ava4", "ava5")  # ava_keras.models.presets.PRESETS
 ROUTINGS = ("joint", "paper")  # ava_keras.models.ava.ROUTINGS
 STRATEGIES = ("none", "mirrored", "multiworker")  # ava_keras.distribute.STRATEGIES
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies
 RESIZE_MODES = ("crop", "stretch", "pad")  # ava_keras.data.RESIZE_MODES
 # Defaults per data source: digits take ~28 steps per epoch, so that
 # `ava-keras train --dataset digits` finishes in minutes on two CPU cores.
@@ -164,6 +165,10 @@ def build_parser():
     train.add_argument("--strict", action="store_true", help="stop on an unreadable image instead of skipping it")
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                        help="0: silent, 1: progress bar, 2: one line per epoch")
+    train.add_argument("--precision", choices=PRECISIONS, default="float32",
+                       help="dtype policy: mixed_float16 for NVIDIA GPUs with tensor cores (loss-scaled), "
+                       "mixed_bfloat16 for TPUs, recent GPUs and CPUs with AMX or AVX512-BF16; weights and "
+                       "losses stay float32")
     train.add_argument("--strategy", choices=STRATEGIES, default="none",
                        help="tf.distribute strategy: mirrored = every local GPU, multiworker = the cluster in "
                             "TF_CONFIG (docs/distributed.md); --batch-size is the global batch")
@@ -435,7 +440,8 @@ def _train(args):
     keras.utils.set_random_seed(args.seed)
     with strategy.scope():  # variables and the optimizers (built by compile) live on every replica
         model = ak.AVA.from_preset(args.preset, image_shape=tuple(args.image_size) + (args.channels,),
-                                   latent_dim=args.latent_dim, routing=args.routing, seed=args.seed)
+                                   latent_dim=args.latent_dim, routing=args.routing, seed=args.seed,
+                                   dtype=args.precision)
         _compile(model, args)
     os.makedirs(args.out, exist_ok=True)
     model_path = os.path.join(args.out, MODEL_FILE)
@@ -448,7 +454,7 @@ def _train(args):
     ]
     if args.log_dir:
         callbacks.append(keras.callbacks.TensorBoard(args.log_dir, write_graph=False))
-    print(f"Training {args.preset} ({args.routing} routing) on {args.image_size[0]}x{args.image_size[1]}x"
+    print(f"Training {args.preset} ({args.routing} routing, {args.precision}) on {args.image_size[0]}x{args.image_size[1]}x"
           f"{args.channels} images for {args.epochs} epoch(s); outputs in {args.out}")
     try:
         model.fit(train, validation_data=validation, epochs=args.epochs, callbacks=callbacks,

@@ -126,7 +126,7 @@ class AVA(keras.Model):
         self.decoder = decoder
         self.discriminator = discriminator
         self.latent_discriminator = latent_discriminator
-        self.sampling = Sampling(seed=seed, name="sampling")
+        self.sampling = Sampling(seed=seed, name="sampling", dtype=self.dtype_policy)
 
         # === State ===
         # Switches are variables, not Python bools: a traced train_step reads
@@ -336,7 +336,7 @@ class AVA(keras.Model):
             setattr(self, f"{block}_optimizer", optimizer)
 
     def get_compile_config(self):
-        config = {"jit_compile": bool(self.jit_compile), "auto_scale_loss": bool(self._auto_scale_loss)}
+        config = {"jit_compile": bool(self.jit_compile), "auto_scale_loss": getattr(self, "_auto_scale_loss", True)}
         for block in _BLOCKS:
             optimizer = getattr(self, f"{block}_optimizer", None)
             if optimizer is not None:
