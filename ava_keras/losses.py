@@ -1,4 +1,4 @@
-"""Loss terms of the AVA paper (DESIGN §2), as pure functions.
+"""Loss terms of the AVA paper, as pure functions (see docs/design_choices.md).
 
 Every term is per example and averaged over the batch. Discriminator terms
 take logits: log d = -softplus(-logit) and log(1 - d) = -softplus(logit),
@@ -6,9 +6,17 @@ never `log(sigmoid(.))`, so a saturated discriminator gives finite values.
 Ascent objectives (eqs. 4, 11) are returned as the quantity to *minimise*.
 """
 
+import math
+
 from keras import ops
 
 GENERATOR_LOSSES = ("minimax", "non_saturating")
+LIKELIHOODS = ("paper", "bernoulli", "gaussian")
+# Probabilities are clipped to [ε, 1 − ε] in the Bernoulli log-likelihood (as
+# keras.losses.binary_crossentropy does), and the Gaussian's σ² is at least
+# MIN_VARIANCE (σ ≥ 1e-3), so a perfect reconstruction gives finite losses.
+EPSILON = 1e-7
+MIN_VARIANCE = 1e-6
 
 
 def _sum_per_example(values):
@@ -16,10 +24,69 @@ def _sum_per_example(values):
     return ops.sum(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1)
 
 
+def _mean_per_example(values):
+    """Averages every axis but the first: `(batch, ...)` -> `(batch,)`."""
+    return ops.mean(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1)
+
+
 def reconstruction_loss(images, reconstructions):
-    """R = ½‖x − x′‖², summed over pixels, averaged over the batch (eq. 1)."""
+    """R = ½‖x − x′‖², summed over pixels, averaged over the batch (eq. 1).
+
+    The paper's term: the negative log-likelihood of a Gaussian decoder with
+    σ = 1 (up to a constant), far wider than pixels in [0, 1] spread.
+    """
     squared = ops.square(ops.subtract(images, reconstructions))
     return ops.mean(0.5 * _sum_per_example(squared))
+
+
+def bernoulli_reconstruction_loss(images, reconstructions):
+    """−Σᵢ [xᵢ log x′ᵢ + (1 − xᵢ) log(1 − x′ᵢ)]: binary cross-entropy, batch mean.
+
+    The negative log-likelihood of a Bernoulli decoder (Kingma & Welling
+    2014; the keras.io VAE's loss), for pixels in [0, 1]. `reconstructions`
+    are the decoder's sigmoid outputs, clipped to [EPSILON, 1 − EPSILON].
+    """
+    probabilities = ops.clip(reconstructions, EPSILON, 1.0 - EPSILON)
+    log_likelihood = images * ops.log(probabilities) + (1.0 - images) * ops.log(1.0 - probabilities)
+    return ops.mean(-_sum_per_example(log_likelihood))
+
+
+def optimal_variance(images, reconstructions):
+    """σ̂² = mean of (x − x′)² over the batch and every pixel, at least MIN_VARIANCE.
+
+    The closed-form maximiser of the Gaussian likelihood over one shared σ
+    (σ-VAE, Rybkin et al. 2021). Gradients flow through it, as in σ-VAE.
+    """
+    return ops.maximum(ops.mean(ops.square(ops.subtract(images, reconstructions))), MIN_VARIANCE)
+
+
+def gaussian_reconstruction_loss(images, reconstructions):
+    """−log N(x; x′, σ̂²I) with the optimal σ̂² of `optimal_variance`, batch mean.
+
+    Per example: ½ D log(2π σ̂²) + ‖x − x′‖² / (2σ̂²), D the number of pixel
+    values. With σ̂² set to the mean squared error this is ½ D (log(2π σ̂²) + 1):
+    the reconstruction is weighted as strongly as the data's own spread
+    warrants, instead of the paper's fixed σ = 1.
+    """
+    variance = optimal_variance(images, reconstructions)
+    squared = _sum_per_example(ops.square(ops.subtract(images, reconstructions)))
+    pixels = ops.cast(ops.size(images) // ops.shape(images)[0], squared.dtype)
+    return ops.mean(0.5 * pixels * ops.log(2.0 * math.pi * variance) + squared / (2.0 * variance))
+
+
+def likelihood_reconstruction_loss(images, reconstructions, likelihood="paper"):
+    """The reconstruction term under `likelihood`, one of `LIKELIHOODS`.
+
+    `"paper"`: eq. 1's ½‖x − x′‖² (`reconstruction_loss`); `"bernoulli"`:
+    `bernoulli_reconstruction_loss`; `"gaussian"`: `gaussian_reconstruction_loss`.
+    """
+    if likelihood == "paper":
+        return reconstruction_loss(images, reconstructions)
+    if likelihood == "bernoulli":
+        return bernoulli_reconstruction_loss(images, reconstructions)
+    if likelihood == "gaussian":
+        return gaussian_reconstruction_loss(images, reconstructions)
+    raise ValueError(f"`likelihood` must be one of {LIKELIHOODS}. Received: likelihood={likelihood!r}")
 
 
 def kl_divergence(mean, log_var):
@@ -56,20 +123,43 @@ def discriminator_loss(real_logits, fake_logits):
     return ops.mean(-log_probability(real_logits) - log_complement_probability(fake_logits))
 
 
-def decoder_leaning_coefficient(images, reconstructions):
-    """δ_d = Σᵢ (xᵢ − x′ᵢ) a′_g(x′ᵢ) with a_g the sigmoid, per example (eq. 10).
+def decoder_leaning_coefficient(images, reconstructions, likelihood="paper"):
+    """δ_d of eq. 10: the decoder's error signal −∂ℓ/∂net_g, per example.
+
+    `"paper"`: δ_d = Σᵢ (xᵢ − x′ᵢ) a′_g(x′ᵢ), a_g the sigmoid (a′_g = x′(1 − x′)),
+    exactly eq. 10; it is −∂R/∂net_g summed over pixels. For a calibrated
+    likelihood ℓ the same signal, −∂ℓ/∂net_gᵢ, is *averaged* over pixels so
+    that its scale does not grow with the image size or 1/σ̂² and leaning
+    cannot swamp the discriminator (docs/design_choices.md): `"bernoulli"`
+    gives mean(x − x′), `"gaussian"` mean((x − x′) x′(1 − x′)) / σ̂².
 
     Returns a `(batch, 1)` tensor with gradients stopped: it is a fixed
     coefficient of the leaning term, not a path for gradients.
     """
-    slope = reconstructions * (1.0 - reconstructions)
-    product = (images - reconstructions) * slope
-    return ops.stop_gradient(ops.expand_dims(_sum_per_example(product), -1))
+    error = images - reconstructions
+    if likelihood == "paper":
+        signal = _sum_per_example(error * reconstructions * (1.0 - reconstructions))
+    elif likelihood == "bernoulli":
+        signal = _mean_per_example(error)
+    elif likelihood == "gaussian":
+        signal = _mean_per_example(error * reconstructions * (1.0 - reconstructions))
+        signal = signal / optimal_variance(images, reconstructions)
+    else:
+        raise ValueError(f"`likelihood` must be one of {LIKELIHOODS}. Received: likelihood={likelihood!r}")
+    return ops.stop_gradient(ops.expand_dims(signal, -1))
 
 
-def encoder_leaning_coefficient(mean, reconstruction_mean):
-    """δ_D = Σⱼ (μ(x)ⱼ − μ(x′)ⱼ) a′_μ with a linear mean head (a′_μ = 1), eq. 16."""
-    return ops.stop_gradient(ops.sum(mean - reconstruction_mean, axis=-1, keepdims=True))
+def encoder_leaning_coefficient(mean, reconstruction_mean, likelihood="paper"):
+    """δ_D of eq. 16: Σⱼ (μ(x)ⱼ − μ(x′)ⱼ) a′_μ with a linear mean head (a′_μ = 1).
+
+    Summed over the latent dimensions for `"paper"`; averaged over them for a
+    calibrated likelihood, like `decoder_leaning_coefficient`.
+    """
+    difference = mean - reconstruction_mean
+    signal = ops.sum(difference, axis=-1, keepdims=True)
+    if likelihood != "paper":
+        signal = signal / ops.cast(ops.shape(difference)[-1], signal.dtype)
+    return ops.stop_gradient(signal)
 
 
 def leaning_loss(coefficient, fake_logits):

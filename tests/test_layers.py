@@ -25,6 +25,7 @@ HARNESS_CASES = [
     (layers.LatentDiscriminator, {"units": (6,)}, (2, 5), (2, 1)),
     (layers.LatentDiscriminator, {"units": ()}, (2, 5), (2, 1)),
     (layers.Sampling, {"seed": 0}, ((2, 5), (2, 5)), (2, 5)),
+    (layers.GaussianMixture, {"dim": 5, "num_components": 3}, ((2,), (2, 5)), (2, 5)),
 ]
 
 
@@ -33,6 +34,10 @@ class _KerasHarness(testing.TestCase):
 
     def runTest(self):
         pass
+
+
+def test_harness_cases_cover_every_layer():
+    assert {case[0] for case in HARNESS_CASES} == {getattr(layers, name) for name in layers.__all__}
 
 
 @pytest.mark.parametrize("layer_class,init_kwargs,input_shape,output_shape", HARNESS_CASES)

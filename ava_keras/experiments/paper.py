@@ -100,7 +100,7 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--routing", choices=ROUTINGS + ("both",), default="paper",
-        help="Gradient routing (DESIGN §4): the paper's update rules, joint, or both (default paper).",
+        help="Gradient routing (docs/design_choices.md): the paper's update rules, joint, or both (default paper).",
     )
     parser.add_argument(
         "--steps", type=_positive_int, default=DEFAULT_STEPS,

@@ -8,8 +8,8 @@ import tensorflow as tf
 from keras import ops
 
 from ava_keras import distribute, losses
-from ava_keras.layers import ConvDecoder, ConvEncoder, Discriminator, LatentDiscriminator, Sampling
-from ava_keras.layers._validation import check_image_shape
+from ava_keras.layers import ConvDecoder, ConvEncoder, Discriminator, GaussianMixture, LatentDiscriminator, Sampling
+from ava_keras.layers._validation import check_image_shape, check_positive_int
 from ava_keras.models.presets import PRESETS, SWITCHES, get_switches
 
 ROUTINGS = ("joint", "paper")
@@ -44,11 +44,11 @@ class AVA(keras.Model):
     An encoder f(x|Θ) gives μ(x), log σ²(x); z = μ + σ·r (eq. 8); a decoder
     g(z|Φ) gives x′. A discriminator d(x|Ψ) judges images (eqs. 2-7) and a
     latent discriminator D(μ|Λ) judges mean vectors μ(x) against μ(x′)
-    (eqs. 11-14). Four switches choose the variant (DESIGN §3); they live in
+    (eqs. 11-14). Four switches choose the variant (see `PRESETS`); they live in
     non-trainable variables, so a callback can flip them during `fit` and the
     next batch obeys without retracing. `train_step` runs one forward pass,
     records it on one `GradientTape` per block and applies one optimizer per
-    block to that block's own objective (DESIGN §4).
+    block to that block's own objective (docs/design_choices.md).
 
     Args:
         encoder: Layer or model mapping images to `(mean, log_var)`.
@@ -63,11 +63,17 @@ class AVA(keras.Model):
         encoder_leaning: Add the leaning term of eq. 16 to Λ's update.
         routing: `"joint"` (default: each block minimises eq. 3/12 through
             every path) or `"paper"` (the paper's update rules, eqs. 5-16:
-            the encoder sees only KL and A_D). See DESIGN §4.
+            the encoder sees only KL and A_D). See docs/design_choices.md.
         generator_loss: `"minimax"` (the paper's log(1 − d)) or
             `"non_saturating"` (−log d).
+        likelihood: The decoder's likelihood, i.e. the reconstruction term:
+            `"paper"` (eq. 1's ½‖x − x′‖², a Gaussian with σ = 1),
+            `"bernoulli"` (binary cross-entropy) or `"gaussian"` (σ set to
+            its optimum, σ-VAE). See `ava_keras.losses.LIKELIHOODS`.
         reconstruction_weight, kl_weight, adversarial_weight, leaning_weight:
             Non-negative multipliers of R, K, the A terms and the leaning terms.
+        latent_sampler_components: Components of the Gaussian mixture that
+            `fit_latent_sampler` fits to the encoder's means (`latent_sampler`).
         seed: Optional integer seed of the sampling noise.
 
     Example:
@@ -90,10 +96,12 @@ class AVA(keras.Model):
         encoder_leaning=False,
         routing="joint",
         generator_loss="minimax",
+        likelihood="paper",
         reconstruction_weight=1.0,
         kl_weight=1.0,
         adversarial_weight=1.0,
         leaning_weight=1.0,
+        latent_sampler_components=10,
         seed=None,
         **kwargs,
     ):
@@ -106,9 +114,17 @@ class AVA(keras.Model):
                 f"`generator_loss` must be one of {losses.GENERATOR_LOSSES}. "
                 f"Received: generator_loss={generator_loss!r}"
             )
+        if likelihood not in losses.LIKELIHOODS:
+            raise ValueError(
+                f"`likelihood` must be one of {losses.LIKELIHOODS}. Received: likelihood={likelihood!r}"
+            )
         self.image_shape = check_image_shape(image_shape)
         self.routing = routing
         self.generator_loss = generator_loss
+        self.likelihood = likelihood
+        self.latent_sampler_components = check_positive_int(
+            "latent_sampler_components", latent_sampler_components
+        )
         self.loss_weights_config = {}
         for name, value in (
             ("reconstruction_weight", reconstruction_weight),
@@ -210,6 +226,9 @@ class AVA(keras.Model):
             )
         self.latent_dim = int(mean.shape[-1])
         self.sampling([mean, log_var])
+        self.latent_sampler = GaussianMixture(
+            self.latent_dim, self.latent_sampler_components, name="latent_sampler"
+        )
         reconstruction = self.decoder(mean)
         if tuple(reconstruction.shape[1:]) != self.image_shape:
             raise ValueError(
@@ -377,8 +396,8 @@ class AVA(keras.Model):
         """One forward pass; returns each block's objective and the logged terms.
 
         Keys `encoder`, `decoder`, `discriminator`, `latent_discriminator`
-        hold the objective each block's optimizer minimises (DESIGN §4); the
-        other keys are the terms of DESIGN §2 and the discriminators' mean
+        hold the objective each block's optimizer minimises (docs/design_choices.md);
+        the other keys are the loss terms (`ava_keras.losses`) and the discriminators' mean
         outputs, unweighted, for logging.
         """
         w = self.loss_weights_config
@@ -390,7 +409,7 @@ class AVA(keras.Model):
         reconstructions = self.decoder(z, training=training)
         # Losses and logs in float32 under mixed precision; each block casts its inputs back.
         mean, log_var, reconstructions = (ops.cast(t, "float32") for t in (mean, log_var, reconstructions))
-        reconstruction = losses.reconstruction_loss(images, reconstructions)
+        reconstruction = losses.likelihood_reconstruction_loss(images, reconstructions, self.likelihood)
         kl = losses.kl_divergence(mean, log_var)
         logs = {
             "loss": w["reconstruction_weight"] * reconstruction + w["kl_weight"] * kl,
@@ -404,7 +423,7 @@ class AVA(keras.Model):
                 self.discriminator,
                 real=images,
                 fake=reconstructions,
-                leaning_coefficient=losses.decoder_leaning_coefficient(images, reconstructions),
+                leaning_coefficient=losses.decoder_leaning_coefficient(images, reconstructions, self.likelihood),
                 supervise=on["decoder_discriminator"],
                 lean=on["decoder_leaning"],
                 training=training,
@@ -426,7 +445,7 @@ class AVA(keras.Model):
                 self.latent_discriminator,
                 real=mean,
                 fake=reconstruction_mean,
-                leaning_coefficient=losses.encoder_leaning_coefficient(mean, reconstruction_mean),
+                leaning_coefficient=losses.encoder_leaning_coefficient(mean, reconstruction_mean, self.likelihood),
                 supervise=on["encoder_discriminator"],
                 lean=on["encoder_leaning"],
                 training=training,
@@ -616,11 +635,48 @@ class AVA(keras.Model):
         return self._run_batched(lambda x: self(x, training=False), images, batch_size)
 
     def sample(self, n, seed=None):
-        """Decodes `n` draws z ~ N(0, I); the same integer `seed` gives the same images."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"`n` must be a positive integer. Received: n={n!r}")
-        latents = keras.random.normal((int(n), self.latent_dim), seed=seed)
-        return self.decode(ops.convert_to_numpy(latents))
+        """Decodes `n` latent draws; the same integer `seed` gives the same images.
+
+        The draws come from `model.latent_sampler`: z ~ N(0, I) until
+        `fit_latent_sampler` has run, then its fitted Gaussian mixture.
+        """
+        return self.decode(ops.convert_to_numpy(self.latent_sampler.sample(n, seed)))
+
+    def fit_latent_sampler(self, images, batch_size=256, max_images=50_000, seed=0):
+        """Fits `model.latent_sampler` to the mean vectors μ(x) of `images`.
+
+        Ex-post density estimation (Ghosh et al. 2020): after training, a
+        Gaussian mixture of `latent_sampler_components` components is fitted
+        to the encoder's means, and from then on `sample`, `SampleGrid`, the
+        CLI and the SavedModel's `generate` endpoint draw z from it instead
+        of N(0, I), which decodes to sharper, more typical images. Fitting
+        uses numpy only; the mixture is saved with the model.
+
+        Args:
+            images: Array of images in [0, 1] `(n, H, W, C)`, or a
+                `tf.data.Dataset` of such batches (or of `(images, ...)` tuples).
+            batch_size: Batch size for encoding an array.
+            max_images: Use at most this many images (the first ones).
+            seed: Seed of the mixture's k-means++ initialisation.
+
+        Returns:
+            The mean log-likelihood of the means under the fitted mixture.
+        """
+        means = []
+        if isinstance(images, tf.data.Dataset):
+            count = 0
+            for batch in images:
+                batch = batch[0] if isinstance(batch, (tuple, list)) else batch
+                means.append(self.encode(batch.numpy()[: max_images - count], batch_size=batch_size)[0])
+                count += len(means[-1])
+                if count >= max_images:
+                    break
+        else:
+            means.append(self.encode(np.asarray(images)[:max_images], batch_size=batch_size)[0])
+        means = np.concatenate(means) if means else np.zeros((0, self.latent_dim))
+        if len(means) == 0:
+            raise ValueError("`fit_latent_sampler` got no images: pass the training images.")
+        return self.latent_sampler.fit(means, seed=seed)
 
     def discriminate(self, images, batch_size=256):
         """Returns d(x) = sigmoid(logit) in [0, 1], shape `(n, 1)`."""
@@ -647,6 +703,8 @@ class AVA(keras.Model):
                 "image_shape": list(self.image_shape),
                 "routing": self.routing,
                 "generator_loss": self.generator_loss,
+                "likelihood": self.likelihood,
+                "latent_sampler_components": self.latent_sampler_components,
                 "seed": self.seed,
                 **self.loss_weights_config,
                 **self.variant,

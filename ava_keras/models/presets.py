@@ -1,4 +1,4 @@
-"""The six variants of DESIGN §3 as data: preset name -> switches + description."""
+"""The six variants (docs/design_choices.md) as data: preset name -> switches + description."""
 
 SWITCHES = (
     "decoder_discriminator",
