@@ -199,6 +199,9 @@ def build_parser():
     export.add_argument("model", metavar="MODEL", help="a .keras file written by 'ava-keras train'")
     export.add_argument("outdir", metavar="OUTDIR", help="output folder")
     export.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTDIR")
+    export.add_argument("--tflite", action="store_true",
+                        help="write TensorFlow Lite files instead: OUTDIR/<endpoint>.tflite, one per endpoint, "
+                        "builtin ops only (see ava_keras.export_tflite)")
 
     info = commands.add_parser("info", formatter_class=defaults, help="describe a trained model",
                                description="Print the variant, shapes, parameter counts and optimizers of MODEL.")
@@ -508,6 +511,10 @@ def _reconstruct(args):
 
 def _export(args):
     ak = _load_tensorflow()
+    if args.tflite:
+        files = ak.export_tflite(_load_model(args.model), args.outdir, overwrite=args.overwrite)
+        print(f"Exported {len(files)} TFLite files to {args.outdir}: {', '.join(map(os.path.basename, files.values()))}")
+        return 0
     path = ak.export_saved_model(_load_model(args.model), args.outdir, overwrite=args.overwrite)
     print(f"Exported SavedModel to {path}")
     return 0
