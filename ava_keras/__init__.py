@@ -14,7 +14,8 @@ import sys as _sys  # noqa: E402
 
 def _load_all():
     """Imports Keras and every submodule (registering the serializable classes)."""
-    global AVA, PRESETS, callbacks, data, datasets, distribute, evaluation, export_saved_model, export_tflite, layers, losses, saving
+    global AVA, PAPER_SETTINGS, PRESETS, callbacks, data, datasets, distribute, evaluation, export_saved_model
+    global export_tflite, layers, losses, saving
     import keras as _keras
 
     if _keras.backend.backend() != "tensorflow":
@@ -29,7 +30,10 @@ def _load_all():
     from ava_keras.export import export_saved_model
     from ava_keras.tflite import export_tflite
     from ava_keras.models.ava import AVA
-    from ava_keras.models.presets import PRESETS
+    from ava_keras.models.presets import PAPER_SETTINGS, PRESETS
+
+    global benchmarks
+    from ava_keras import benchmarks
 
 
 # The `ava-keras` console script answers `--help` and argument errors before
@@ -42,7 +46,9 @@ from ava_keras.version import __version__  # noqa: E402
 
 __all__ = [
     "AVA",
+    "PAPER_SETTINGS",
     "PRESETS",
+    "benchmarks",
     "callbacks",
     "data",
     "datasets",

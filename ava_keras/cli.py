@@ -22,16 +22,19 @@ import numpy as np
 
 PRESETS = ("vae", "ava1", "ava2", "ava3", "ava4", "ava5")  # ava_keras.models.presets.PRESETS
 ROUTINGS = ("joint", "paper")  # ava_keras.models.ava.ROUTINGS
+LIKELIHOODS = ("gaussian", "bernoulli", "paper")  # ava_keras.losses.LIKELIHOODS
+GENERATOR_LOSSES = ("non_saturating", "minimax")  # ava_keras.losses.GENERATOR_LOSSES
 STRATEGIES = ("none", "mirrored", "multiworker")  # ava_keras.distribute.STRATEGIES
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies
 RESIZE_MODES = ("crop", "stretch", "pad")  # ava_keras.data.RESIZE_MODES
-# Defaults per data source: digits take ~28 steps per epoch, so that
-# `ava-keras train --dataset digits` finishes in minutes on two CPU cores.
+# Defaults per data source. Digits: the quality benchmark's setting (28x28,
+# latent 16; docs/quality.md), 20 epochs of ~28 steps, about the benchmark's
+# 600 steps, so `ava-keras train --dataset digits` ends in minutes on two CPU cores.
 DATASETS = {
-    "digits": {"image_size": 32, "channels": 1, "batch_size": 64},
-    "photos": {"image_size": 64, "channels": 3, "batch_size": 32},
+    "digits": {"image_size": 28, "channels": 1, "batch_size": 64, "latent_dim": 16, "epochs": 20},
+    "photos": {"image_size": 64, "channels": 3, "batch_size": 32, "latent_dim": 32, "epochs": 10},
 }
-FOLDER_DEFAULTS = {"image_size": 64, "channels": 3, "batch_size": 32}
+FOLDER_DEFAULTS = {"image_size": 64, "channels": 3, "batch_size": 32, "latent_dim": 32, "epochs": 10}
 # The default networks halve the image twice (stride-2 convolutions); above
 # MAX_SIDE the encoder's dense layer alone has over 33 million weights.
 MIN_SIDE, MAX_SIDE = 4, 256
@@ -49,7 +52,7 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
     """Appends "(default: X)" to help texts that do not already state a default."""
 
     def _get_help_string(self, action):
-        if action.default in (None, False) or "default" in (action.help or ""):
+        if action.default is None or action.default is False or "default" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
 
@@ -129,7 +132,8 @@ def build_parser():
         description="Train an AVA model on every image under DIR (searched recursively) or on a "
         "bundled dataset, showing a progress bar per epoch. Writes OUT/model.keras, "
         "OUT/saved_model/ (SavedModel), OUT/grids/epoch_NNN.png (reconstructions and "
-        "samples after every epoch), OUT/loss.png and OUT/history.json. Ctrl-C stops "
+        "samples after every epoch), OUT/grids/final.png (samples from the latent mixture "
+        "fitted after training), OUT/loss.png and OUT/history.json. Ctrl-C stops "
         "training and saves the model trained so far.",
     )
     train.add_argument("directory", nargs="?", metavar="DIR", help="folder of images (PNG, JPEG, BMP, GIF, WebP, TIFF)")
@@ -138,14 +142,24 @@ def build_parser():
     train.add_argument("--routing", choices=ROUTINGS, default="joint",
                        help="gradient routing: 'joint' (each block minimises eq. 3/12 through every path) "
                        "or 'paper' (the paper's update rules)")
+    train.add_argument("--likelihood", choices=LIKELIHOODS, default="gaussian",
+                       help="reconstruction likelihood: 'gaussian' (optimal sigma, sigma-VAE), 'bernoulli' "
+                       "(binary cross-entropy) or 'paper' (eq. 1, sigma = 1)")
+    train.add_argument("--generator-loss", choices=GENERATOR_LOSSES, default="non_saturating",
+                       help="adversarial terms of the encoder and decoder: -log d (bounded) or the paper's "
+                       "log(1 - d)")
+    train.add_argument("--paper-settings", action="store_true",
+                       help="the paper's exact settings (routing, likelihood and generator loss 'paper', "
+                       "'paper', 'minimax'); overrides those three flags")
     train.add_argument("--image-size", type=_image_size, metavar="SIZE",
-                       help="SIZE or HEIGHTxWIDTH (default: 64 for folders, 32 for digits, 64 for photos)")
+                       help="SIZE or HEIGHTxWIDTH (default: 64 for folders, 28 for digits, 64 for photos)")
     train.add_argument("--channels", type=int, choices=(1, 3),
                        help="1 (grayscale) or 3 (RGB) (default: 3 for folders, 1 for digits, 3 for photos)")
     train.add_argument("--resize", choices=RESIZE_MODES, default="crop",
                        help="fit images to the size: central crop, stretch, or pad with black")
-    train.add_argument("--latent-dim", type=_int_at_least(1), default=32, help="size of the latent vector z")
-    train.add_argument("--epochs", type=_int_at_least(1), default=10, help="passes over the data")
+    train.add_argument("--latent-dim", type=_int_at_least(1),
+                       help="size of the latent vector z (default: 32, 16 for digits)")
+    train.add_argument("--epochs", type=_int_at_least(1), help="passes over the data (default: 10, 20 for digits)")
     train.add_argument("--batch-size", type=_int_at_least(1),
                        help="images per step (default: 32, 64 for digits; for a bundled dataset smaller "
                        "than this, the whole dataset)")
@@ -176,7 +190,8 @@ def build_parser():
                        help="multiworker: how long to wait for the other workers at start and in each all-reduce")
 
     sample = commands.add_parser("sample", formatter_class=defaults, help="draw new images from a trained model",
-                                 description="Decode N draws z ~ N(0, I) and save them as one PNG grid.")
+                                 description="Decode N latent draws and save them as one PNG grid. The draws come from the "
+                                 "latent mixture fitted after training (N(0, I) for a model without one).")
     sample.add_argument("model", metavar="MODEL", help="a .keras file written by 'ava-keras train'")
     sample.add_argument("-n", "--num", type=_int_at_least(1), default=64, help="number of images")
     sample.add_argument("--out", default="samples.png", help="output PNG file")
@@ -260,6 +275,8 @@ def _check_train(args):
     args.image_size = args.image_size or (defaults["image_size"],) * 2
     args.channels = args.channels or defaults["channels"]
     args.batch_size = args.batch_size or defaults["batch_size"]
+    args.latent_dim = args.latent_dim or defaults["latent_dim"]
+    args.epochs = args.epochs or defaults["epochs"]
     if args.directory is not None:
         _check_image_dir(args.directory)
     name = args.dataset or os.path.basename(os.path.normpath(os.path.abspath(args.directory)))
@@ -442,22 +459,22 @@ def _train(args):
     train, validation, reference, fit_kwargs = _training_data(args)
     keras.utils.set_random_seed(args.seed)
     with strategy.scope():  # variables and the optimizers (built by compile) live on every replica
+        settings = ak.PAPER_SETTINGS if args.paper_settings else {
+            "routing": args.routing, "likelihood": args.likelihood, "generator_loss": args.generator_loss}
         model = ak.AVA.from_preset(args.preset, image_shape=tuple(args.image_size) + (args.channels,),
-                                   latent_dim=args.latent_dim, routing=args.routing, seed=args.seed,
-                                   dtype=args.precision)
+                                   latent_dim=args.latent_dim, seed=args.seed, dtype=args.precision, **settings)
         _compile(model, args)
     os.makedirs(args.out, exist_ok=True)
     model_path = os.path.join(args.out, MODEL_FILE)
     arguments = {k: v for k, v in vars(args).items() if k != "func"}
     recorder = _history_recorder(args.out, arguments)
-    callbacks = [
-        recorder,
-        ak.callbacks.SampleGrid(os.path.join(args.out, GRID_DIR), images=reference, num_samples=args.samples,
-                                seed=args.seed, log_dir=args.log_dir),
-    ]
+    grids = ak.callbacks.SampleGrid(os.path.join(args.out, GRID_DIR), images=reference, num_samples=args.samples,
+                                    seed=args.seed, log_dir=args.log_dir)
+    callbacks = [recorder, grids]
     if args.log_dir:
         callbacks.append(keras.callbacks.TensorBoard(args.log_dir, write_graph=False))
-    print(f"Training {args.preset} ({args.routing} routing, {args.precision}) on {args.image_size[0]}x{args.image_size[1]}x"
+    print(f"Training {args.preset} ({model.routing} routing, {model.likelihood} likelihood, {model.generator_loss} "
+          f"generator loss, {args.precision}) on {args.image_size[0]}x{args.image_size[1]}x"
           f"{args.channels} images for {args.epochs} epoch(s); outputs in {args.out}")
     try:
         model.fit(train, validation_data=validation, epochs=args.epochs, callbacks=callbacks,
@@ -470,6 +487,10 @@ def _train(args):
               f"(history in {os.path.join(args.out, HISTORY_FILE)}); export it with "
               f"'ava-keras export {model_path} OUTDIR'.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    log_likelihood = model.fit_latent_sampler(train, seed=args.seed)
+    final_grid = grids.write("final", step=args.epochs + 1)
+    print(f"Fitted a {model.latent_sampler_components}-component Gaussian mixture to the training means "
+          f"(mean log-likelihood {log_likelihood:.1f}); samples now come from it: {final_grid}")
     model.save(model_path)
     export_path = ak.export_saved_model(model, os.path.join(args.out, EXPORT_DIR), overwrite=True)
     print(f"Saved {model_path}, SavedModel {export_path}, grids in {os.path.join(args.out, GRID_DIR)}, "

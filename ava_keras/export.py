@@ -42,8 +42,9 @@ def _endpoint_functions(model, noise=None):
         return {"images": model.decoder(latents, training=False)}
 
     def generate(n, seed=RANDOM_SEED):
-        # Same draws as `model.sample(n, seed)`. A fresh seed comes from a
-        # float RandomUniform, a TFLite op (RandomUniformInt is not).
+        # Same draws as `model.sample(n, seed)`: the latent sampler's stateless noise
+        # (unless `noise` replaces it). A fresh seed comes from a float
+        # RandomUniform, a TFLite op (RandomUniformInt is not).
         seed = tf.where(seed < 0, tf.cast(tf.random.uniform(()) * 2.0**30, tf.int32), seed)
         latents = model.latent_sampler(noise(n, seed))
         return {"images": model.decoder(latents, training=False)}
@@ -101,8 +102,8 @@ def export_saved_model(model, path=None, overwrite=False):
     | `discriminate` | `images` | `probability` (batch, 1) = d(x) in [0, 1] |
     | `discriminate_latent` | `latents` | `probability` (batch, 1) = D(μ) in [0, 1] |
 
-    `generate` decodes draws of `model.latent_sampler` (z ~ N(0, I) until
-    `fit_latent_sampler` has run) made with stateless random ops: the same
+    `generate` decodes z drawn by `model.latent_sampler` (N(0, I), or the
+    mixture fitted by `model.fit_latent_sampler`) with stateless random ops: the same
     non-negative `seed` gives the same images, equal to `model.sample(n,
     seed)`; `seed=-1` draws fresh noise. For TFLite, see `export_tflite`. `discriminate` exists only when the
     model has a discriminator, `discriminate_latent` only when it has a
@@ -146,6 +147,7 @@ def export_saved_model(model, path=None, overwrite=False):
         "routing": model.routing,
         "endpoints": list(endpoints) + ["serving_default"],
         "random_seed": RANDOM_SEED,
+        "latent_sampler": "gaussian_mixture" if model.latent_sampler.is_fitted else "standard_normal",
     }
     os.makedirs(os.path.join(path, os.path.dirname(METADATA_FILE)), exist_ok=True)
     with open(os.path.join(path, METADATA_FILE), "w", encoding="utf-8") as file:

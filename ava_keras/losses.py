@@ -169,3 +169,8 @@ def leaning_loss(coefficient, fake_logits):
     −δ · a′_d(net) · ∂net/∂weights, i.e. minus the paper's extra term.
     """
     return -ops.mean(coefficient * ops.sigmoid(fake_logits))
+
+
+def r1_penalty(gradients):
+    """½ E‖∇ₓ logit(x)‖² on real images (Mescheder et al. 2018), from `gradients` `(batch, ...)`."""
+    return ops.mean(0.5 * _sum_per_example(ops.square(gradients)))

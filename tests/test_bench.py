@@ -6,6 +6,7 @@ import signal
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from ava_keras import cli
@@ -53,7 +54,19 @@ def test_host_stall_monitor_measures_a_pause_of_its_watcher():
     assert 0.28 <= paused <= after - before
     # Pauses outside an interval do not count inside it.
     assert monitor.stalled_seconds(after + 1, after + 2) == 0.0
-    assert monitor.stalled_fraction(before, after) == paused / (after - before)
+
+
+def test_host_stall_monitor_arithmetic_by_hand():
+    # Pauses [1, 1.5] and [2, 3]; the interval [1.25, 2.5] holds 0.25 s of the
+    # first and 0.5 s of the second: 0.75 s paused, 0.5 s busy, a fraction 0.6.
+    monitor = HostStallMonitor()
+    monitor.stalls = [(1.0, 1.5), (2.0, 3.0)]
+    assert monitor.stalled_seconds(1.25, 2.5) == pytest.approx(0.75)
+    assert monitor.busy_seconds(1.25, 2.5) == pytest.approx(0.5)
+    assert monitor.stalled_fraction(1.25, 2.5) == pytest.approx(0.6)
+    assert monitor.stalled_fraction(0.0, 4.0) == pytest.approx(1.5 / 4.0)
+    assert monitor.stalled_fraction(1.5, 2.0) == 0.0  # between the pauses
+    assert monitor.stalled_fraction(2.0, 2.0) == 0.0  # an empty interval
 
 
 def test_bench_quick_writes_finite_results(tmp_path):

@@ -176,12 +176,16 @@ def test_help_explains_every_flag(command, capsys):
     text = " ".join(capsys.readouterr().out.split())
     parser = cli.build_parser()
     subparser = parser._subparsers._group_actions[0].choices[command]
+    formatter = subparser._get_formatter()
     for action in subparser._actions:
         for flag in action.option_strings:
             assert flag in text
         assert action.help, f"{command} {action.dest} has no help"
-        if action.default not in (None, False, "==SUPPRESS=="):
-            assert f"default: {action.default}" in text or "default:" in action.help
+        # Every real default (0 and 0.0 included) is stated with its value in the flag's own help.
+        if action.default is not None and action.default is not False and action.default != "==SUPPRESS==":
+            shown = " ".join(formatter._expand_help(action).split())
+            assert f"default: {action.default}" in shown, f"{command} {action.dest}: {shown!r}"
+            assert shown in text
 
 
 def test_choices_match_the_library():

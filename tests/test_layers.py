@@ -26,6 +26,8 @@ HARNESS_CASES = [
     (layers.LatentDiscriminator, {"units": ()}, (2, 5), (2, 1)),
     (layers.Sampling, {"seed": 0}, ((2, 5), (2, 5)), (2, 5)),
     (layers.GaussianMixture, {"dim": 5, "num_components": 3}, ((2,), (2, 5)), (2, 5)),
+    (layers.DiffAugment, {"seed": 0}, (2, 9, 7, 3), (2, 9, 7, 3)),
+    (layers.Discriminator, {"filters": (4,), "spectral_normalization": True}, (2, 9, 7, 1), (2, 1)),
 ]
 
 
@@ -138,13 +140,25 @@ def test_sampling_round_trips_with_its_noise_state(tmp_path):
 
 
 def test_layers_compose_in_a_sequential_model():
-    model = keras.Sequential(
-        [keras.Input((8, 8, 1)), layers.Discriminator(filters=(4, 4)), keras.layers.Activation("sigmoid")]
+    discriminator = layers.Discriminator(filters=(4, 4))
+    model = keras.Sequential([keras.Input((8, 8, 1)), discriminator, keras.layers.Activation("sigmoid")])
+    # The model is the layer followed by a sigmoid, and it tracks every weight of the layer.
+    images = np.random.default_rng(0).random((16, 8, 8, 1)).astype("float32") * 0.5
+    images[8:] += 0.5  # dark images (label 0) and bright ones (label 1)
+    labels = np.repeat([[0.0], [1.0]], 8, axis=0)
+    np.testing.assert_allclose(
+        model.predict(images, verbose=0),
+        keras.ops.convert_to_numpy(keras.ops.sigmoid(discriminator(images))), rtol=1e-6, atol=1e-6,
     )
-    model.compile("adam", "binary_crossentropy")
-    images = np.random.default_rng(0).random((8, 8, 8, 1)).astype("float32")
-    history = model.fit(images, np.ones((8, 1)), epochs=1, verbose=0)
-    assert np.isfinite(history.history["loss"][0])
+    assert {id(v) for v in model.trainable_weights} == {id(v) for v in discriminator.trainable_weights}
+    before = [w.copy() for w in discriminator.get_weights()]
+    # Training through the model trains every weight of the layer and learns the easy task.
+    model.compile(keras.optimizers.Adam(0.01), "binary_crossentropy", metrics=["accuracy"])
+    first_loss = model.evaluate(images, labels, verbose=0)[0]
+    model.fit(images, labels, epochs=30, batch_size=16, verbose=0)
+    loss, accuracy = model.evaluate(images, labels, verbose=0)
+    assert all(not np.array_equal(a, b) for a, b in zip(before, discriminator.get_weights()))
+    assert loss < 0.5 * first_loss and accuracy == 1.0
 
 
 @pytest.mark.parametrize(

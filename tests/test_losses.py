@@ -1,4 +1,4 @@
-"""Loss terms of DESIGN §2 against hand-computed values, including saturation."""
+"""Loss terms (docs/design_choices.md) against hand-computed values, including saturation."""
 
 import numpy as np
 import pytest
@@ -74,3 +74,68 @@ def test_leaning_coefficients_are_constants():
 def test_unknown_generator_loss_is_rejected():
     with pytest.raises(ValueError, match="non_saturating"):
         losses.generator_loss(np.zeros((1, 1), "float32"), "wasserstein")
+
+
+def _pair():
+    """Two 2x1x1 images and reconstructions with hand-picked pixels."""
+    images = np.array([[[[1.0]], [[0.0]]], [[[0.5]], [[1.0]]]], "float32")
+    reconstructions = np.array([[[[0.8]], [[0.1]]], [[[0.5]], [[0.6]]]], "float32")
+    return images, reconstructions
+
+
+def test_bernoulli_likelihood_is_binary_cross_entropy_summed_over_pixels():
+    images, reconstructions = _pair()
+    # Example 0: −log 0.8 − log 0.9; example 1: −(0.5 log 0.5 + 0.5 log 0.5) − log 0.6.
+    expected = ((-np.log(0.8) - np.log(0.9)) + (np.log(2.0) - np.log(0.6))) / 2
+    assert float(losses.bernoulli_reconstruction_loss(images, reconstructions)) == pytest.approx(expected, rel=1e-6)
+    assert float(losses.likelihood_reconstruction_loss(images, reconstructions, "bernoulli")) == pytest.approx(
+        expected, rel=1e-6
+    )
+    # Saturated outputs are clipped, not infinite.
+    saturated = float(losses.bernoulli_reconstruction_loss(images, np.zeros_like(images)))
+    # Example 0 (x = 1, 0): −log ε − log(1 − ε); example 1 (x = 0.5, 1): −½ log ε − ½ log(1 − ε) − log ε.
+    eps = losses.EPSILON
+    assert saturated == pytest.approx((-2.5 * np.log(eps) - 1.5 * np.log(1 - eps)) / 2, rel=1e-5)
+
+
+def test_gaussian_likelihood_uses_the_optimal_variance():
+    images, reconstructions = _pair()
+    squared = np.array([0.04 + 0.01, 0.0 + 0.16])  # per example
+    variance = squared.sum() / 4  # σ̂² = mean over batch and pixels = 0.0525
+    assert float(losses.optimal_variance(images, reconstructions)) == pytest.approx(variance, rel=1e-6)
+    expected = np.mean(0.5 * 2 * np.log(2 * np.pi * variance) + squared / (2 * variance))
+    assert float(losses.gaussian_reconstruction_loss(images, reconstructions)) == pytest.approx(expected, rel=1e-5)
+    # With σ̂² the mean squared error, the value is ½·D·(log 2πσ̂² + 1) per example.
+    assert expected == pytest.approx(0.5 * 2 * (np.log(2 * np.pi * variance) + 1), rel=1e-9)
+    # A perfect reconstruction stays finite: σ̂² is floored at MIN_VARIANCE.
+    assert float(losses.optimal_variance(images, images)) == pytest.approx(losses.MIN_VARIANCE)
+    assert np.isfinite(float(losses.gaussian_reconstruction_loss(images, images)))
+
+
+def test_paper_likelihood_is_eq_1_and_unknown_likelihood_is_refused():
+    images, reconstructions = _pair()
+    expected = np.mean([0.5 * (0.04 + 0.01), 0.5 * (0.0 + 0.16)])
+    assert float(losses.likelihood_reconstruction_loss(images, reconstructions, "paper")) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="likelihood"):
+        losses.likelihood_reconstruction_loss(images, reconstructions, "laplace")
+
+
+def test_leaning_coefficients_per_likelihood():
+    images, reconstructions = _pair()
+    x, r = images.reshape(2, 2).astype("float64"), reconstructions.reshape(2, 2).astype("float64")
+    slope = r * (1 - r)
+    paper = losses.decoder_leaning_coefficient(images, reconstructions, "paper").numpy()[:, 0]
+    np.testing.assert_allclose(paper, ((x - r) * slope).sum(1), rtol=1e-6)  # eq. 10, summed
+    bernoulli = losses.decoder_leaning_coefficient(images, reconstructions, "bernoulli").numpy()[:, 0]
+    np.testing.assert_allclose(bernoulli, (x - r).mean(1), rtol=1e-6)  # −∂BCE/∂net_g, averaged
+    gaussian = losses.decoder_leaning_coefficient(images, reconstructions, "gaussian").numpy()[:, 0]
+    np.testing.assert_allclose(gaussian, ((x - r) * slope).mean(1) / 0.0525, rtol=1e-5)
+    mean = np.array([[1.0, 3.0, -1.0]], "float32")
+    other = np.zeros_like(mean)
+    assert float(losses.encoder_leaning_coefficient(mean, other, "paper")[0, 0]) == pytest.approx(3.0)
+    assert float(losses.encoder_leaning_coefficient(mean, other, "gaussian")[0, 0]) == pytest.approx(1.0)
+
+
+def test_r1_penalty_is_half_the_mean_squared_gradient_norm():
+    gradients = np.array([[[[3.0]], [[4.0]]], [[[0.0]], [[1.0]]]], "float32")
+    assert float(losses.r1_penalty(gradients)) == pytest.approx(np.mean([0.5 * 25.0, 0.5 * 1.0]))

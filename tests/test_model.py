@@ -120,6 +120,41 @@ def test_variant_schedule_switches_blocks_mid_fit_without_retracing(unit, schedu
     assert model.preset == "ava1"
 
 
+def _block_and_optimizer_state(model, block):
+    """A block's weights and every variable of its optimizer (step count, Adam's moments)."""
+    return [v.numpy().copy() for v in getattr(model, block).weights] + [
+        v.numpy().copy() for v in getattr(model, f"{block}_optimizer").variables
+    ]
+
+
+def test_switched_off_block_gets_no_optimizer_step_under_adam():
+    # After some AVA5 steps under Adam, a zero-gradient step would still move
+    # a block by its momentum and count a step: a switched-off block must get
+    # no optimizer step at all (docs/design_choices.md §7). One traced step
+    # reads each new set of switches.
+    model = tiny_model("ava5")
+    model.compile()  # Adam for every block
+    images = tiny_images(4)
+    blocks = ("encoder", "decoder", "discriminator", "latent_discriminator")
+    steps = dict.fromkeys(blocks, 2)
+    for _ in range(2):
+        model.train_on_batch(images)
+    for variant, off in (
+        ({"decoder_discriminator": False, "decoder_leaning": False}, {"discriminator"}),
+        ("ava2", {"latent_discriminator"}),  # d back on, D off
+        ("vae", {"discriminator", "latent_discriminator"}),
+    ):
+        model.set_variant(variant)
+        before = {block: _block_and_optimizer_state(model, block) for block in blocks}
+        model.train_on_batch(images)
+        for block in blocks:
+            after = _block_and_optimizer_state(model, block)
+            unchanged = all(np.array_equal(a, b) for a, b in zip(before[block], after))
+            assert unchanged == (block in off), f"{variant}: {block} {'moved' if block in off else 'did not move'}"
+            steps[block] += block not in off
+            assert int(getattr(model, f"{block}_optimizer").iterations.numpy()) == steps[block], (variant, block)
+
+
 def test_switches_are_readable_and_settable():
     model = tiny_model("ava5")
     model.decoder_leaning = False

@@ -20,13 +20,18 @@ def _parse(argv):
 def test_arguments_defaults_quick_and_errors():
     settings = quality.resolve(_parse([]))
     assert settings["presets"] == quality.PRESETS and settings["seeds"] == [0, 1, 2]
+    assert settings["dataset"] == "digits" and settings["baseline"] and not settings["paper_settings"]
     assert (settings["steps"], settings["batch_size"]) == (quality.DEFAULT_STEPS, quality.DEFAULT_BATCH_SIZE)
     assert settings["model_options"] == {} and settings["learning_rates"] == {}
-    quick = quality.resolve(_parse(["--quick", "--presets", "AVA3, vae", "--kl-weight", "0.5", "--discriminator-lr", "1e-4"]))
+    quick = quality.resolve(_parse(["--quick", "--presets", "AVA3, vae", "--kl-weight", "0.5", "--discriminator-lr",
+                                    "1e-4", "--likelihood", "bernoulli", "--dataset", "photos", "--no-baseline"]))
     assert quick["presets"] == ("ava3", "vae") and quick["seeds"] == [0] and quick["steps"] == quality.QUICK_STEPS
-    assert quick["model_options"] == {"kl_weight": 0.5} and quick["learning_rates"] == {"discriminator": 1e-4}
+    assert quick["model_options"] == {"likelihood": "bernoulli", "kl_weight": 0.5}
+    assert quick["learning_rates"] == {"discriminator": 1e-4}
+    assert quick["dataset"] == "photos" and not quick["baseline"]
     for bad in (["--presets", "ava9"], ["--presets", ","], ["--steps", "0"], ["--seeds", "-1"],
-                ["--adversarial-weight", "-1"], ["--generator-loss", "hinge"], ["--encoder-lr", "0"]):
+                ["--adversarial-weight", "-1"], ["--generator-loss", "hinge"], ["--encoder-lr", "0"],
+                ["--likelihood", "laplace"], ["--dataset", "mnist"]):
         with pytest.raises(SystemExit):
             _parse(bad)
 
@@ -45,57 +50,76 @@ def test_module_imports_no_tensorflow_at_top_level():
     assert not [n for n in names if n.split(".")[0] in ("tensorflow", "keras", "numpy")]
 
 
-def _row(preset, seed, fid, seconds, status="ok"):
+def _row(model, seed, fid, seconds, status="ok"):
     scores = {key: "" for key, _, _ in quality.METRICS}
     if status == "ok":
         scores.update({key: fid for key, _, _ in quality.METRICS})
-    return {"preset": preset, "seed": seed, "status": status, **scores, "train_seconds": seconds}
+    return {"model": model, "seed": seed, "status": status, **scores, "train_seconds": seconds}
 
 
 def test_summarize_and_table_hand_computed():
     rows = [_row("ava1", 0, 2.0, 10), _row("ava1", 1, 4.0, 20), _row("ava1", 2, None, 30, "diverged"),
-            _row("vae", 0, 1.0, 5)]
+            _row("vae", 0, 1.0, 5), _row(quality.BASELINE, 0, 9.0, 4)]
     summary = quality.summarize(rows)
-    assert list(summary) == ["vae", "ava1"]  # the order of PRESETS
+    assert list(summary) == [quality.BASELINE, "vae", "ava1"]  # the keras.io VAE, then the order of PRESETS
     ava1 = summary["ava1"]
     assert (ava1["ok"], ava1["runs"]) == (2, 3)
     # FID over the two successful seeds: mean 3, sample SD √2; training time counts all three runs.
-    assert ava1["classifier_fid"]["mean"] == pytest.approx(3.0)
-    assert ava1["classifier_fid"]["sd"] == pytest.approx(math.sqrt(2.0))
+    assert ava1["fid"]["mean"] == pytest.approx(3.0)
+    assert ava1["fid"]["sd"] == pytest.approx(math.sqrt(2.0))
     assert ava1["train_seconds"]["mean"] == pytest.approx(20.0)
     assert summary["vae"]["mse"]["mean"] == 1.0 and math.isnan(summary["vae"]["mse"]["sd"])
-    references = {"training_digits": {key: 0.5 for key, _, _ in quality.METRICS}}
+    references = {"training_images": {key: 0.5 for key, _, _ in quality.METRICS}}
     table = quality.format_table(summary, references, {"steps": 7, "batch_size": 3})
-    assert "| AVA1 | 3.00 ± 1.41 |" in table and "| 2/3 |" in table
-    assert "| VAE | 1.00 |" in table and "*real training digits*" in table and "7 steps of batch 3" in table
+    assert "| AVA1 | 3.00 ± 1.41 |" in table and "| 2/3 |" in table and "| keras.io VAE | 9.00 |" in table
+    assert "| VAE | 1.00 |" in table and "*real training images*" in table and "7 steps of batch 3" in table
 
 
-def test_tiny_run_writes_finite_outputs(tmp_path, tmp_path_factory):
+def _check_rows(path, expected):
+    with open(path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [(r["model"], r["seed"], r["status"], r["steps"]) for r in rows] == expected
+    for row in rows:
+        for key, _, _ in quality.METRICS:
+            if key != "confidence":
+                assert math.isfinite(float(row[key])), (row["model"], key, row[key])
+        assert 0 <= float(row["precision"]) <= 1 and 0 <= float(row["recall"]) <= 1
+        assert 0 < float(row["mse"]) < 1 and -1 <= float(row["ssim"]) <= 1 and float(row["fid"]) > 0
+    return rows
+
+
+def test_tiny_run_writes_finite_outputs_and_its_table_rebuilds_from_them(tmp_path, tmp_path_factory):
     _, cache_dir = shared_classifier(tmp_path_factory)
     args = _parse([
-        "--quick", "--steps", "3", "--presets", "ava1", "--generator-loss", "non_saturating",
+        "--quick", "--steps", "3", "--presets", "ava1", "--generator-loss", "minimax",
         "--adversarial-weight", "0.5", "--decoder-lr", "5e-4", "--classifier-cache", cache_dir,
         "--label", "tiny", "--out", str(tmp_path),
     ])
     assert quality.run(args) == 0
-    with open(tmp_path / "tiny_runs.csv", newline="") as file:
-        rows = list(csv.DictReader(file))
-    # One preset with a discriminator keeps the test short (each preset costs a train_step trace).
-    assert [(r["preset"], r["seed"], r["status"], r["steps"]) for r in rows] == [("ava1", "0", "ok", "3")]
-    for row in rows:
-        for key, _, _ in quality.METRICS:
-            assert math.isfinite(float(row[key])), (row["preset"], key, row[key])
-        assert 0 <= float(row["precision"]) <= 1 and 0 <= float(row["recall"]) <= 1
-        assert 0 < float(row["mse"]) < 1 and -1 <= float(row["ssim"]) <= 1 and float(row["classifier_fid"]) > 0
+    # The keras.io VAE, then one preset with a discriminator (each model costs a train_step trace).
+    rows = _check_rows(tmp_path / "tiny_runs.csv", [(quality.BASELINE, "0", "ok", "3"), ("ava1", "0", "ok", "3")])
+    assert all(0 < float(r["confidence"]) <= 1 for r in rows)
+    assert rows[0]["fid"] == rows[0]["fid_prior"]  # the keras.io VAE samples its prior
     summary = json.loads((tmp_path / "tiny_summary.json").read_text())
-    assert set(summary["summary"]) == {"ava1"} and summary["runs"] == 1 and summary["diverged"] == 0
+    assert set(summary["summary"]) == {quality.BASELINE, "ava1"} and summary["runs"] == 2
     config = summary["config"]
-    assert config["model_options"] == {"generator_loss": "non_saturating", "adversarial_weight": 0.5}
+    assert config["model_options"] == {"generator_loss": "minimax", "adversarial_weight": 0.5}
     assert config["optimizers"]["decoder"]["learning_rate"] == pytest.approx(5e-4)
     assert config["optimizers"]["encoder"]["learning_rate"] == pytest.approx(1e-3)  # AVA.compile's default
     assert config["samples_per_model"] == 397 and config["classifier"]["held_out_accuracy"] > 0.95
-    reference = summary["references"]["training_digits"]
-    assert reference["classifier_fid"] < summary["summary"]["ava1"]["classifier_fid"]["mean"]
+    reference = summary["references"]["training_images"]
+    assert reference["fid"] < summary["summary"]["ava1"]["fid"]["mean"]
     table = (tmp_path / "tiny_table.md").read_text()
     assert table.count("\n| AVA1 |") == 1 and table.count("| reference |") == 2
+    assert quality.table_from_files(tmp_path / "tiny_runs.csv", tmp_path / "tiny_summary.json") == table
     assert (tmp_path / "tiny_samples.png").stat().st_size > 1000
+
+
+def test_tiny_photos_run_scores_in_random_features(tmp_path):
+    args = _parse(["--dataset", "photos", "--steps", "2", "--seeds", "1", "--presets", "vae", "--no-baseline",
+                   "--label", "photos", "--out", str(tmp_path)])
+    assert quality.run(args) == 0
+    rows = _check_rows(tmp_path / "photos_runs.csv", [("vae", "0", "ok", "2")])
+    assert rows[0]["confidence"] == ""  # no classifier for photographs
+    config = json.loads((tmp_path / "photos_summary.json").read_text())["config"]
+    assert config["image_shape"] == [32, 32, 3] and config["features"] == "RandomFeatures(seed=0)"

@@ -165,7 +165,15 @@ def test_classifier_trains_once_then_loads_from_cache(tmp_path_factory):
     assert not trained.from_cache  # a fresh session folder: trained here
     assert trained.held_out_accuracy > 0.95  # measured 0.975
     _, _, held_out, labels = evaluation.digits_split()
-    assert trained.accuracy(held_out, labels) == trained.held_out_accuracy
+    # The recorded accuracy is the share of held-out digits whose largest logit
+    # is the true label, computed here from the network's raw outputs.
+    logits = np.concatenate([np.asarray(trained.network(held_out[i : i + 256], training=False)[1])
+                             for i in range(0, len(held_out), 256)])
+    assert trained.held_out_accuracy == np.mean(np.argmax(logits, axis=1) == labels)
+    # accuracy() counts matches: all ten of the predicted labels, seven of ten after changing three.
+    predicted = np.argmax(logits[:10], axis=1)
+    assert trained.accuracy(held_out[:10], predicted) == 1.0
+    assert trained.accuracy(held_out[:10], np.where(np.arange(10) < 3, (predicted + 1) % 10, predicted)) == 0.7
     loaded = evaluation.DigitClassifier(cache_dir=cache_dir)
     assert loaded.from_cache and loaded.path == trained.path
     assert loaded.held_out_accuracy == trained.held_out_accuracy

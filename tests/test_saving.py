@@ -21,13 +21,23 @@ STEPS_PER_EPOCH = len(IMAGES) // BATCH_SIZE
 OPTIMIZERS = ("encoder", "decoder", "discriminator", "latent_discriminator")
 
 
-def make_model():
+def make_model(**optimizers):
     """The same seeded, compiled tiny AVA every time (also in a subprocess)."""
     keras.utils.set_random_seed(1234)
     model = tiny_model()  # built with all four blocks
     model.set_variant({"decoder_leaning": False})  # a non-default variant: AVA4
-    model.compile()  # Adam everywhere: the moments make optimizer state matter
+    model.compile(**optimizers)  # by default Adam everywhere: the moments make optimizer state matter
     return model
+
+
+def other_optimizers():
+    """A different optimizer per block, none of them a default, each with slot variables."""
+    return {
+        "encoder_optimizer": keras.optimizers.RMSprop(5e-4, rho=0.8, momentum=0.3),
+        "decoder_optimizer": keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+        "discriminator_optimizer": keras.optimizers.Adam(3e-4, beta_1=0.9),
+        "latent_discriminator_optimizer": keras.optimizers.Adagrad(0.02, initial_accumulator_value=0.2),
+    }
 
 
 def fit(model, epochs, callbacks=(), initial_epoch=0):
@@ -99,6 +109,25 @@ def test_reload_then_continue_matches_never_stopping(never_stopped):
     resumed = state(restored)
     assert not np.allclose(resumed["noise_state"], never_stopped.after_epoch_1["noise_state"])
     assert_same_state(resumed, getattr(never_stopped, f"after_epoch_{EPOCHS}"), atol=1e-6)
+
+
+def test_keras_file_restores_a_different_optimizer_per_block(tmp_path):
+    # The compile config must carry each block's optimizer: with the defaults
+    # compiled instead, neither the configs nor the slot variables would match.
+    model = make_model(**other_optimizers())
+    fit(model, epochs=1)
+    model.save(tmp_path / "other_optimizers.keras")
+    restored = keras.models.load_model(tmp_path / "other_optimizers.keras")
+    for block in OPTIMIZERS:
+        want, got = getattr(model, f"{block}_optimizer"), getattr(restored, f"{block}_optimizer")
+        assert type(got) is type(want), block
+        assert got.get_config() == want.get_config(), block
+        assert len(got.variables) > 2, block  # the step count, the learning rate and slot variables
+    assert_same_state(state(restored), state(model))  # weights, every optimizer's slots, noise state
+
+    fit(model, epochs=EPOCHS, initial_epoch=1)  # the run never stopped
+    fit(restored, epochs=EPOCHS, initial_epoch=1)
+    assert_same_state(state(restored), state(model), atol=1e-6)
 
 
 # === Killed mid-epoch, resumed from BackupAndRestore; ModelCheckpoint files ===

@@ -50,7 +50,10 @@ class SampleGrid(keras.callbacks.Callback):
 
     Each picture has, for up to `columns` fixed images x, a row of x, then a
     row of their reconstructions g(μ(x)), then rows of images decoded from
-    the same fixed draws z ~ N(0, I), so successive epochs are comparable.
+    the same fixed latent draws (`model.sample` with a fixed seed: N(0, I),
+    or the model's fitted latent mixture once `fit_latent_sampler` has run),
+    so successive epochs are comparable. `write("final")` draws one more
+    picture on demand, e.g. after fitting the latent mixture.
     With `log_dir`, the picture is also written as a TensorBoard image summary.
 
     Args:
@@ -103,18 +106,27 @@ class SampleGrid(keras.callbacks.Callback):
         last = self.params is not None and epoch + 1 == self.params.get("epochs")
         if (epoch + 1) % self.every and not last:
             return
+        self.write(f"epoch_{epoch + 1:03d}", step=epoch + 1)
+
+    def write(self, name, step):
+        """Draws the picture now: `<directory>/<name>.png` and a TensorBoard image at `step`.
+
+        Returns the PNG's path (None without a `directory`).
+        """
         grid = self.picture()
+        path = None
         if self.directory is not None:
-            path = os.path.join(self.directory, f"epoch_{epoch + 1:03d}.png")
-            self.paths.append(save_image_grid(grid[None], path, columns=1, padding=0))
+            path = save_image_grid(grid[None], os.path.join(self.directory, f"{name}.png"), columns=1, padding=0)
+            self.paths.append(path)
         if self.log_dir is not None:
             import tensorflow as tf
 
             if self._writer is None:
                 self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "samples"))
             with self._writer.as_default():
-                tf.summary.image("reconstructions_and_samples", grid[None], step=epoch + 1)
+                tf.summary.image("reconstructions_and_samples", grid[None], step=step)
             self._writer.flush()
+        return path
 
     def on_train_end(self, logs=None):
         if self._writer is not None:

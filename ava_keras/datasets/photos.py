@@ -51,3 +51,52 @@ def load_photos(image_size=64, channels=3, names=None, resize="crop"):
         photo = getattr(skimage.data, name)()
         photos.append(photo[0] if name == "stereo_motorcycle" else photo)  # (left, right, disparity)
     return resize_images(photos, image_size, channels, resize)
+
+
+def photo_crops(num_crops, image_size=64, downscale=2, seed=0, names=None):
+    """Random square crops of scikit-image's sample photographs, RGB in [0, 1].
+
+    Each photograph (grayscale ones repeated over RGB) is shrunk by
+    `downscale` (Pillow's box filter), then `num_crops` crops of
+    `image_size` x `image_size` are taken at uniformly random positions of
+    photographs chosen uniformly at random. Different seeds give different
+    crops of the same photographs: a second set for held-out scores.
+
+    Args:
+        num_crops: Number of crops.
+        image_size: Side of each crop in pixels (default 64).
+        downscale: Shrink factor applied to the photographs first (default 2,
+            so a 64-pixel crop covers 128 pixels of the original).
+        seed: Seed of the photograph choice and positions.
+        names: Photographs to crop, a subset of `PHOTO_NAMES` (default all).
+
+    Returns:
+        Float32 array `(num_crops, image_size, image_size, 3)` in [0, 1].
+
+    Example:
+
+    >>> train, held_out = photo_crops(2000, seed=0), photo_crops(500, seed=1)
+    """
+    import numpy as np
+    from PIL import Image
+
+    names = PHOTO_NAMES if names is None else tuple(names)
+    load_photos(image_size=8, names=names)  # checks the names and that scikit-image is installed
+    import skimage.data
+
+    photos = []
+    for name in names:
+        photo = getattr(skimage.data, name)()
+        photo = photo[0] if name == "stereo_motorcycle" else photo
+        photo = np.repeat(photo[..., None], 3, axis=-1) if photo.ndim == 2 else photo[..., :3]
+        image = Image.fromarray(np.asarray(photo, dtype=np.uint8))
+        image = image.resize((image.width // downscale, image.height // downscale), Image.BOX)
+        photos.append(np.asarray(image))
+    rng = np.random.default_rng(seed)
+    crops = np.empty((num_crops, image_size, image_size, 3), np.uint8)
+    for i, index in enumerate(rng.integers(len(photos), size=num_crops)):
+        photo = photos[index]
+        top = rng.integers(photo.shape[0] - image_size + 1)
+        left = rng.integers(photo.shape[1] - image_size + 1)
+        crops[i] = photo[top : top + image_size, left : left + image_size]
+    return crops.astype("float32") / np.float32(255.0)

@@ -11,10 +11,12 @@ from ava_keras.evaluation.digit_classifier import (
 )
 from ava_keras.evaluation.distribution_metrics import frechet_distance, kernel_distance, precision_recall
 from ava_keras.evaluation.image_metrics import mse, psnr, ssim
+from ava_keras.evaluation.random_features import RandomFeatures, random_feature_fid
 from ava_keras.evaluation.paper_metric import best_generated_image, paper_rmse, paper_rmse_per_image
 
 __all__ = [
     "DigitClassifier",
+    "RandomFeatures",
     "best_generated_image",
     "classifier_features",
     "classifier_fid",
@@ -29,5 +31,6 @@ __all__ = [
     "paper_rmse_per_image",
     "precision_recall",
     "psnr",
+    "random_feature_fid",
     "ssim",
 ]

@@ -194,6 +194,12 @@ class DigitClassifier:
         """Predicted digit labels, int array `(n,)`."""
         return np.argmax(self._run(images, batch_size, 1), axis=1)
 
+    def confidence(self, images, batch_size=256):
+        """Mean top-class probability on `images`: near 1 when each looks clearly like one digit."""
+        logits = self._run(images, batch_size, 1)
+        probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return float(np.mean(np.max(probabilities, axis=1) / probabilities.sum(axis=1)))
+
     def accuracy(self, images, labels):
         """Fraction of `images` whose predicted digit equals `labels`."""
         labels = np.asarray(labels)

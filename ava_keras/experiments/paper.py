@@ -179,6 +179,7 @@ def run_sweep(routing, learning_rates, seeds, steps, clipnorm=None, models=MODEL
     from ava_keras.datasets import ten_images
     from ava_keras.evaluation import best_generated_image
     from ava_keras.models.ava import AVA
+    from ava_keras.models.presets import PAPER_SETTINGS
 
     images = ten_images(shrink=SHRINK)
     batch = keras.ops.convert_to_tensor(images)
@@ -188,7 +189,9 @@ def run_sweep(routing, learning_rates, seeds, steps, clipnorm=None, models=MODEL
 
     def build(preset, seed):
         keras.utils.set_random_seed(seed)
-        return AVA.from_preset(preset, image_shape=images.shape[1:], routing=routing, seed=seed, **NETWORK)
+        # The paper's exact settings (eq. 1's loss, minimax, unit weights) whatever the package defaults.
+        settings = dict(PAPER_SETTINGS, routing=routing)
+        return AVA.from_preset(preset, image_shape=images.shape[1:], seed=seed, **NETWORK, **settings)
 
     for preset in models:
         model = build(preset, seeds[0])

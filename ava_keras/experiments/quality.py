@@ -1,13 +1,25 @@
-"""Sample and reconstruction quality of VAE and AVA1-AVA5 on the bundled digits.
+"""Sample and reconstruction quality of VAE, AVA1-AVA5 and the keras.io VAE on held-out real images.
 
-Trains each preset with routing="joint" on the 1,400 training digits of
-ava_keras.evaluation.digits_split() at 28x28x1 under one budget (same
-networks, steps, batch size, optimizers and seeds for all), then scores it on
-the 397 held-out digits: classifier FID and KID of 397 samples, k-NN
-precision/recall (k=3), and reconstruction MSE, PSNR and SSIM. "Classifier
-FID/KID" use the features of ava_keras's own digit classifier (trained once
-and cached), so they rank models here but are not comparable with Inception
-FID/KID. Writes <label>_runs.csv (every run), <label>_summary.json,
+Trains every preset (and, as the baseline users would pick instead, the
+keras.io VAE) under one budget: the same networks, steps, batch size, seeds
+and batches. Then scores each on held-out images it never saw:
+
+- `digits`: scikit-learn's digits at 28x28x1 (ava_keras.evaluation.digits_split:
+  1,400 training, 397 held-out). Sample quality: classifier FID and KID of
+  397 samples, k-NN precision/recall (k=3), all in the features of
+  ava_keras's own digit classifier (trained once and cached; NOT comparable
+  with Inception FID), and the classifier's mean confidence on the samples.
+- `photos`: 32x32 RGB crops of scikit-image's photographs shrunk 4x, so
+  each crop covers 128x128 pixels of a photograph
+  (ava_keras.datasets.photo_crops: 2,000 training crops, seed 0; 500 held-out
+  crops, seed 1). Sample quality: Fréchet distance, KID and precision/recall
+  in the features of a fixed random CNN (ava_keras.evaluation.RandomFeatures).
+
+Every model also gets reconstruction MSE, PSNR and SSIM on the held-out
+images. An AVA model's samples are scored twice: drawn from the prior
+N(0, I) ("FID prior") and from the Gaussian mixture fitted to its training
+means by `fit_latent_sampler` (the main columns; what `model.sample` draws
+once fitted). Writes <label>_runs.csv (every run), <label>_summary.json,
 <label>_table.md (mean ± SD over seeds) and <label>_samples.png.
 """
 
@@ -22,34 +34,43 @@ import time
 
 from ._common import BLOCKS, PRESETS, machine, make_out_dir, positive_float, positive_int, preset_list, sample_sd
 
-QUICK_PRESETS = ("vae", "ava5")
+BASELINE = "keras_io_vae"
+DATASETS = ("digits", "photos")
+QUICK_PRESETS = ("ava5",)
 GENERATOR_LOSSES = ("minimax", "non_saturating")  # ava_keras.losses.GENERATOR_LOSSES
-LOSS_WEIGHTS = ("reconstruction_weight", "kl_weight", "adversarial_weight", "leaning_weight")
-DEFAULT_STEPS, QUICK_STEPS = 1500, 20
+LIKELIHOODS = ("paper", "bernoulli", "gaussian")  # ava_keras.losses.LIKELIHOODS
+LOSS_WEIGHTS = ("reconstruction_weight", "kl_weight", "adversarial_weight", "leaning_weight", "r1_weight")
+STABILISER_FLAGS = ("augment_discriminator", "spectral_normalization")
+DEFAULT_STEPS, QUICK_STEPS = 600, 20
 DEFAULT_SEEDS = 3
 DEFAULT_BATCH_SIZE = 64
-IMAGE_SIZE = 28
+TRAIN_CROPS, HELD_OUT_CROPS = 2000, 500
+CROP_SIZE, CROP_DOWNSCALE = 32, 4
 GRID_IMAGES = 64
-# One set of networks for every preset (the discriminators only where a preset uses them).
+# One set of networks for every model, the keras.io VAE's (Conv32-Conv64-Dense,
+# Dense-ConvT64-ConvT32-output) with a 128-unit dense layer and latent size 16.
 NETWORK = {
     "latent_dim": 16,
-    "encoder_filters": (16, 32),
-    "decoder_filters": (32, 16),
-    "discriminator_filters": (16, 32),
-    "latent_discriminator_units": (32, 32),
-    "hidden_units": 64,
+    "encoder_filters": (32, 64),
+    "decoder_filters": (64, 32),
+    "discriminator_filters": (32, 64),
+    "latent_discriminator_units": (64, 64),
+    "hidden_units": 128,
 }
 # Columns of the table: (key, heading, format); arrows say which way is better.
 METRICS = (
-    ("classifier_fid", "classifier FID ↓", "{:.2f}"),
-    ("classifier_kid", "classifier KID ↓", "{:.4g}"),
+    ("fid", "FID ↓", "{:.2f}"),
+    ("fid_prior", "FID prior ↓", "{:.2f}"),
+    ("kid", "KID ↓", "{:.4g}"),
     ("precision", "precision ↑", "{:.3f}"),
     ("recall", "recall ↑", "{:.3f}"),
+    ("confidence", "confidence ↑", "{:.3f}"),
     ("mse", "rec. MSE ↓", "{:.4f}"),
     ("psnr", "rec. PSNR dB ↑", "{:.2f}"),
     ("ssim", "rec. SSIM ↑", "{:.3f}"),
     ("train_seconds", "train s", "{:.0f}"),
 )
+ROW_ORDER = (BASELINE,) + PRESETS
 
 
 # === Command line ===
@@ -65,12 +86,20 @@ def _non_negative_float(text):
 def add_arguments(parser):
     """Adds the options of `ava-keras experiment quality` to an argparse parser."""
     parser.add_argument(
+        "--dataset", choices=DATASETS, default="digits",
+        help="Held-out real images to score on: digits (28x28x1, labelled) or photos (32x32x3 crops).",
+    )
+    parser.add_argument(
         "--presets", type=preset_list, default=None,
         help=f"Comma-separated presets (default all six; {','.join(QUICK_PRESETS)} with --quick).",
     )
     parser.add_argument(
+        "--no-baseline", dest="baseline", action="store_false",
+        help=f"Skip the keras.io VAE row ({BASELINE}).",
+    )
+    parser.add_argument(
         "--seeds", type=positive_int, default=None,
-        help=f"Number of seeds (0, 1, ...) per preset (default {DEFAULT_SEEDS}; 1 with --quick).",
+        help=f"Number of seeds (0, 1, ...) per model (default {DEFAULT_SEEDS}; 1 with --quick).",
     )
     parser.add_argument(
         "--steps", type=positive_int, default=None,
@@ -81,8 +110,21 @@ def add_arguments(parser):
         help=f"Images per step (default {DEFAULT_BATCH_SIZE}).",
     )
     parser.add_argument(
+        "--likelihood", choices=LIKELIHOODS, default=None,
+        help="Reconstruction likelihood of the AVA models (default: the AVA default).",
+    )
+    parser.add_argument(
         "--generator-loss", choices=GENERATOR_LOSSES, default=None,
         help="Generator form of the adversarial terms (default: the AVA default).",
+    )
+    for name in STABILISER_FLAGS:
+        parser.add_argument(
+            "--" + name.replace("_", "-"), action="store_true", default=None,
+            help=f"AVA models with `{name}=True` (a discriminator stabiliser; default off).",
+        )
+    parser.add_argument(
+        "--paper-settings", action="store_true",
+        help="Train the AVA models with the paper's exact settings (ava_keras.PAPER_SETTINGS) instead of the defaults.",
     )
     for name in LOSS_WEIGHTS:
         parser.add_argument(
@@ -96,7 +138,7 @@ def add_arguments(parser):
         )
     parser.add_argument(
         "--quick", action="store_true",
-        help=f"CI budget: presets {','.join(QUICK_PRESETS)}, one seed, {QUICK_STEPS} steps.",
+        help=f"CI budget: presets {','.join(QUICK_PRESETS)} and the baseline, one seed, {QUICK_STEPS} steps.",
     )
     parser.add_argument(
         "--classifier-cache", default=None,
@@ -109,16 +151,17 @@ def add_arguments(parser):
 
 def resolve(args):
     """The run settings from parsed `args` (the --quick budget where an option is not given)."""
+    options = {name: getattr(args, name) for name in ("likelihood", "generator_loss") + LOSS_WEIGHTS
+               + STABILISER_FLAGS if getattr(args, name) is not None}
     return {
+        "dataset": args.dataset,
         "presets": args.presets or (QUICK_PRESETS if args.quick else PRESETS),
+        "baseline": args.baseline,
         "seeds": list(range(args.seeds or (1 if args.quick else DEFAULT_SEEDS))),
         "steps": args.steps or (QUICK_STEPS if args.quick else DEFAULT_STEPS),
         "batch_size": args.batch_size,
-        "model_options": {
-            name: getattr(args, name)
-            for name in ("generator_loss",) + LOSS_WEIGHTS
-            if getattr(args, name) is not None
-        },
+        "paper_settings": args.paper_settings,
+        "model_options": options,
         "learning_rates": {
             block: getattr(args, f"{block}_lr") for block in BLOCKS if getattr(args, f"{block}_lr") is not None
         },
@@ -140,148 +183,177 @@ def run(args):
 # === The benchmark ===
 
 
-def _scores(classifier, real_features, images, held_out, reconstructions):
-    """Every metric of one model (or reference): sample-set metrics, then reconstruction metrics."""
-    from ava_keras import evaluation
+def load_data(dataset):
+    """`(train, held_out)` float32 images in [0, 1] of `dataset`, one of `DATASETS`."""
+    if dataset == "digits":
+        from ava_keras.evaluation.digit_classifier import digits_split
 
-    features = classifier.features(images)
-    precision, recall = evaluation.precision_recall(real_features, features, k=3)
-    return {
-        "classifier_fid": evaluation.frechet_distance(real_features, features),
-        "classifier_kid": evaluation.kernel_distance(real_features, features),
-        "precision": precision,
-        "recall": recall,
-        "mse": evaluation.mse(held_out, reconstructions),
-        "psnr": evaluation.psnr(held_out, reconstructions),
-        "ssim": evaluation.ssim(held_out, reconstructions),
-    }
+        train, _, held_out, _ = digits_split()
+        return train, held_out
+    from ava_keras.datasets import photo_crops
+
+    return tuple(
+        photo_crops(n, image_size=CROP_SIZE, downscale=CROP_DOWNSCALE, seed=seed)
+        for n, seed in ((TRAIN_CROPS, 0), (HELD_OUT_CROPS, 1))
+    )
 
 
-def reference_scores(classifier, train, held_out):
+class Scorer:
+    """Every metric of one set of samples and reconstructions against the held-out images.
+
+    On digits the features are the digit classifier's penultimate layer and
+    `confidence` is its mean top-class probability on the samples; on photos
+    they are `RandomFeatures` and there is no confidence.
+    """
+
+    def __init__(self, dataset, held_out, classifier_cache=None, say=None):
+        from ava_keras import evaluation
+
+        self.held_out = held_out
+        if dataset == "digits":
+            self.classifier = evaluation.digit_classifier.get_classifier(cache_dir=classifier_cache)
+            (say or print)(f"digit classifier: held-out accuracy {self.classifier.held_out_accuracy:.3f} "
+                           f"({self.classifier.path})", flush=True)
+            self.features = self.classifier.features
+        else:
+            self.classifier = None
+            self.features = evaluation.RandomFeatures(channels=held_out.shape[-1]).features
+        self.real_features = self.features(held_out)
+
+    def fid(self, samples):
+        from ava_keras import evaluation
+
+        return evaluation.frechet_distance(self.real_features, self.features(samples))
+
+    def __call__(self, samples, reconstructions):
+        from ava_keras import evaluation
+
+        features = self.features(samples)
+        precision, recall = evaluation.precision_recall(self.real_features, features, k=3)
+        scores = {
+            "fid": evaluation.frechet_distance(self.real_features, features),
+            "kid": evaluation.kernel_distance(self.real_features, features),
+            "precision": precision,
+            "recall": recall,
+            "confidence": self.classifier.confidence(samples) if self.classifier is not None else None,
+        }
+        if reconstructions is not None:
+            scores.update(
+                mse=evaluation.mse(self.held_out, reconstructions),
+                psnr=evaluation.psnr(self.held_out, reconstructions),
+                ssim=evaluation.ssim(self.held_out, reconstructions),
+            )
+        return scores
+
+
+def reference_scores(scorer, train):
     """Scores without a generative model, for scale.
 
-    `training_digits`: the first 397 training digits as the "samples" (the
-    floor a perfect generator could reach at this sample size), with the
-    held-out digits as their own perfect reconstructions skipped (MSE 0).
-    `mean_image`: the mean training digit as every sample and every
-    reconstruction (what a collapsed model gives).
+    `training_images`: as many training images as held-out ones, as the
+    "samples" (the floor a perfect generator could reach at this sample
+    size); no reconstruction scores. `mean_image`: the mean training image as
+    every sample and every reconstruction (what a collapsed model gives).
     """
     import numpy as np
 
-    real_features = classifier.features(held_out)
-    mean = np.repeat(train.mean(axis=0, keepdims=True), len(held_out), axis=0)
-    floor = _scores(classifier, real_features, train[: len(held_out)], held_out, held_out)
-    for key in ("mse", "psnr", "ssim"):
-        floor[key] = None
+    n = len(scorer.held_out)
+    mean = np.repeat(train.mean(axis=0, keepdims=True), n, axis=0)
     return {
-        "training_digits": floor,
-        "mean_image": _scores(classifier, real_features, mean, held_out, mean),
+        "training_images": scorer(train[:n], None),
+        "mean_image": scorer(mean, mean),
     }
 
 
-def _snapshot(model):
-    return {
-        "weights": [v.numpy() for v in model.weights],
-        "noise": model.sampling.seed_generator.state.numpy(),
-    }
+def build_model(name, seed, image_shape, paper_settings=False, model_options=None):
+    """A fresh model for `name` (a preset or `BASELINE`), built after `keras.utils.set_random_seed(seed)`."""
+    import keras
 
+    keras.utils.set_random_seed(seed)
+    if name == BASELINE:
+        from ava_keras.experiments.keras_io_vae import KerasIOVAE
 
-def _restore(model, state, optimizer_state):
-    for variable, value in zip(model.weights, state["weights"]):
-        variable.assign(value)
-    model.sampling.seed_generator.state.assign(state["noise"])
-    for variable, value in optimizer_state:
-        variable.assign(value)
+        model = KerasIOVAE(image_shape, latent_dim=NETWORK["latent_dim"], hidden_units=NETWORK["hidden_units"],
+                           seed=seed)
+        model.compile(optimizer=keras.optimizers.Adam())
+        return model
+    from ava_keras.models.ava import AVA
+    from ava_keras.models.presets import PAPER_SETTINGS
+
+    options = dict(PAPER_SETTINGS if paper_settings else {}, **(model_options or {}))
+    return AVA.from_preset(name, image_shape=image_shape, seed=seed, **NETWORK, **options)
 
 
 def run_benchmark(
-    presets, seeds, steps, batch_size, model_options=None, learning_rates=None, classifier_cache=None, progress=None
+    dataset, presets, seeds, steps, batch_size, baseline=True, paper_settings=False, model_options=None,
+    learning_rates=None, classifier_cache=None, progress=None,
 ):
-    """Trains and scores every (preset, seed).
+    """Trains and scores every (model, seed).
 
-    One model per preset is built, compiled (default optimizers of
-    `AVA.compile`, learning rates overridden by `learning_rates`) and traced
-    with one warm-up step; before each run its weights, sampling noise and
-    optimizer state are reset to those of a fresh model built after
-    `keras.utils.set_random_seed(seed)`, so the warm-up leaves no trace and
-    `train_seconds` times the steps only. Batches are drawn by a permutation
-    seeded by `seed`. A run whose losses or outputs become non-finite is
-    marked `"diverged"`, its scores left empty, and counted.
+    Each run builds a fresh model after `keras.utils.set_random_seed(seed)`,
+    compiles it (`AVA.compile`'s default optimizers, learning rates
+    overridden by `learning_rates`; Adam for the keras.io VAE) and trains it
+    for `steps` batches drawn by a permutation seeded by `seed`, so every
+    model sees the same batches. `train_seconds` times the steps after the
+    first (which traces the step). A run whose losses or outputs become
+    non-finite is marked `"diverged"`, its scores left empty, and counted.
 
     Returns:
         A dict: `rows` (one dict per run), `references` (see
         `reference_scores`), `grids` ({name: images} for the PNG: held-out
-        digits and the first seed's samples of each preset) and `config`.
+        images and the first seed's samples of each model) and `config`.
     """
-    import keras
-    import numpy as np
-
-    from ava_keras.evaluation.digit_classifier import digits_split, get_classifier
-    from ava_keras.models.ava import AVA
-
-    model_options, learning_rates = dict(model_options or {}), dict(learning_rates or {})
-    train, _, held_out, _ = digits_split(IMAGE_SIZE)
-    classifier = get_classifier(cache_dir=classifier_cache)
+    train, held_out = load_data(dataset)
     say = progress or (lambda *a, **k: None)
-    say(f"digit classifier: held-out accuracy {classifier.held_out_accuracy:.3f} ({classifier.path})", flush=True)
-    real_features = classifier.features(held_out)
-    references = reference_scores(classifier, train, held_out)
-    grids = {"held-out digits": held_out[:GRID_IMAGES]}
-    rows, optimizers, start, total = [], {}, time.time(), len(presets) * len(seeds)
-
-    def build(preset, seed):
-        keras.utils.set_random_seed(seed)
-        return AVA.from_preset(
-            preset, image_shape=train.shape[1:], routing="joint", seed=seed, **NETWORK, **model_options
-        )
-
-    for preset in presets:
-        model = build(preset, seeds[0])
-        first_state = _snapshot(model)
-        model.compile()
-        for block, rate in learning_rates.items():
-            if getattr(model, f"{block}_optimizer") is not None:
-                getattr(model, f"{block}_optimizer").learning_rate = rate
-        optimizer_vars = [
-            v for b in BLOCKS if getattr(model, f"{b}_optimizer") is not None
-            for v in getattr(model, f"{b}_optimizer").variables
-        ]
-        optimizer_state = [(v, v.numpy()) for v in optimizer_vars]
-        optimizers.update({b: _describe_optimizer(getattr(model, f"{b}_optimizer")) for b in BLOCKS
-                           if getattr(model, f"{b}_optimizer") is not None})
-        model.train_on_batch(train[:batch_size])  # trace once; undone by the reset below
+    scorer = Scorer(dataset, held_out, classifier_cache, say)
+    references = reference_scores(scorer, train)
+    models = ((BASELINE,) if baseline else ()) + tuple(presets)
+    grids = {"held-out images": held_out[:GRID_IMAGES]}
+    rows, optimizers, start, total = [], {}, time.time(), len(models) * len(seeds)
+    for name in models:
         for seed in seeds:
-            state = first_state if seed == seeds[0] else _snapshot(build(preset, seed))
-            _restore(model, state, optimizer_state)
-            row = _train_and_score(model, preset, seed, steps, batch_size, train, held_out, classifier,
-                                   real_features, say)
-            rows.append(row.pop("row"))
-            if seed == seeds[0] and row["samples"] is not None:
-                grids[preset] = row["samples"][:GRID_IMAGES]
+            model = build_model(name, seed, train.shape[1:], paper_settings, model_options)
+            if name != BASELINE:
+                model.compile()
+                for block, rate in learning_rates.items():
+                    if getattr(model, f"{block}_optimizer") is not None:
+                        getattr(model, f"{block}_optimizer").learning_rate = rate
+                optimizers.update({b: _describe_optimizer(getattr(model, f"{b}_optimizer")) for b in BLOCKS
+                                   if getattr(model, f"{b}_optimizer") is not None})
+            row, samples = _train_and_score(model, name, seed, steps, batch_size, train, scorer, say)
+            rows.append(row)
+            if seed == seeds[0] and samples is not None:
+                grids[name] = samples[:GRID_IMAGES]
             elapsed = time.time() - start
             say(
-                f"[{len(rows)}/{total}] {preset} seed={seed}: "
+                f"[{len(rows)}/{total}] {name} seed={seed}: "
                 + (
-                    f"FID {rows[-1]['classifier_fid']:.2f}, KID {rows[-1]['classifier_kid']:.4f}, "
-                    f"P/R {rows[-1]['precision']:.2f}/{rows[-1]['recall']:.2f}, MSE {rows[-1]['mse']:.4f}, "
-                    f"SSIM {rows[-1]['ssim']:.3f}"
-                    if rows[-1]["status"] == "ok"
-                    else f"DIVERGED at step {rows[-1]['diverged_at_step']}"
+                    f"FID {row['fid']:.2f} (prior {row['fid_prior']:.2f}), KID {row['kid']:.4f}, "
+                    f"P/R {row['precision']:.2f}/{row['recall']:.2f}, MSE {row['mse']:.4f}, SSIM {row['ssim']:.3f}"
+                    if row["status"] == "ok"
+                    else f"DIVERGED at step {row['diverged_at_step']}"
                 )
-                + f" ({rows[-1]['train_seconds']:.0f} s training; "
+                + f" ({row['train_seconds']:.0f} s training; "
                 f"ETA {elapsed / len(rows) * (total - len(rows)) / 60:.1f} min)",
                 flush=True,
             )
     config = {
-        "routing": "joint",
         "image_shape": list(train.shape[1:]),
-        "data": f"ava_keras.evaluation.digits_split(): {len(train)} training and {len(held_out)} held-out "
-        "digits, 28x28x1 (bicubic from 8x8), split seed 0",
+        "data": (
+            f"ava_keras.evaluation.digits_split(): {len(train)} training and {len(held_out)} held-out digits, "
+            "28x28x1 (bicubic from 8x8), split seed 0"
+            if dataset == "digits"
+            else f"ava_keras.datasets.photo_crops(): {len(train)} training crops (seed 0) and {len(held_out)} "
+            f"held-out crops (seed 1), {CROP_SIZE}x{CROP_SIZE}x3 from scikit-image's photographs shrunk "
+            f"{CROP_DOWNSCALE}x"
+        ),
+        "features": "digit classifier" if dataset == "digits" else "RandomFeatures(seed=0)",
         "network": {k: list(v) if isinstance(v, tuple) else v for k, v in NETWORK.items()},
         "optimizers": optimizers,
         "samples_per_model": len(held_out),
-        "classifier": {"path": classifier.path, "held_out_accuracy": classifier.held_out_accuracy},
     }
+    if scorer.classifier is not None:
+        config["classifier"] = {"path": scorer.classifier.path,
+                                "held_out_accuracy": scorer.classifier.held_out_accuracy}
     return {"rows": rows, "references": references, "grids": grids, "config": config}
 
 
@@ -290,66 +362,73 @@ def _describe_optimizer(optimizer):
     return {"class": type(optimizer).__name__, **{k: config[k] for k in ("learning_rate", "beta_1") if k in config}}
 
 
-def _train_and_score(model, preset, seed, steps, batch_size, train, held_out, classifier, real_features, say):
+def _train_and_score(model, name, seed, steps, batch_size, train, scorer, say):
+    """Trains `model` for `steps` batches and scores it; returns `(row, samples or None)`."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
     order, losses, diverged_at = np.empty(0, dtype=int), [], None
     report_every = max(1, steps // 5)
-    run_start = time.time()
+    seconds = 0.0
     for step in range(steps):
         if len(order) < batch_size:
             order = np.concatenate([order, rng.permutation(len(train))])
         batch, order = train[order[:batch_size]], order[batch_size:]
+        step_start = time.time()
         logs = model.train_on_batch(batch, return_dict=True)
         values = {k: float(v) for k, v in logs.items()}
+        seconds += (time.time() - step_start) if step else 0.0
         losses.append(values["loss"])
         if not all(math.isfinite(v) for v in values.values()):
             diverged_at = step + 1
             break
         if (step + 1) % report_every == 0 and step + 1 < steps:
-            say(f"    {preset} seed={seed} step {step + 1}/{steps}: loss {np.mean(losses[-report_every:]):.2f}",
+            say(f"    {name} seed={seed} step {step + 1}/{steps}: loss {np.mean(losses[-report_every:]):.2f}",
                 flush=True)
-    seconds = time.time() - run_start
-    samples = reconstructions = None
+    n = len(scorer.held_out)
+    scores, samples = {key: "" for key, _, _ in METRICS}, None
     if diverged_at is None:
-        samples = model.sample(len(held_out), seed=seed)
-        reconstructions = model.reconstruct(held_out)
-        if not (np.all(np.isfinite(samples)) and np.all(np.isfinite(reconstructions))):
+        reconstructions = model.reconstruct(scorer.held_out)
+        prior_samples = model.sample(n, seed=seed)
+        if name != BASELINE:
+            model.fit_latent_sampler(train, seed=seed)
+            samples = model.sample(n, seed=seed)
+        else:
+            samples = prior_samples
+        if all(np.all(np.isfinite(a)) for a in (reconstructions, prior_samples, samples)):
+            scores.update(scorer(samples, reconstructions), fid_prior=scorer.fid(prior_samples))
+        else:
             diverged_at, samples = steps, None
-    row = {"preset": preset, "seed": seed, "steps": steps, "batch_size": batch_size,
+    scores["train_seconds"] = round(seconds, 2)
+    row = {"model": name, "seed": seed, "steps": steps, "batch_size": batch_size,
            "status": "ok" if diverged_at is None else "diverged",
            "diverged_at_step": "" if diverged_at is None else diverged_at}
-    scores = {key: "" for key, _, _ in METRICS}
-    if diverged_at is None:
-        scores.update(_scores(classifier, real_features, samples, held_out, reconstructions))
-    scores["train_seconds"] = round(seconds, 2)
+    if diverged_at is not None:
+        scores.update({key: "" for key, _, _ in METRICS if key != "train_seconds"})
     tail = losses[-max(1, steps // 10):]
     row.update(scores, final_loss=float(np.mean(tail)) if tail else "")
-    return {"row": row, "samples": samples}
+    return row, samples
 
 
 # === Outputs ===
 
 
 def summarize(rows):
-    """Mean and sample SD over the non-diverged seeds of each preset, for every metric.
+    """Mean and sample SD over the non-diverged seeds of each model, for every metric.
 
     Returns:
-        {preset: {metric: {"mean", "sd"} (None when no run succeeded), "ok": n, "runs": n}},
-        presets in the order of `PRESETS`.
+        {model: {metric: {"mean", "sd"} (None when no run succeeded), "ok": n, "runs": n}},
+        models in the order of `ROW_ORDER` (the keras.io VAE, then the presets).
     """
     summary = {}
-    for preset in [p for p in PRESETS if any(r["preset"] == p for r in rows)]:
-        mine = [r for r in rows if r["preset"] == preset]
+    for name in [m for m in ROW_ORDER if any(r["model"] == m for r in rows)]:
+        mine = [r for r in rows if r["model"] == name]
         ok = [r for r in mine if r["status"] == "ok"]
         entry = {"ok": len(ok), "runs": len(mine)}
         for key, _, _ in METRICS:
-            values = [float(r[key]) for r in (mine if key == "train_seconds" else ok) if r[key] not in ("", None)]
-            entry[key] = (
-                {"mean": sum(values) / len(values), "sd": sample_sd(values)} if values else None
-            )
-        summary[preset] = entry
+            values = [float(r[key]) for r in (mine if key == "train_seconds" else ok) if r.get(key) not in ("", None)]
+            entry[key] = {"mean": sum(values) / len(values), "sd": sample_sd(values)} if values else None
+        summary[name] = entry
     return summary
 
 
@@ -360,32 +439,53 @@ def _mean_sd(cell, fmt):
     return text if math.isnan(cell["sd"]) else f"{text} ± {fmt.format(cell['sd'])}"
 
 
+def _row_name(name):
+    return "keras.io VAE" if name == BASELINE else name.upper()
+
+
 def format_table(summary, references, config):
-    """Markdown: one row per preset (mean ± SD over seeds) and the two reference rows."""
-    header = "| preset | " + " | ".join(h for _, h, _ in METRICS) + " | ok runs |"
+    """Markdown: one row per model (mean ± SD over seeds) and the two reference rows."""
+    features = config.get("features", "digit classifier")
+    header = "| model | " + " | ".join(h for _, h, _ in METRICS) + " | ok runs |"
     lines = [
-        f"Classifier FID/KID: {config.get('samples_per_model', '?')} samples vs the held-out digits, in the "
-        "feature space of ava_keras's digit classifier (not comparable with Inception FID). "
-        f"Budget: {config.get('steps')} steps of batch {config.get('batch_size')}, routing joint; "
-        "mean ± SD over seeds.",
+        f"Data: {config.get('data', '?')}. FID/KID/precision/recall: {config.get('samples_per_model', '?')} "
+        f"samples vs the held-out images in the features of the {features} (not comparable with Inception FID); "
+        "AVA samples from the fitted latent mixture, `FID prior` from N(0, I); the keras.io VAE samples N(0, I). "
+        f"Budget: {config.get('steps')} steps of batch {config.get('batch_size')}; mean ± SD over seeds.",
         "",
         header,
         "|---" * (len(METRICS) + 2) + "|",
     ]
-    for preset, entry in summary.items():
+    for name, entry in summary.items():
         cells = [_mean_sd(entry[key], fmt) for key, _, fmt in METRICS]
-        lines.append(f"| {preset.upper()} | " + " | ".join(cells) + f" | {entry['ok']}/{entry['runs']} |")
-    names = {"training_digits": "real training digits", "mean_image": "mean training digit"}
+        lines.append(f"| {_row_name(name)} | " + " | ".join(cells) + f" | {entry['ok']}/{entry['runs']} |")
+    names = {"training_images": "real training images", "mean_image": "mean training image"}
     for name, scores in references.items():
-        cells = [
-            "—" if scores.get(key) is None else fmt.format(scores[key]) for key, _, fmt in METRICS
-        ]
+        cells = ["—" if scores.get(key) is None else fmt.format(scores[key]) for key, _, fmt in METRICS]
         lines.append(f"| *{names.get(name, name)}* | " + " | ".join(cells) + " | reference |")
     return "\n".join(lines) + "\n"
 
 
+def read_runs(path):
+    """The rows of a `<label>_runs.csv`, numbers as floats (empty cells stay "")."""
+    with open(path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    for row in rows:
+        for key, _, _ in METRICS:
+            if row.get(key) not in ("", None):
+                row[key] = float(row[key])
+    return rows
+
+
+def table_from_files(runs_csv, summary_json):
+    """Rebuilds `<label>_table.md` from a run's committed CSV and JSON (for checking docs)."""
+    with open(summary_json, encoding="utf-8") as file:
+        saved = json.load(file)
+    return format_table(summarize(read_runs(runs_csv)), saved["references"], saved["config"])
+
+
 def plot_grids(grids, path):
-    """One PNG: an 8x8 grid of images per panel (held-out digits, then each preset's samples)."""
+    """One PNG: an 8x8 grid of images per panel (held-out images, then each model's samples)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -399,8 +499,9 @@ def plot_grids(grids, path):
     for axis in axes.flat:
         axis.axis("off")
     for axis, (name, images) in zip(axes.flat, grids.items()):
-        axis.imshow(image_grid(images, columns=8)[..., 0], cmap="gray", vmin=0, vmax=255)
-        axis.set_title(name if name not in PRESETS else f"{name.upper()} samples", fontsize=10)
+        grid = image_grid(images, columns=8)
+        axis.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=255)
+        axis.set_title(name if name not in ROW_ORDER else f"{_row_name(name)} samples", fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

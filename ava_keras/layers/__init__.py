@@ -2,9 +2,10 @@
 
 from ava_keras.layers.conv_decoder import ConvDecoder
 from ava_keras.layers.conv_encoder import ConvEncoder
+from ava_keras.layers.diff_augment import DiffAugment
 from ava_keras.layers.discriminator import Discriminator
 from ava_keras.layers.gaussian_mixture import GaussianMixture
 from ava_keras.layers.latent_discriminator import LatentDiscriminator
 from ava_keras.layers.sampling import Sampling
 
-__all__ = ["ConvDecoder", "ConvEncoder", "Discriminator", "GaussianMixture", "LatentDiscriminator", "Sampling"]
+__all__ = ["ConvDecoder", "ConvEncoder", "DiffAugment", "Discriminator", "GaussianMixture", "LatentDiscriminator", "Sampling"]

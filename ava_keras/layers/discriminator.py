@@ -17,6 +17,9 @@ class Discriminator(keras.layers.Layer):
         filters: Filter counts of the stride-2 convolutions.
         kernel_size: Convolution kernel size.
         dropout: Dropout rate before the output unit (0 for none).
+        spectral_normalization: Divide every weight matrix by its largest
+            singular value, estimated by power iteration (Miyato et al. 2018),
+            so that d is roughly 1-Lipschitz.
         **kwargs: Base layer keyword arguments, such as `name`.
 
     Call arguments:
@@ -34,7 +37,7 @@ class Discriminator(keras.layers.Layer):
         Nguyen (2023), eqs. 2, 4 and 7.
     """
 
-    def __init__(self, filters=(32, 64), kernel_size=3, dropout=0.0, **kwargs):
+    def __init__(self, filters=(32, 64), kernel_size=3, dropout=0.0, spectral_normalization=False, **kwargs):
         super().__init__(**kwargs)
         # === Config ===
         self.filters = check_filters("filters", filters)
@@ -42,11 +45,14 @@ class Discriminator(keras.layers.Layer):
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
         self.dropout = float(dropout)
+        self.spectral_normalization = bool(spectral_normalization)
 
         # === Layers ===
         self.conv_layers = [
-            keras.layers.Conv2D(
-                n, self.kernel_size, strides=2, padding="same", name=f"conv_{i}", dtype=self.dtype_policy
+            self._normalized(
+                keras.layers.Conv2D(
+                    n, self.kernel_size, strides=2, padding="same", name=f"conv_{i}", dtype=self.dtype_policy
+                )
             )
             for i, n in enumerate(self.filters)
         ]
@@ -55,7 +61,12 @@ class Discriminator(keras.layers.Layer):
         )
         self.flatten = keras.layers.Flatten(name="flatten", dtype=self.dtype_policy)
         self.dropout_layer = keras.layers.Dropout(self.dropout, name="dropout", dtype=self.dtype_policy)
-        self.logit = keras.layers.Dense(1, name="logit", dtype=self.dtype_policy)
+        self.logit = self._normalized(keras.layers.Dense(1, name="logit", dtype=self.dtype_policy))
+
+    def _normalized(self, layer):
+        if not self.spectral_normalization:
+            return layer
+        return keras.layers.SpectralNormalization(layer, name=f"spectral_{layer.name}", dtype=self.dtype_policy)
 
     def build(self, input_shape):
         if len(input_shape) != 4:
@@ -74,9 +85,9 @@ class Discriminator(keras.layers.Layer):
     def call(self, inputs, training=False):
         x = inputs
         for layer in self.conv_layers:
-            x = self.activation_layer(layer(x))
+            x = self.activation_layer(layer(x, training=training))
         x = self.dropout_layer(self.flatten(x), training=training)
-        return self.logit(x)
+        return self.logit(x, training=training)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 1)
@@ -88,6 +99,7 @@ class Discriminator(keras.layers.Layer):
                 "filters": list(self.filters),
                 "kernel_size": self.kernel_size,
                 "dropout": self.dropout,
+                "spectral_normalization": self.spectral_normalization,
             }
         )
         return config

@@ -75,15 +75,15 @@ class GaussianMixture(keras.layers.Layer):
     # === Sampling and density (TensorFlow ops) ===
 
     def call(self, inputs):
-        uniform, normal = inputs
+        uniform, normal = (ops.cast(x, "float32") for x in inputs)
         weights = ops.softmax(ops.cast(self.logits, "float32"))
         # Inverse CDF with comparisons only (no categorical op): TFLite runs it.
         edges = ops.cumsum(weights)[:-1]
         uniform = ops.cast(uniform, "float32")  # float16 under mixed_float16: compare in float32
         component = ops.sum(ops.cast(ops.expand_dims(uniform, -1) >= edges, "int32"), axis=-1)
-        means = ops.take(self.means, component, axis=0)
-        scales = ops.take(self.scale_tril, component, axis=0)
-        return means + ops.einsum("nij,nj->ni", scales, ops.cast(normal, scales.dtype))
+        means = ops.take(ops.cast(self.means, "float32"), component, axis=0)
+        scales = ops.take(ops.cast(self.scale_tril, "float32"), component, axis=0)
+        return ops.cast(means + ops.einsum("nij,nj->ni", scales, normal), self.compute_dtype)
 
     def noise(self, n, seed):
         """The `(uniform, normal)` draws behind `sample(n, seed)`, as stateless ops."""

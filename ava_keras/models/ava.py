@@ -8,7 +8,15 @@ import tensorflow as tf
 from keras import ops
 
 from ava_keras import distribute, losses
-from ava_keras.layers import ConvDecoder, ConvEncoder, Discriminator, GaussianMixture, LatentDiscriminator, Sampling
+from ava_keras.layers import (
+    ConvDecoder,
+    ConvEncoder,
+    DiffAugment,
+    Discriminator,
+    GaussianMixture,
+    LatentDiscriminator,
+    Sampling,
+)
 from ava_keras.layers._validation import check_image_shape, check_positive_int
 from ava_keras.models.presets import PRESETS, SWITCHES, get_switches
 
@@ -64,14 +72,20 @@ class AVA(keras.Model):
         routing: `"joint"` (default: each block minimises eq. 3/12 through
             every path) or `"paper"` (the paper's update rules, eqs. 5-16:
             the encoder sees only KL and A_D). See docs/design_choices.md.
-        generator_loss: `"minimax"` (the paper's log(1 − d)) or
-            `"non_saturating"` (−log d).
+        generator_loss: `"non_saturating"` (default, −log d, bounded below)
+            or `"minimax"` (the paper's log(1 − d), unbounded below: it can
+            run away, see docs/quality.md).
         likelihood: The decoder's likelihood, i.e. the reconstruction term:
-            `"paper"` (eq. 1's ½‖x − x′‖², a Gaussian with σ = 1),
-            `"bernoulli"` (binary cross-entropy) or `"gaussian"` (σ set to
-            its optimum, σ-VAE). See `ava_keras.losses.LIKELIHOODS`.
+            `"gaussian"` (default: σ set to its optimum, σ-VAE),
+            `"bernoulli"` (binary cross-entropy) or `"paper"` (eq. 1's
+            ½‖x − x′‖², a Gaussian with σ = 1, far too wide for pixels).
+            `ava_keras.PAPER_SETTINGS` holds the paper's exact settings.
         reconstruction_weight, kl_weight, adversarial_weight, leaning_weight:
             Non-negative multipliers of R, K, the A terms and the leaning terms.
+        r1_weight: Weight γ of the R1 penalty (γ/2)·E‖∇ₓ logit d(x)‖² on real
+            images in d's objective (0: none).
+        augment_discriminator: Show d DiffAugment-ed real and decoded images
+            while training (`ava_keras.layers.DiffAugment`).
         latent_sampler_components: Components of the Gaussian mixture that
             `fit_latent_sampler` fits to the encoder's means (`latent_sampler`).
         seed: Optional integer seed of the sampling noise.
@@ -95,12 +109,14 @@ class AVA(keras.Model):
         encoder_discriminator=False,
         encoder_leaning=False,
         routing="joint",
-        generator_loss="minimax",
-        likelihood="paper",
+        generator_loss="non_saturating",
+        likelihood="gaussian",
         reconstruction_weight=1.0,
         kl_weight=1.0,
         adversarial_weight=1.0,
         leaning_weight=1.0,
+        r1_weight=0.0,
+        augment_discriminator=False,
         latent_sampler_components=10,
         seed=None,
         **kwargs,
@@ -131,6 +147,7 @@ class AVA(keras.Model):
             ("kl_weight", kl_weight),
             ("adversarial_weight", adversarial_weight),
             ("leaning_weight", leaning_weight),
+            ("r1_weight", r1_weight),
         ):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ValueError(f"`{name}` must be a non-negative number. Received: {name}={value!r}")
@@ -143,6 +160,10 @@ class AVA(keras.Model):
         self.discriminator = discriminator
         self.latent_discriminator = latent_discriminator
         self.sampling = Sampling(seed=seed, name="sampling", dtype=self.dtype_policy)
+        self.augment_discriminator = bool(augment_discriminator)
+        self.augmenter = (
+            DiffAugment(seed=seed, name="augmenter", dtype=self.dtype_policy) if self.augment_discriminator else None
+        )
 
         # === State ===
         # Switches are variables, not Python bools: a traced train_step reads
@@ -177,6 +198,7 @@ class AVA(keras.Model):
         discriminator_filters=(32, 64),
         latent_discriminator_units=(64, 64),
         hidden_units=128,
+        spectral_normalization=False,
         **kwargs,
     ):
         """Builds a model with the default convolutional networks for `preset`.
@@ -184,7 +206,9 @@ class AVA(keras.Model):
         `preset` is one of `"vae"`, `"ava1"` ... `"ava5"` (see `PRESETS`).
         Only the discriminators the preset uses are built; build from `"ava5"`
         and call `set_variant` (or use `VariantSchedule`) to move between
-        variants during training. Other keyword arguments go to `AVA`.
+        variants during training. `spectral_normalization` builds the
+        discriminator d with spectrally normalised weights. Other keyword
+        arguments go to `AVA`.
         """
         switches = get_switches(preset)
         image_shape = check_image_shape(image_shape)
@@ -197,7 +221,14 @@ class AVA(keras.Model):
             ),
             decoder=ConvDecoder(image_shape, filters=decoder_filters, name="decoder", dtype=dtype),
             discriminator=(
-                Discriminator(filters=discriminator_filters, name="discriminator", dtype=dtype) if needs_d else None
+                Discriminator(
+                    filters=discriminator_filters,
+                    spectral_normalization=spectral_normalization,
+                    name="discriminator",
+                    dtype=dtype,
+                )
+                if needs_d
+                else None
             ),
             latent_discriminator=(
                 LatentDiscriminator(units=latent_discriminator_units, name="latent_discriminator", dtype=dtype)
@@ -427,6 +458,8 @@ class AVA(keras.Model):
                 supervise=on["decoder_discriminator"],
                 lean=on["decoder_leaning"],
                 training=training,
+                augmenter=self.augmenter,
+                r1_weight=w["r1_weight"],
             )
             logs.update(
                 decoder_adversarial=decoder_adversarial,
@@ -482,20 +515,37 @@ class AVA(keras.Model):
         }
         return objectives, logs
 
-    def _adversary_terms(self, network, real, fake, leaning_coefficient, supervise, lean, training):
+    def _adversary_terms(
+        self, network, real, fake, leaning_coefficient, supervise, lean, training, augmenter=None, r1_weight=0.0
+    ):
         """One discriminator's terms: (generator term, its own objective, logs).
 
         The generator term is A_d (eq. 3) or A_D (eq. 12). The objective is
         −b (eq. 4) or −B (eq. 11), gated by `supervise`, plus the leaning
-        term of eq. 10 or 16, gated by `lean`.
+        term of eq. 10 or 16, gated by `lean`. With an `augmenter`, real and
+        fake inputs are augmented (DiffAugment) while training; a positive
+        `r1_weight` adds the R1 penalty (r1_weight / 2)·E‖∇ₓ logit(x)‖² on
+        real inputs (Mescheder et al. 2018) to the supervised objective.
         """
-        real_logits = ops.cast(network(real, training=training), "float32")
+        if augmenter is not None:
+            real, fake = augmenter(real, training=training), augmenter(fake, training=training)
+        if r1_weight and training:
+            with tf.GradientTape() as input_tape:
+                input_tape.watch(real)
+                real_logits = network(real, training=training)
+            gradient = ops.cast(input_tape.gradient(real_logits, real), "float32")
+            penalty = losses.r1_penalty(gradient)  # sums over the batch
+        else:
+            real_logits = network(real, training=training)
+            penalty = 0.0
+        # Losses in float32 under mixed precision.
+        real_logits = ops.cast(real_logits, "float32")
         fake_logits = ops.cast(network(fake, training=training), "float32")
         generator_term = losses.generator_loss(fake_logits, self.generator_loss)
         discriminator_loss = losses.discriminator_loss(real_logits, fake_logits)
         leaning = losses.leaning_loss(leaning_coefficient, fake_logits)
         objective = (
-            supervise * discriminator_loss
+            supervise * (discriminator_loss + r1_weight * penalty)
             + lean * self.loss_weights_config["leaning_weight"] * leaning
         )
         terms = {
@@ -704,6 +754,7 @@ class AVA(keras.Model):
                 "routing": self.routing,
                 "generator_loss": self.generator_loss,
                 "likelihood": self.likelihood,
+                "augment_discriminator": self.augment_discriminator,
                 "latent_sampler_components": self.latent_sampler_components,
                 "seed": self.seed,
                 **self.loss_weights_config,

@@ -47,3 +47,17 @@ def get_switches(preset):
             f"Unknown preset {preset!r}. Valid presets: {', '.join(PRESETS)}."
         )
     return dict(PRESETS[preset]["switches"])
+
+# The paper's exact settings: eq. 1's ½‖x − x′‖² (σ = 1), the paper's update
+# rules (the encoder never sees the reconstruction error), the minimax
+# generator terms and unit weights. `AVA.from_preset(p, ..., **PAPER_SETTINGS)`;
+# the paper reproduction (`ava-keras experiment paper`) uses them.
+PAPER_SETTINGS = {
+    "routing": "paper",
+    "likelihood": "paper",
+    "generator_loss": "minimax",
+    "reconstruction_weight": 1.0,
+    "kl_weight": 1.0,
+    "adversarial_weight": 1.0,
+    "leaning_weight": 1.0,
+}

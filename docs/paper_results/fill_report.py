@@ -29,10 +29,17 @@ def _value(match):
     return str(data)
 
 
-if __name__ == "__main__":
+OUTPUT = os.path.join(HERE, os.pardir, "paper_reproduction.md")
+
+
+def render():
+    """The report's text: the template with its placeholders filled."""
     with open(os.path.join(HERE, "report_template.md")) as file:
         text = file.read()
     text = re.sub(r"\{\{tables:([\w.]+)\}\}", _tables, text)
-    text = re.sub(r"\{\{json:([\w.]+):([\w.]+)\}\}", _value, text)
-    with open(os.path.join(HERE, os.pardir, "paper_reproduction.md"), "w") as file:
-        file.write(text)
+    return re.sub(r"\{\{json:([\w.]+):([\w.]+)\}\}", _value, text)
+
+
+if __name__ == "__main__":
+    with open(OUTPUT, "w") as file:
+        file.write(render())
