@@ -54,7 +54,7 @@ def test_fit_under_mixed_policy_matches_float32_and_round_trips(policy, float32_
         assert np.asarray(values).dtype == np.float64  # logged from float32 tensors
     # Same seeds and data: the final losses differ only by rounding in the compute dtype.
     for key in ("loss", "reconstruction", "kl", "discriminator_loss", "latent_discriminator_loss"):
-        np.testing.assert_allclose(history[key][-1], float32_history[key][-1], rtol=0.02, err_msg=key)
+        np.testing.assert_allclose(history[key][-1], float32_history[key][-1], rtol=0.02, atol=1e-3, err_msg=key)
 
     path = tmp_path / f"{policy}.keras"
     model.save(path)
@@ -131,7 +131,7 @@ def test_mirrored_fit_under_mixed_policy(policy):
 @pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
 def test_cli_train_precision_flag(precision, tmp_path, capsys):
     """`--precision` builds the model with that policy (the global policy stays float32)."""
-    write_image_folder(load_photos(image_size=(16, 16))[:8], tmp_path / "pictures")
+    write_image_folder(load_photos(image_size=(16, 16))[:12], tmp_path / "pictures")  # >= 10 mixture components
     out = tmp_path / "out"
     code = cli.main(["train", str(tmp_path / "pictures"), "--precision", precision, "--preset", "ava1",
                      "--epochs", "1", "--image-size", "16", "--latent-dim", "4", "--batch-size", "4",
