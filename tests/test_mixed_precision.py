@@ -124,8 +124,14 @@ def test_mirrored_fit_under_mixed_policy(policy):
     for key, values in history.items():
         assert np.isfinite(values).all(), key
     scaled = policy == "mixed_float16"
-    assert isinstance(model.decoder_optimizer, keras.optimizers.LossScaleOptimizer) == scaled
-    assert int(model.decoder_optimizer.iterations.numpy()) == 2 * len(IMAGES) // (2 * BATCH_SIZE)
+    optimizer = model.decoder_optimizer
+    assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer) == scaled
+    steps, applied = 2 * len(IMAGES) // (2 * BATCH_SIZE), int(optimizer.iterations.numpy())
+    if scaled:  # a step whose scaled gradients overflow is skipped and halves the scale
+        assert 0 < applied <= steps
+        assert optimizer.dynamic_scale.numpy() == 2.0**15 / 2 ** (steps - applied)
+    else:
+        assert applied == steps
 
 
 @pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
