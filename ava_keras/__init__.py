@@ -14,7 +14,8 @@ import sys as _sys  # noqa: E402
 
 def _load_all():
     """Imports Keras and every submodule (registering the serializable classes)."""
-    global AVA, PAPER_SETTINGS, PRESETS, callbacks, data, datasets, distribute, evaluation, export_saved_model, layers, losses, saving
+    global AVA, PAPER_SETTINGS, PRESETS, callbacks, data, datasets, distribute, evaluation, export_saved_model
+    global export_tflite, layers, losses, saving
     import keras as _keras
 
     if _keras.backend.backend() != "tensorflow":
@@ -27,6 +28,7 @@ def _load_all():
     from ava_keras import callbacks, data, datasets, distribute, evaluation, layers, losses
     from ava_keras import saving
     from ava_keras.export import export_saved_model
+    from ava_keras.tflite import export_tflite
     from ava_keras.models.ava import AVA
     from ava_keras.models.presets import PAPER_SETTINGS, PRESETS
 
@@ -53,6 +55,7 @@ __all__ = [
     "distribute",
     "evaluation",
     "export_saved_model",
+    "export_tflite",
     "layers",
     "losses",
     "saving",

@@ -27,6 +27,7 @@ ROUTINGS = ("joint", "paper")  # ava_keras.models.ava.ROUTINGS
 LIKELIHOODS = ("gaussian", "bernoulli", "paper")  # ava_keras.losses.LIKELIHOODS
 GENERATOR_LOSSES = ("non_saturating", "minimax")  # ava_keras.losses.GENERATOR_LOSSES
 STRATEGIES = ("none", "mirrored", "multiworker")  # ava_keras.distribute.STRATEGIES
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies
 RESIZE_MODES = ("crop", "stretch", "pad")  # ava_keras.data.RESIZE_MODES
 # Defaults per data source. Digits: the quality benchmark's setting (28x28,
 # latent 16; docs/quality.md), 20 epochs of ~28 steps, about the benchmark's
@@ -185,6 +186,10 @@ def build_parser():
                        help="decode DIR once into this on-disk cache instead (overrides --cache)")
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                        help="0: silent, 1: progress bar, 2: one line per epoch")
+    train.add_argument("--precision", choices=PRECISIONS, default="float32",
+                       help="dtype policy: mixed_float16 for NVIDIA GPUs with tensor cores (loss-scaled), "
+                       "mixed_bfloat16 for TPUs, recent GPUs and CPUs with AMX or AVX512-BF16; weights and "
+                       "losses stay float32")
     train.add_argument("--strategy", choices=STRATEGIES, default="none",
                        help="tf.distribute strategy: mirrored = every local GPU, multiworker = the cluster in "
                             "TF_CONFIG (docs/distributed.md); --batch-size is the global batch")
@@ -216,6 +221,9 @@ def build_parser():
     export.add_argument("model", metavar="MODEL", help="a .keras file written by 'ava-keras train'")
     export.add_argument("outdir", metavar="OUTDIR", help="output folder")
     export.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTDIR")
+    export.add_argument("--tflite", action="store_true",
+                        help="write TensorFlow Lite files instead: OUTDIR/<endpoint>.tflite, one per endpoint, "
+                        "builtin ops only (see ava_keras.export_tflite)")
 
     info = commands.add_parser("info", formatter_class=defaults, help="describe a trained model",
                                description="Print the variant, shapes, parameter counts and optimizers of MODEL.")
@@ -468,7 +476,7 @@ def _train(args):
         settings = ak.PAPER_SETTINGS if args.paper_settings else {
             "routing": args.routing, "likelihood": args.likelihood, "generator_loss": args.generator_loss}
         model = ak.AVA.from_preset(args.preset, image_shape=tuple(args.image_size) + (args.channels,),
-                                   latent_dim=args.latent_dim, seed=args.seed, **settings)
+                                   latent_dim=args.latent_dim, seed=args.seed, dtype=args.precision, **settings)
         _compile(model, args)
     os.makedirs(args.out, exist_ok=True)
     model_path = os.path.join(args.out, MODEL_FILE)
@@ -480,7 +488,7 @@ def _train(args):
     if args.log_dir:
         callbacks.append(keras.callbacks.TensorBoard(args.log_dir, write_graph=False))
     print(f"Training {args.preset} ({model.routing} routing, {model.likelihood} likelihood, {model.generator_loss} "
-          f"generator loss) on {args.image_size[0]}x{args.image_size[1]}x"
+          f"generator loss, {args.precision}) on {args.image_size[0]}x{args.image_size[1]}x"
           f"{args.channels} images for {args.epochs} epoch(s); outputs in {args.out}")
     try:
         model.fit(train, validation_data=validation, epochs=args.epochs, callbacks=callbacks,
@@ -544,6 +552,10 @@ def _reconstruct(args):
 
 def _export(args):
     ak = _load_tensorflow()
+    if args.tflite:
+        files = ak.export_tflite(_load_model(args.model), args.outdir, overwrite=args.overwrite)
+        print(f"Exported {len(files)} TFLite files to {args.outdir}: {', '.join(map(os.path.basename, files.values()))}")
+        return 0
     path = ak.export_saved_model(_load_model(args.model), args.outdir, overwrite=args.overwrite)
     print(f"Exported SavedModel to {path}")
     return 0

@@ -19,8 +19,13 @@ METADATA_FILE = os.path.join("assets.extra", "ava_keras.json")
 RANDOM_SEED = -1  # `generate(n, seed=RANDOM_SEED)` draws fresh noise.
 
 
-def _endpoint_functions(model):
-    """Returns `{name: (function, input_signature)}` for `model`'s endpoints."""
+def _endpoint_functions(model, noise=None):
+    """Returns `{name: (function, input_signature)}` for `model`'s endpoints.
+
+    `noise(n, seed)` gives the `(uniform, normal)` draws `generate` feeds to
+    `model.latent_sampler`; by default the sampler's own (`model.sample`'s).
+    """
+    noise = noise or model.latent_sampler.noise
     height, width, channels = model.image_shape
     images_spec = tf.TensorSpec((None, height, width, channels), tf.float32, name="images")
     latents_spec = tf.TensorSpec((None, model.latent_dim), tf.float32, name="latents")
@@ -37,11 +42,11 @@ def _endpoint_functions(model):
         return {"images": model.decoder(latents, training=False)}
 
     def generate(n, seed=RANDOM_SEED):
-        # Same draws as `model.sample(n, seed)`: the latent sampler's stateless noise.
-        seed = tf.where(
-            seed < 0, tf.random.uniform((), maxval=tf.int32.max - 1, dtype=tf.int32), seed
-        )
-        latents = model.latent_sampler(model.latent_sampler.noise(n, seed))
+        # Same draws as `model.sample(n, seed)`: the latent sampler's stateless noise
+        # (unless `noise` replaces it). A fresh seed comes from a float
+        # RandomUniform, a TFLite op (RandomUniformInt is not).
+        seed = tf.where(seed < 0, tf.cast(tf.random.uniform(()) * 2.0**30, tf.int32), seed)
+        latents = model.latent_sampler(noise(n, seed))
         return {"images": model.decoder(latents, training=False)}
 
     def discriminate(images):
@@ -67,6 +72,21 @@ def _endpoint_functions(model):
     return endpoints
 
 
+def check_model(model):
+    """Raises a ValueError unless `model` is an ava_keras AVA."""
+    if not isinstance(model, AVA):
+        raise ValueError(f"`model` must be an ava_keras AVA model. Received: model of type {type(model).__name__}")
+
+
+def write_endpoints(model, endpoints, path):
+    """Writes `endpoints` (`{name: (function, input_signature)}`) of `model` as a SavedModel at `path`."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for name, (function, signature) in endpoints.items():
+        archive.add_endpoint(name, function, input_signature=signature)
+    archive.write_out(path, verbose=False)
+
+
 def export_saved_model(model, path=None, overwrite=False):
     """Writes `model` as a TensorFlow SavedModel with one endpoint per use.
 
@@ -85,7 +105,7 @@ def export_saved_model(model, path=None, overwrite=False):
     `generate` decodes z drawn by `model.latent_sampler` (N(0, I), or the
     mixture fitted by `model.fit_latent_sampler`) with stateless random ops: the same
     non-negative `seed` gives the same images, equal to `model.sample(n,
-    seed)`; `seed=-1` draws fresh noise. `discriminate` exists only when the
+    seed)`; `seed=-1` draws fresh noise. For TFLite, see `export_tflite`. `discriminate` exists only when the
     model has a discriminator, `discriminate_latent` only when it has a
     latent discriminator. A JSON summary (image shape, latent size, variant,
     endpoints, ava_keras version) is written to `assets.extra/ava_keras.json`.
@@ -105,8 +125,7 @@ def export_saved_model(model, path=None, overwrite=False):
     >>> served = tf.saved_model.load(path)
     >>> images = served.generate(n=16, seed=0)["images"]
     """
-    if not isinstance(model, AVA):
-        raise ValueError(f"`model` must be an ava_keras AVA model. Received: model of type {type(model).__name__}")
+    check_model(model)
     if path is None:
         path = os.path.join(DEFAULT_EXPORT_DIR, model.preset or model.name)
     path = os.fspath(path)
@@ -115,12 +134,8 @@ def export_saved_model(model, path=None, overwrite=False):
     if os.path.isdir(path) and os.listdir(path) and not overwrite:
         raise ValueError(f"Cannot export to {path!r}: the directory is not empty. Pass overwrite=True to replace it.")
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
     endpoints = _endpoint_functions(model)
-    for name, (function, signature) in endpoints.items():
-        archive.add_endpoint(name, function, input_signature=signature)
-    archive.write_out(path, verbose=False)
+    write_endpoints(model, endpoints, path)
 
     metadata = {
         "format": "ava_keras SavedModel export",

@@ -157,3 +157,79 @@ def test_export_refuses_bad_targets(tmp_path):
     with pytest.raises(ValueError, match="must be an ava_keras AVA model.*Sequential"):
         ak.export_saved_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), tmp_path / "x")
     assert (tmp_path / "taken" / "file.txt").read_text() == "keep me"
+
+
+def test_every_endpoint_runs_in_tflite_and_matches_the_keras_model(tmp_path):
+    model = tiny_model()
+    model.fit_latent_sampler(tiny_images(40, seed=3))  # generate goes through the fitted mixture
+    files = ak.export_tflite(model, tmp_path / "tflite")
+    assert sorted(files) == sorted(ENDPOINTS)
+    images = tiny_images(3)
+    latents = np.random.default_rng(1).normal(size=(3, LATENT_DIM)).astype("float32")
+    mean, log_var = model.encode(images)
+    expected = {
+        "serve": {"reconstructions": model.reconstruct(images)},
+        "reconstruct": {"reconstructions": model.reconstruct(images)},
+        "encode": {"mean": mean, "log_var": log_var},
+        "decode": {"images": model.decode(latents)},
+        "discriminate": {"probability": model.discriminate(images)},
+        "discriminate_latent": {"probability": ops.convert_to_numpy(ops.sigmoid(model.latent_discriminator(latents)))},
+    }
+    inputs = {"images": images, "latents": latents}
+    for name, want in expected.items():
+        runner = tf.lite.Interpreter(model_path=files[name]).get_signature_runner(name)
+        got = runner(**{key: inputs[key] for key in runner.get_input_details()})
+        assert sorted(got) == sorted(want), name
+        for key in want:
+            np.testing.assert_allclose(got[key], want[key], atol=1e-5, rtol=0, err_msg=f"{name}/{key}")
+
+    generate = tf.lite.Interpreter(model_path=files["generate"]).get_signature_runner("generate")
+    n, seed = np.int32(N_GENERATED), np.int32(SEED)
+    got = generate(n=n, seed=seed)["images"]
+    # The same draws in TensorFlow, through the fitted mixture and the decoder.
+    noise = ak.tflite.builtin_noise(tf.constant(n), LATENT_DIM, tf.constant(seed))
+    want = model.decode(ops.convert_to_numpy(model.latent_sampler(noise)))
+    assert got.shape == (N_GENERATED,) + IMAGE_SHAPE
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(generate(n=n, seed=seed)["images"], got)
+    for other in (generate(n=n, seed=seed + 1)["images"], generate(n=n, seed=np.int32(-1))["images"]):
+        assert other.shape == got.shape and np.abs(other - got).max() > 1e-3
+
+
+def test_builtin_noise_is_standard_normal_and_uniform():
+    uniform, normal = (t.numpy() for t in ak.tflite.builtin_noise(tf.constant(20000), 4, tf.constant(5)))
+    assert uniform.shape == (20000,) and normal.shape == (20000, 4)
+    assert 0 < uniform.min() and uniform.max() < 1 and abs(uniform.mean() - 0.5) < 0.01
+    np.testing.assert_allclose(normal.mean(axis=0), 0, atol=0.03)
+    np.testing.assert_allclose(normal.std(axis=0), 1, atol=0.03)
+    assert np.abs(np.corrcoef(normal.T) - np.eye(4)).max() < 0.03  # independent columns
+    again = ak.tflite.builtin_noise(tf.constant(20000), 4, tf.constant(5))[1].numpy()
+    other = ak.tflite.builtin_noise(tf.constant(20000), 4, tf.constant(6))[1].numpy()
+    np.testing.assert_array_equal(again, normal)
+    assert abs(np.corrcoef(other.ravel(), normal.ravel())[0, 1]) < 0.03
+
+
+def test_export_tflite_refuses_bad_targets(tmp_path):
+    model = tiny_model("vae")
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(ValueError, match="file.txt.*is a file"):
+        ak.export_tflite(model, tmp_path / "file.txt")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "generate.tflite").write_bytes(b"keep me")
+    with pytest.raises(ValueError, match="generate.tflite.*exists.*overwrite=True"):
+        ak.export_tflite(model, tmp_path / "out")
+    assert (tmp_path / "out" / "generate.tflite").read_bytes() == b"keep me"
+
+
+def test_cli_export_tflite(tmp_path, capsys):
+    from ava_keras import cli
+
+    model = tiny_model("vae")
+    model.save(tmp_path / "model.keras")
+    assert cli.main(["export", str(tmp_path / "model.keras"), str(tmp_path / "lite"), "--tflite"]) == 0
+    assert "Exported 5 TFLite files" in capsys.readouterr().out
+    images = tiny_images(2)
+    runner = tf.lite.Interpreter(model_path=str(tmp_path / "lite" / "reconstruct.tflite")).get_signature_runner(
+        "reconstruct"
+    )
+    np.testing.assert_allclose(runner(images=images)["reconstructions"], model.reconstruct(images), atol=1e-5)

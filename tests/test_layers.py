@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from keras.src import testing
 
 from ava_keras import layers
 
@@ -12,6 +13,69 @@ LAYER_CASES = [
     (lambda: layers.Discriminator(filters=(4,)), (2, 9, 7, 1)),
     (lambda: layers.LatentDiscriminator(units=(6,)), (2, 5)),
 ]
+
+
+# (class, constructor arguments, input shape, output shape) for Keras' own layer harness.
+HARNESS_CASES = [
+    (layers.ConvEncoder, {"latent_dim": 4, "filters": (4, 8), "hidden_units": 8}, (2, 83, 60, 3), ((2, 4), (2, 4))),
+    (layers.ConvEncoder, {"latent_dim": 3, "filters": (4,), "hidden_units": 0}, (2, 9, 7, 1), ((2, 3), (2, 3))),
+    (layers.ConvDecoder, {"image_shape": (83, 60, 3), "filters": (4, 4)}, (2, 5), (2, 83, 60, 3)),
+    (layers.ConvDecoder, {"image_shape": (9, 7, 1), "filters": ()}, (2, 5), (2, 9, 7, 1)),
+    (layers.Discriminator, {"filters": (4, 8), "dropout": 0.25}, (2, 83, 60, 3), (2, 1)),
+    (layers.LatentDiscriminator, {"units": (6,)}, (2, 5), (2, 1)),
+    (layers.LatentDiscriminator, {"units": ()}, (2, 5), (2, 1)),
+    (layers.Sampling, {"seed": 0}, ((2, 5), (2, 5)), (2, 5)),
+    (layers.GaussianMixture, {"dim": 5, "num_components": 3}, ((2,), (2, 5)), (2, 5)),
+    (layers.DiffAugment, {"seed": 0}, (2, 9, 7, 3), (2, 9, 7, 3)),
+    (layers.Discriminator, {"filters": (4,), "spectral_normalization": True}, (2, 9, 7, 1), (2, 1)),
+]
+
+
+class _KerasHarness(testing.TestCase):
+    """Keras' own layer test case, driven from pytest."""
+
+    def runTest(self):
+        pass
+
+
+def test_harness_cases_cover_every_layer():
+    assert {case[0] for case in HARNESS_CASES} == {getattr(layers, name) for name in layers.__all__}
+
+
+@pytest.mark.parametrize("layer_class,init_kwargs,input_shape,output_shape", HARNESS_CASES)
+def test_layer_passes_keras_layer_harness_with_mixed_precision_check(
+    layer_class, init_kwargs, input_shape, output_shape
+):
+    """Serialization, symbolic and eager calls, a training step, and the
+    mixed_float16 check: float16 outputs as the compute dtype says, float32 weights."""
+    _KerasHarness().run_layer_test(
+        layer_class,
+        init_kwargs=init_kwargs,
+        input_shape=input_shape,
+        expected_output_shape=output_shape,
+        run_training_check=True,
+        run_mixed_precision_check=True,
+    )
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("layer_class,init_kwargs,input_shape,output_shape", HARNESS_CASES)
+def test_sub_layers_follow_the_parents_dtype_policy(policy, layer_class, init_kwargs, input_shape, output_shape):
+    layer = layer_class(**init_kwargs, dtype=policy)
+    rng = np.random.default_rng(0)
+    if isinstance(input_shape[0], tuple):
+        inputs = [rng.random(shape).astype("float32") for shape in input_shape]
+    else:
+        inputs = rng.random(input_shape).astype("float32")
+    outputs = _as_list(layer(inputs))
+    compute_dtype = policy.removeprefix("mixed_")
+    assert [keras.backend.standardize_dtype(o.dtype) for o in outputs] == [compute_dtype] * len(outputs)
+    assert all(np.isfinite(keras.ops.convert_to_numpy(keras.ops.cast(o, "float32"))).all() for o in outputs)
+    sub_layers = layer._flatten_layers(include_self=False)
+    assert all(sub.dtype_policy.name == policy for sub in sub_layers), [
+        (sub.name, sub.dtype_policy.name) for sub in sub_layers
+    ]
+    assert {v.dtype for v in layer.weights} <= {"float32"}
 
 
 def _as_list(outputs):

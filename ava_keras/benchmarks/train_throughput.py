@@ -4,7 +4,8 @@ Measures, per preset, image shape and mode, after warm-up and over repeated
 trials: training images per second and step time (median and spread), the
 ratio of each preset's step time to the VAE's, the FLOPs of one step counted
 from the traced graph and the achieved FLOP/s as a fraction of a dense
-matmul's FLOP/s measured in the same process, graph mode against
+matmul's FLOP/s measured in the same process and compute dtype, float32
+against mixed precision (`--precisions`), graph mode against
 `jit_compile=True`, thread settings, peak resident memory, and the number of
 `train_step` traces over 3 epochs with a `VariantSchedule` switch. It also
 times the input pipeline on a folder of JPEGs against what training consumes,
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import time
 
+from ava_keras.cli import PRECISIONS
 from ava_keras.experiments._common import PRESETS, machine, make_out_dir, positive_int, preset_list
 
 DEFAULT_SHAPES = ((64, 64, 3), (28, 28, 1))
@@ -61,6 +63,9 @@ def add_arguments(parser):
     parser.add_argument("--shapes", type=_shape, nargs="+", default=DEFAULT_SHAPES,
                         help="Image shapes HxWxC (default 64x64x3 28x28x1).")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="Images per step (default 64).")
+    parser.add_argument("--precisions", choices=PRECISIONS, nargs="+", default=("float32",),
+                        help="Dtype policies to time each preset and shape under, and to profile (default "
+                        "float32); the thread and XLA runs stay float32.")
     parser.add_argument("--warmup", type=positive_int, default=3, help="Untimed steps first (tracing included).")
     parser.add_argument("--steps", type=positive_int, default=5, help="Timed steps per trial (default 5).")
     parser.add_argument("--trials", type=positive_int, default=5, help="Trials; the median is reported (default 5).")
@@ -100,8 +105,8 @@ def _peak_memory_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def matmul_flops_per_second(size=MATMUL_SIZE, trials=9):
-    """Median FLOP/s of a `size`×`size` float32 matmul (2·size³ FLOPs per call).
+def matmul_flops_per_second(size=MATMUL_SIZE, trials=9, dtype="float32"):
+    """Median FLOP/s of a `size`×`size` matmul in `dtype` (2·size³ FLOPs per call).
 
     Each call's time excludes the host's pauses inside it
     (`HostStallMonitor`), as the training step times do.
@@ -110,7 +115,7 @@ def matmul_flops_per_second(size=MATMUL_SIZE, trials=9):
 
     from ava_keras.benchmarks.host_stalls import HostStallMonitor
 
-    a = tf.random.stateless_normal((size, size), seed=(1, 2))
+    a = tf.cast(tf.random.stateless_normal((size, size), seed=(1, 2)), dtype)
     matmul = tf.function(lambda x: tf.matmul(x, x))
     matmul(a).numpy()
     intervals = []
@@ -154,8 +159,12 @@ def _count_traces(model):
     return counter
 
 
-def measure_training(preset, image_shape, batch_size, warmup, steps, trials, jit_compile=False):
+def measure_training(preset, image_shape, batch_size, warmup, steps, trials, jit_compile=False,
+                     precision="float32"):
     """Times `fit` steps of one preset with the default networks and optimizers.
+
+    The model is built with the dtype policy `precision`; the matmul it is
+    compared with runs in that policy's compute dtype.
 
     Every timed step's wall time is reduced by the host's pauses inside it
     (`HostStallMonitor`). Returns a dict: the median step time over all
@@ -174,7 +183,7 @@ def measure_training(preset, image_shape, batch_size, warmup, steps, trials, jit
     import_memory = _peak_memory_mib()
     images = np.random.default_rng(0).random((batch_size * 4,) + tuple(image_shape)).astype("float32")
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True).repeat()
-    model = ak.AVA.from_preset(preset, image_shape=image_shape, seed=0)
+    model = ak.AVA.from_preset(preset, image_shape=image_shape, seed=0, dtype=precision)
     model.compile(jit_compile=jit_compile)
     counter = _count_traces(model)
     model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0)
@@ -186,7 +195,7 @@ def measure_training(preset, image_shape, batch_size, warmup, steps, trials, jit
             # the data iterator, which would dominate small steps.
             model.fit(dataset, steps_per_epoch=steps + 1, epochs=1, verbose=0, callbacks=[timer])
             trial_intervals.append(timer.intervals[1:])
-    matmul = matmul_flops_per_second()
+    matmul = matmul_flops_per_second(dtype=model.compute_dtype)
     traces = counter["traces"]
     intervals = [interval for trial in trial_intervals for interval in trial]
     step = statistics.median(monitor.busy_seconds(*interval) for interval in intervals)
@@ -281,7 +290,7 @@ def measure_traces(image_shape=(16, 16, 1), batch_size=8):
     return {"traces": counter["traces"], "epochs": 3, "schedule": "ava1 -> ava3 -> ava5", "final": model.preset}
 
 
-def profile_op_types(preset, image_shape, batch_size, steps=5, top=12):
+def profile_op_types(preset, image_shape, batch_size, steps=5, top=12, precision="float32"):
     """Self time per op type over `steps` training steps, from `tf.profiler`.
 
     Runs the TensorFlow profiler around `fit` (after a warm-up), converts its
@@ -303,7 +312,7 @@ def profile_op_types(preset, image_shape, batch_size, steps=5, top=12):
 
     images = np.random.default_rng(0).random((batch_size * 4,) + tuple(image_shape)).astype("float32")
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True).repeat()
-    model = ak.AVA.from_preset(preset, image_shape=image_shape, seed=0)
+    model = ak.AVA.from_preset(preset, image_shape=image_shape, seed=0, dtype=precision)
     model.compile()
     model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)
     with tempfile.TemporaryDirectory() as log_dir:
@@ -369,14 +378,14 @@ def _measure(job):
     _set_threads(job.get("intra"), job.get("inter"))
     if job["kind"] == "train":
         return measure_training(job["preset"], job["shape"], job["batch_size"], job["warmup"], job["steps"],
-                                job["trials"], job["jit"])
+                                job["trials"], job["jit"], job["precision"])
     if job["kind"] == "traces":
         return measure_traces()
     if job["kind"] == "checks":
         return measure_checks(job["preset"], job["shape"], job["batch_size"], job["warmup"], job["steps"],
                               job["trials"])
     if job["kind"] == "profile":
-        return profile_op_types(job["preset"], job["shape"], job["batch_size"])
+        return profile_op_types(job["preset"], job["shape"], job["batch_size"], precision=job["precision"])
     return measure_pipeline(job["count"], job["shape"][0], job["batch_size"])
 
 
@@ -391,11 +400,13 @@ def _worker_main(job_json):
 
 def _jobs(args):
     base = {"batch_size": args.batch_size, "warmup": args.warmup, "steps": args.steps, "trials": args.trials,
-            "jit": False, "intra": None, "inter": None}
+            "jit": False, "intra": None, "inter": None, "precision": "float32"}
     jobs = []
     for shape in args.shapes:
         for preset in args.presets:
-            jobs.append({**base, "kind": "train", "preset": preset, "shape": list(shape), "mode": "graph"})
+            for precision in args.precisions:  # interleaved, so a slow spell of the host hits both alike
+                jobs.append({**base, "kind": "train", "preset": preset, "shape": list(shape), "mode": "graph",
+                             "precision": precision})
     first = list(args.shapes[0])
     extremes = [p for p in ("vae", "ava1", "ava5") if p in args.presets]
     if not args.no_threads and not args.in_process:
@@ -403,7 +414,9 @@ def _jobs(args):
             jobs.append({**base, "kind": "train", "preset": preset, "shape": first, "intra": 1, "inter": 1,
                          "mode": "1 thread"})
     if args.profile:
-        jobs.append({"kind": "profile", "preset": args.profile, "shape": first, "batch_size": args.batch_size})
+        for precision in args.precisions:
+            jobs.append({"kind": "profile", "preset": args.profile, "shape": first, "batch_size": args.batch_size,
+                         "precision": precision})
     jobs.append({"kind": "traces"})
     checked_preset = "ava5" if "ava5" in args.presets else args.presets[-1]
     jobs.append({**base, "kind": "checks", "preset": checked_preset, "shape": first})
@@ -429,9 +442,13 @@ def _run_job(job, in_process, timeout=None):
     return json.loads(process.stdout.strip().splitlines()[-1])
 
 
+def _precision(result):
+    return result.get("precision", "float32")  # runs recorded before the precision axis were float32
+
+
 def _describe(job):
     if job["kind"] == "train":
-        return f"{job['preset']} {'x'.join(map(str, job['shape']))} {job['mode']}"
+        return f"{job['preset']} {'x'.join(map(str, job['shape']))} {job['mode']} {_precision(job)}"
     if job["kind"] == "checks":
         return f"safety checks {job['preset']} {'x'.join(map(str, job['shape']))}"
     return job["kind"]
@@ -444,12 +461,18 @@ def _shape_name(shape):
 def summarize(results):
     """Adds step-time ratios to the VAE and the targets' verdicts to `results`."""
     train = [r for r in results if r["kind"] == "train"]
-    vae = {(_shape_name(r["shape"]), r["mode"]): r["step_seconds"] for r in train if r["preset"] == "vae"}
+    vae = {(_shape_name(r["shape"]), r["mode"], _precision(r)): r["step_seconds"]
+           for r in train if r["preset"] == "vae"}
+    float32 = {(r["preset"], _shape_name(r["shape"]), r["mode"]): r["step_seconds"]
+               for r in train if _precision(r) == "float32"}
     for r in train:
-        reference = vae.get((_shape_name(r["shape"]), r["mode"]))
+        reference = vae.get((_shape_name(r["shape"]), r["mode"], _precision(r)))
         r["ratio_to_vae"] = r["step_seconds"] / reference if reference else None
+        reference = float32.get((r["preset"], _shape_name(r["shape"]), r["mode"]))
+        r["speedup_over_float32"] = reference / r["step_seconds"] if reference else None
     checks = {}
-    graph = {(r["preset"], _shape_name(r["shape"])): r for r in train if r["mode"] == "graph"}
+    graph = {(r["preset"], _shape_name(r["shape"])): r for r in train
+             if r["mode"] == "graph" and _precision(r) == "float32"}
     first = _shape_name(train[0]["shape"]) if train else None
     for preset, key in (("ava1", "ava1_ratio"), ("ava5", "ava5_ratio")):
         r = graph.get((preset, first))
@@ -493,27 +516,31 @@ def format_report(results, checks):
         "inside it (`HostStallMonitor`); \"trials\" is the range of the per-trial medians, \"raw\" "
         "the median wall time, \"paused\" the share of the timed steps' wall time the host was paused.",
         "",
-        "| preset | shape | mode | steps | step ms | trials ms | raw ms | paused | images/s | ratio to VAE | GFLOP/step "
-        "| achieved GFLOP/s | matmul GFLOP/s | fraction | peak RSS MiB | traces |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "\"Speed-up\" is the float32 step time over this row's, for the same preset, shape and mode; "
+        "the matmul runs in the row's compute dtype.",
+        "",
+        "| preset | shape | mode | precision | steps | step ms | trials ms | raw ms | paused | images/s "
+        "| ratio to VAE | speed-up | GFLOP/step | achieved GFLOP/s | matmul GFLOP/s | fraction | peak RSS MiB | traces |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         if r["kind"] != "train":
             continue
         ratio = "" if r["ratio_to_vae"] is None else f"{r['ratio_to_vae']:.2f}"
+        speedup = "" if r["speedup_over_float32"] is None else f"{r['speedup_over_float32']:.2f}"
         lines.append(
-            f"| {r['preset']} | {_shape_name(r['shape'])} | {r['mode']} | {r['timed_steps']} "
+            f"| {r['preset']} | {_shape_name(r['shape'])} | {r['mode']} | {_precision(r)} | {r['timed_steps']} "
             f"| {r['step_seconds'] * 1e3:.1f} "
             f"| {r['step_seconds_min'] * 1e3:.1f}–{r['step_seconds_max'] * 1e3:.1f} "
             f"| {r['step_seconds_raw'] * 1e3:.1f} | {r['host_paused_fraction']:.0%} | {r['images_per_second']:.1f} "
-            f"| {ratio} | {r['step_gflop']:.3f} | {r['achieved_gflops']:.1f} | {r['matmul_gflops']:.1f} "
+            f"| {ratio} | {speedup} | {r['step_gflop']:.3f} | {r['achieved_gflops']:.1f} | {r['matmul_gflops']:.1f} "
             f"| {r['flops_fraction']:.2f} | {r['peak_memory_mib']:.0f} | {r['traces']} |"
         )
     pipeline = next(r for r in results if r["kind"] == "pipeline")
     traces = next(r for r in results if r["kind"] == "traces")
-    profile = next((r for r in results if r["kind"] == "profile"), None)
-    if profile:
-        lines += ["", f"Profile of {profile['preset']} at {_shape_name(profile['shape'])} (tf.profiler, "
+    for profile in (r for r in results if r["kind"] == "profile"):
+        lines += ["", f"Profile of {profile['preset']} at {_shape_name(profile['shape'])}, "
+                  f"{_precision(profile)} (tf.profiler, "
                   f"{profile['profile_steps']} steps; the host was paused for "
                   f"{profile['host_paused_fraction']:.0%} of the window): self time per op type.", "",
                   "| op type | ms per step | share | share of busy time |", "|---|---:|---:|---:|"]

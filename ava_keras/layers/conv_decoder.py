@@ -66,9 +66,9 @@ class ConvDecoder(keras.layers.Layer):
 
         # === Layers ===
         self.seed_dense = keras.layers.Dense(
-            math.prod(self.seed_shape), activation=self.activation, name="seed_dense"
+            math.prod(self.seed_shape), activation=self.activation, name="seed_dense", dtype=self.dtype_policy
         )
-        self.reshape = keras.layers.Reshape(self.seed_shape, name="seed_map")
+        self.reshape = keras.layers.Reshape(self.seed_shape, name="seed_map", dtype=self.dtype_policy)
         self.upsample_layers = [
             keras.layers.Conv2DTranspose(
                 n,
@@ -77,15 +77,22 @@ class ConvDecoder(keras.layers.Layer):
                 padding="same",
                 activation=self.activation,
                 name=f"upsample_{i}",
+                dtype=self.dtype_policy,
             )
             for i, n in enumerate(self.filters)
         ]
         self.output_conv = keras.layers.Conv2D(
-            channels, self.kernel_size, padding="same", activation="sigmoid", name="output_conv"
+            channels,
+            self.kernel_size,
+            padding="same",
+            activation="sigmoid",
+            name="output_conv",
+            dtype=self.dtype_policy,
         )
         self.crop = keras.layers.Cropping2D(
             ((extra_h // 2, extra_h - extra_h // 2), (extra_w // 2, extra_w - extra_w // 2)),
             name="crop",
+            dtype=self.dtype_policy,
         )
 
     def build(self, input_shape):

@@ -61,18 +61,21 @@ class ConvEncoder(keras.layers.Layer):
                 padding="same",
                 activation=self.activation,
                 name=f"conv_{i}",
+                dtype=self.dtype_policy,
             )
             for i, n in enumerate(self.filters)
         ]
-        self.flatten = keras.layers.Flatten(name="flatten")
+        self.flatten = keras.layers.Flatten(name="flatten", dtype=self.dtype_policy)
         self.hidden = (
-            keras.layers.Dense(self.hidden_units, activation=self.activation, name="hidden")
+            keras.layers.Dense(
+                self.hidden_units, activation=self.activation, name="hidden", dtype=self.dtype_policy
+            )
             if self.hidden_units
             else None
         )
-        self.mean_head = keras.layers.Dense(self.latent_dim, name="mean")
+        self.mean_head = keras.layers.Dense(self.latent_dim, name="mean", dtype=self.dtype_policy)
         self.log_var_head = keras.layers.Dense(
-            self.latent_dim, kernel_initializer="zeros", name="log_var"
+            self.latent_dim, kernel_initializer="zeros", name="log_var", dtype=self.dtype_policy
         )
 
     def build(self, input_shape):

@@ -49,18 +49,24 @@ class Discriminator(keras.layers.Layer):
 
         # === Layers ===
         self.conv_layers = [
-            self._normalized(keras.layers.Conv2D(n, self.kernel_size, strides=2, padding="same", name=f"conv_{i}"))
+            self._normalized(
+                keras.layers.Conv2D(
+                    n, self.kernel_size, strides=2, padding="same", name=f"conv_{i}", dtype=self.dtype_policy
+                )
+            )
             for i, n in enumerate(self.filters)
         ]
-        self.activation_layer = keras.layers.LeakyReLU(negative_slope=0.2, name="leaky_relu")
-        self.flatten = keras.layers.Flatten(name="flatten")
-        self.dropout_layer = keras.layers.Dropout(self.dropout, name="dropout")
-        self.logit = self._normalized(keras.layers.Dense(1, name="logit"))
+        self.activation_layer = keras.layers.LeakyReLU(
+            negative_slope=0.2, name="leaky_relu", dtype=self.dtype_policy
+        )
+        self.flatten = keras.layers.Flatten(name="flatten", dtype=self.dtype_policy)
+        self.dropout_layer = keras.layers.Dropout(self.dropout, name="dropout", dtype=self.dtype_policy)
+        self.logit = self._normalized(keras.layers.Dense(1, name="logit", dtype=self.dtype_policy))
 
     def _normalized(self, layer):
         if not self.spectral_normalization:
             return layer
-        return keras.layers.SpectralNormalization(layer, name=f"spectral_{layer.name}")
+        return keras.layers.SpectralNormalization(layer, name=f"spectral_{layer.name}", dtype=self.dtype_policy)
 
     def build(self, input_shape):
         if len(input_shape) != 4:

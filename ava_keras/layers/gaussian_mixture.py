@@ -79,6 +79,7 @@ class GaussianMixture(keras.layers.Layer):
         weights = ops.softmax(ops.cast(self.logits, "float32"))
         # Inverse CDF with comparisons only (no categorical op): TFLite runs it.
         edges = ops.cumsum(weights)[:-1]
+        uniform = ops.cast(uniform, "float32")  # float16 under mixed_float16: compare in float32
         component = ops.sum(ops.cast(ops.expand_dims(uniform, -1) >= edges, "int32"), axis=-1)
         means = ops.take(ops.cast(self.means, "float32"), component, axis=0)
         scales = ops.take(ops.cast(self.scale_tril, "float32"), component, axis=0)

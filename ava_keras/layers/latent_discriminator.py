@@ -37,10 +37,13 @@ class LatentDiscriminator(keras.layers.Layer):
 
         # === Layers ===
         self.hidden_layers = [
-            keras.layers.Dense(n, name=f"hidden_{i}") for i, n in enumerate(self.units)
+            keras.layers.Dense(n, name=f"hidden_{i}", dtype=self.dtype_policy)
+            for i, n in enumerate(self.units)
         ]
-        self.activation_layer = keras.layers.LeakyReLU(negative_slope=0.2, name="leaky_relu")
-        self.logit = keras.layers.Dense(1, name="logit")
+        self.activation_layer = keras.layers.LeakyReLU(
+            negative_slope=0.2, name="leaky_relu", dtype=self.dtype_policy
+        )
+        self.logit = keras.layers.Dense(1, name="logit", dtype=self.dtype_policy)
 
     def build(self, input_shape):
         if len(input_shape) != 2:

@@ -9,10 +9,11 @@ from keras import ops
 class Sampling(keras.layers.Layer):
     """Draws `z = mean + exp(log_var / 2) * r` with `r ~ N(0, I)` (eq. 8).
 
-    The noise comes from a `keras.random.SeedGenerator`, so a seeded layer
-    gives the same sequence of draws on every run. Its state is saved with
-    the layer (`.keras` files and checkpoints), so training resumed from a
-    file continues the same noise sequence.
+    The noise is drawn in the layer's compute dtype (float16 or bfloat16
+    under a mixed precision policy) from a `keras.random.SeedGenerator`,
+    so a seeded layer gives the same sequence of draws on every run. Its
+    state is saved with the layer (`.keras` files and checkpoints), so
+    training resumed from a file continues the same noise sequence.
 
     Args:
         seed: Optional integer seed for the noise.
@@ -50,14 +51,14 @@ class Sampling(keras.layers.Layer):
     def _noise(self, shape):
         replica = tf.distribute.get_replica_context()
         if replica is None or replica.num_replicas_in_sync == 1:
-            return keras.random.normal(shape, seed=self.seed_generator)
+            return keras.random.normal(shape, dtype=self.compute_dtype, seed=self.seed_generator)
         # Every replica reads the same generator state: fold the replica id
         # into the seed, so that each replica's examples get their own noise
         # (replica 0 draws what a single device would).
         seed = self.seed_generator.next()
         seed = seed + ops.cast(replica.replica_id_in_sync_group, seed.dtype) * ops.array([1_000_003, 0], seed.dtype)
         seed = ops.cast(ops.mod(seed, 2**31 - 2), "int32")  # as keras.random casts its seeds
-        return tf.random.stateless_normal(shape, seed=seed, dtype=keras.backend.floatx())
+        return tf.random.stateless_normal(shape, seed=seed, dtype=self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]

@@ -181,9 +181,11 @@ class AVA(keras.Model):
         self.decoder = decoder
         self.discriminator = discriminator
         self.latent_discriminator = latent_discriminator
-        self.sampling = Sampling(seed=seed, name="sampling")
+        self.sampling = Sampling(seed=seed, name="sampling", dtype=self.dtype_policy)
         self.augment_discriminator = bool(augment_discriminator)
-        self.augmenter = DiffAugment(seed=seed, name="augmenter") if self.augment_discriminator else None
+        self.augmenter = (
+            DiffAugment(seed=seed, name="augmenter", dtype=self.dtype_policy) if self.augment_discriminator else None
+        )
 
         # === State ===
         # Switches are variables, not Python bools: a traced train_step reads
@@ -233,20 +235,26 @@ class AVA(keras.Model):
         """
         switches = get_switches(preset)
         image_shape = check_image_shape(image_shape)
+        dtype = kwargs.get("dtype")  # the networks follow the model's dtype policy
         needs_d = switches["decoder_discriminator"] or switches["decoder_leaning"]
         needs_latent_d = switches["encoder_discriminator"] or switches["encoder_leaning"]
         return cls(
-            encoder=ConvEncoder(latent_dim, filters=encoder_filters, hidden_units=hidden_units, name="encoder"),
-            decoder=ConvDecoder(image_shape, filters=decoder_filters, name="decoder"),
+            encoder=ConvEncoder(
+                latent_dim, filters=encoder_filters, hidden_units=hidden_units, name="encoder", dtype=dtype
+            ),
+            decoder=ConvDecoder(image_shape, filters=decoder_filters, name="decoder", dtype=dtype),
             discriminator=(
                 Discriminator(
-                    filters=discriminator_filters, spectral_normalization=spectral_normalization, name="discriminator"
+                    filters=discriminator_filters,
+                    spectral_normalization=spectral_normalization,
+                    name="discriminator",
+                    dtype=dtype,
                 )
                 if needs_d
                 else None
             ),
             latent_discriminator=(
-                LatentDiscriminator(units=latent_discriminator_units, name="latent_discriminator")
+                LatentDiscriminator(units=latent_discriminator_units, name="latent_discriminator", dtype=dtype)
                 if needs_latent_d
                 else None
             ),
@@ -351,14 +359,19 @@ class AVA(keras.Model):
         discriminator_optimizer=None,
         latent_discriminator_optimizer=None,
         jit_compile=False,
+        auto_scale_loss=True,
         **kwargs,
     ):
         """Configures one optimizer per block.
 
         Defaults: Adam(1e-3) for the encoder and decoder, Adam(2e-4,
         beta_1=0.5) for each discriminator. Each may be an optimizer instance,
-        a name or a config dict. Other arguments go to `keras.Model.compile`
-        (`optimizer` and `loss` are not used: the losses are the paper's).
+        a name or a config dict. Under the `"mixed_float16"` dtype policy,
+        with `auto_scale_loss=True`, each block's optimizer is wrapped in its
+        own `keras.optimizers.LossScaleOptimizer`, so small float16 gradients
+        do not underflow (bfloat16 has float32's range and needs no scaling).
+        Other arguments go to `keras.Model.compile` (`optimizer` and `loss`
+        are not used: the losses are the paper's).
         """
         for unused in ("optimizer", "loss"):
             if kwargs.get(unused) is not None:
@@ -369,6 +382,8 @@ class AVA(keras.Model):
                 )
             kwargs.pop(unused, None)
         super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
+        self._auto_scale_loss = bool(auto_scale_loss)
+        scale_loss = self._auto_scale_loss and self.dtype_policy.name == "mixed_float16"
         defaults = {
             "encoder": lambda: keras.optimizers.Adam(1e-3),
             "decoder": lambda: keras.optimizers.Adam(1e-3),
@@ -388,11 +403,13 @@ class AVA(keras.Model):
                 continue
             optimizer = given[block]
             optimizer = defaults[block]() if optimizer is None else keras.optimizers.get(optimizer)
+            if scale_loss and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name=f"{block}_loss_scale_optimizer")
             optimizer.build(network.trainable_variables)
             setattr(self, f"{block}_optimizer", optimizer)
 
     def get_compile_config(self):
-        config = {"jit_compile": bool(self.jit_compile)}
+        config = {"jit_compile": bool(self.jit_compile), "auto_scale_loss": getattr(self, "_auto_scale_loss", True)}
         for block in _BLOCKS:
             optimizer = getattr(self, f"{block}_optimizer", None)
             if optimizer is not None:
@@ -430,7 +447,7 @@ class AVA(keras.Model):
         self._check_image_shape(images.shape)
         if keras.backend.standardize_dtype(images.dtype) == "uint8":
             return tf.gather(_UINT8_TO_UNIT, ops.cast(images, "int32"))
-        return images
+        return ops.cast(images, "float32")  # the loss target; the blocks cast to their compute dtype
 
     def compute_losses(self, images, training=False):
         """One forward pass; returns each block's objective and the logged terms.
@@ -442,11 +459,13 @@ class AVA(keras.Model):
         """
         w = self.loss_weights_config
         on = {name: ops.convert_to_tensor(var) for name, var in self._switch_variables.items()}
-        zero = ops.zeros((), dtype=self.compute_dtype)
+        zero = ops.zeros((), dtype="float32")
 
         mean, log_var = self.encoder(images, training=training)
         z = self.sampling([mean, log_var])
         reconstructions = self.decoder(z, training=training)
+        # Losses and logs in float32 under mixed precision; each block casts its inputs back.
+        mean, log_var, reconstructions = (ops.cast(t, "float32") for t in (mean, log_var, reconstructions))
         variance = self._shared_variance(images, reconstructions) if self.likelihood == "gaussian" else None
         reconstruction = losses.likelihood_reconstruction_loss(images, reconstructions, self.likelihood, variance)
         kl = losses.kl_divergence(mean, log_var)
@@ -483,6 +502,7 @@ class AVA(keras.Model):
             # paper routing: A_D reaches Θ only through f_μ(stop_gradient(x′)).
             encoder_input = reconstructions if self.routing == "joint" else ops.stop_gradient(reconstructions)
             reconstruction_mean, _ = self.encoder(encoder_input, training=training)
+            reconstruction_mean = ops.cast(reconstruction_mean, "float32")
             encoder_adversarial, latent_discriminator_objective, terms = self._adversary_terms(
                 self.latent_discriminator,
                 real=mean,
@@ -557,11 +577,14 @@ class AVA(keras.Model):
             with tf.GradientTape() as input_tape:
                 input_tape.watch(real)
                 real_logits = network(real, training=training)
-            penalty = losses.r1_penalty(input_tape.gradient(real_logits, real))  # sums over the batch
+            gradient = ops.cast(input_tape.gradient(real_logits, real), "float32")
+            penalty = losses.r1_penalty(gradient)  # sums over the batch
         else:
             real_logits = network(real, training=training)
             penalty = 0.0
-        fake_logits = network(fake, training=training)
+        # Losses in float32 under mixed precision.
+        real_logits = ops.cast(real_logits, "float32")
+        fake_logits = ops.cast(network(fake, training=training), "float32")
         generator_term = losses.generator_loss(fake_logits, self.generator_loss)
         discriminator_loss = losses.discriminator_loss(real_logits, fake_logits)
         leaning = losses.leaning_loss(leaning_coefficient, fake_logits)
@@ -619,22 +642,33 @@ class AVA(keras.Model):
                 tape.watch([v.value for block in group for v in getattr(self, block).trainable_variables])
                 tapes.append(tape)
             objectives, logs = self.compute_losses(images, training=True)
-            # Gradients are summed over replicas, so scale to the global batch.
-            scaled = [objectives[group[0]] / replicas for group in groups]
+            # Gradients are summed over replicas, so scale to the global batch,
+            # then by the loss scale of the group's first optimizer (1 without
+            # loss scaling), as Keras' own train_step does.
+            scaled = [self._optimizer(group[0]).scale_loss(objectives[group[0]] / replicas) for group in groups]
         updates = {}  # every gradient first: a non-finite one stops every block's update
         for group, tape, objective in zip(groups, tapes, scaled):
             variables = [getattr(self, block).trainable_variables for block in group]
             gradients = tape.gradient(objective, [v for block_variables in variables for v in block_variables])
             for block, block_variables in zip(group, variables):
                 block_gradients, gradients = gradients[: len(block_variables)], gradients[len(block_variables) :]
+                # Each optimizer unscales by its own loss scale (powers of 2, so the ratio is exact).
+                ratio = self._loss_scale(block) / self._loss_scale(group[0])
                 block_gradients = [
-                    ops.zeros_like(v) if g is None else g for g, v in zip(block_gradients, block_variables)
+                    ops.zeros_like(v) if g is None else g * ratio for g, v in zip(block_gradients, block_variables)
                 ]
                 updates[block] = (block_gradients, block_variables)
         healthy = self._record_divergence(objectives, logs, updates, valid) if self.safety_checks else valid
         for block, (block_gradients, block_variables) in updates.items():
             self._apply_if_on(block, block_gradients, block_variables, replicas, healthy)
         return self._update_trackers(logs)
+
+    def _optimizer(self, block):
+        return getattr(self, f"{block}_optimizer")
+
+    def _loss_scale(self, block):
+        """The current loss scale of `block`'s optimizer, a float32 scalar."""
+        return ops.cast(self._optimizer(block).scale_loss(1.0), "float32")
 
     def _apply_if_on(self, block, gradients, variables, replicas, healthy):
         """Applies `block`'s optimizer only while one of its switches is on and the step is `healthy`.
@@ -646,7 +680,7 @@ class AVA(keras.Model):
         replicas), so there the gradients are zeroed instead; see
         docs/distributed.md.
         """
-        optimizer = getattr(self, f"{block}_optimizer")
+        optimizer = self._optimizer(block)
         is_on = self._block_is_on(block) & healthy
         if replicas > 1:
             optimizer.apply([tf.where(is_on, g, tf.zeros_like(g)) for g in gradients], variables)
@@ -742,7 +776,8 @@ class AVA(keras.Model):
 
     def _record_divergence(self, objectives, logs, updates, valid):
         """Whether the step may change the weights: `valid` images, every
-        loss term and every block's squared gradient norm finite, and no
+        loss term and every block's squared gradient norm finite (not checked
+        for a loss-scaled optimizer, which skips overflowing steps itself), and no
         fault recorded earlier in this call. Records the first non-finite
         term (a squared norm above ~3e38, i.e. gradients above ~1e19, counts
         as non-finite, so one update cannot overflow the weights).
@@ -751,9 +786,13 @@ class AVA(keras.Model):
         names = [f"the {name} term" for name in terms]
         values = [ops.cast(logs[name], "float32") for name in terms]
         for block, (gradients, _) in updates.items():
-            names += [f"the {block}'s objective", f"the squared norm of the {block}'s gradients"]
+            names.append(f"the {block}'s objective")
+            values.append(ops.cast(objectives[block], "float32"))
+            if isinstance(self._optimizer(block), keras.optimizers.LossScaleOptimizer):
+                continue  # overflowing scaled gradients are its to skip (and it lowers the scale)
+            names.append(f"the squared norm of the {block}'s gradients")
             squares = [tf.nn.l2_loss(ops.cast(g, "float32")) * 2.0 for g in gradients]
-            values += [ops.cast(objectives[block], "float32"), tf.add_n(squares)]
+            values.append(tf.add_n(squares))
         self._fault_terms = tuple(names)
         values = self._across_replicas(tf.stack(values), "sum")
         finite = tf.math.is_finite(values)
