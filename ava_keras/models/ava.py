@@ -602,12 +602,13 @@ class AVA(keras.Model):
     # === Steps ===
 
     def _images_from(self, data):
-        """The batch's images in the compute dtype, and a scalar bool: whether they pass the checks."""
+        """The batch's images as float32 (the loss target; each block casts them to its compute
+        dtype), and a scalar bool: whether they pass the checks."""
         if isinstance(data, (tuple, list)):
             data = data[0]
         images = self._check_images(data)
         valid = self._record_bad_images(images) if self.safety_checks else tf.constant(True)
-        return ops.cast(images, self.compute_dtype), valid
+        return images, valid
 
     def _block_is_on(self, block):
         """A scalar bool tensor: whether `block` is updated this step."""
