@@ -30,6 +30,9 @@ _SWITCH_BLOCK = {
     "encoder_leaning": "latent_discriminator",
 }
 _BLOCKS = ("encoder", "decoder", "discriminator", "latent_discriminator")
+# Vectors reduced over replicas are padded to this length (see AVA._across_replicas):
+# at most 11 logged terms plus two entries per block.
+_REDUCED_LENGTH = 32
 _LOG_NAMES = (
     "loss",
     "reconstruction",
@@ -556,7 +559,7 @@ class AVA(keras.Model):
         variance = ops.stop_gradient(losses.optimal_variance(images, reconstructions))
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:
-            variance = context.all_reduce(tf.distribute.ReduceOp.MEAN, variance)
+            variance = self._across_replicas(variance[None], "sum")[0] / context.num_replicas_in_sync
         return variance
 
     def _adversary_terms(
@@ -744,7 +747,12 @@ class AVA(keras.Model):
         if context is None or context.num_replicas_in_sync == 1:
             return values
         if reduction == "sum":
-            return context.all_reduce("sum", values)
+            # One fixed length for every reduced vector: collective instance keys
+            # are reused across MirroredStrategy objects in one process, and a
+            # reuse with another shape aborts ("Shape mismatch in the collective instance").
+            length = tf.shape(values)[0]
+            padded = tf.pad(values, [[0, _REDUCED_LENGTH - length]])
+            return context.all_reduce("sum", padded)[:length]
         own_row = tf.equal(tf.range(context.num_replicas_in_sync), context.replica_id_in_sync_group)
         rows = context.all_reduce("sum", tf.where(own_row[:, None], values[None], 0.0))
         return {"min": tf.reduce_min, "max": tf.reduce_max}[reduction](rows, axis=0)
