@@ -122,7 +122,13 @@ def test_uint8_images_train_exactly_as_images_divided_by_255():
     (uint8_state, *uint8_rest), (float_state, *float_rest) = results
     assert uint8_state[0].dtype == "float32"
     _assert_same_finite_state(float_state, uint8_state)
-    assert uint8_rest[0] == float_rest[0] and uint8_rest[1] == float_rest[1]
+    # The weights and optimizer states above are equal to the bit. The logged `loss` sum may differ
+    # in the last bit: the two graphs differ (a table lookup for uint8), and Grappler may fuse
+    # reconstruction_weight·R + kl_weight·K differently (seen once in CI: 11.3918877 vs 11.3918886).
+    for uint8_logs, float_logs in zip(uint8_rest[:2], float_rest[:2]):
+        assert uint8_logs.keys() == float_logs.keys()
+        for key in uint8_logs:
+            np.testing.assert_allclose(uint8_logs[key], float_logs[key], rtol=1e-6, atol=0, err_msg=key)
     for a, b in zip(uint8_rest[2], float_rest[2]):
         np.testing.assert_array_equal(a, b)
 
