@@ -15,7 +15,8 @@ import os
 import shutil
 import tempfile
 
-STRATEGIES = ("none", "mirrored", "multiworker")
+from ava_keras.constants import STRATEGIES
+
 # Seconds a worker waits for the cluster at start and for each collective
 # (all-reduce) during training before it raises instead of hanging.
 DEFAULT_TIMEOUT = 300

@@ -10,8 +10,8 @@ import math
 
 from keras import ops
 
-GENERATOR_LOSSES = ("minimax", "non_saturating")
-LIKELIHOODS = ("paper", "bernoulli", "gaussian")
+from ava_keras.constants import GENERATOR_LOSSES, LIKELIHOODS
+
 # Probabilities are clipped to [ε, 1 − ε] in the Bernoulli log-likelihood (as
 # keras.losses.binary_crossentropy does), and the Gaussian's σ² is at least
 # MIN_VARIANCE (σ ≥ 1e-3), so a perfect reconstruction gives finite losses.

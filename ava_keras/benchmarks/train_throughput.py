@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 
-from ava_keras.cli import PRECISIONS
+from ava_keras.constants import PRECISIONS
 from ava_keras.experiments._common import PRESETS, machine, make_out_dir, positive_int, preset_list
 
 DEFAULT_SHAPES = ((64, 64, 3), (28, 28, 1))

@@ -5,8 +5,8 @@ import os
 import numpy as np
 from PIL import Image, ImageOps
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-RESIZE_MODES = ("stretch", "crop", "pad")
+from ava_keras.constants import IMAGE_EXTENSIONS, RESIZE_MODES
+
 _RESAMPLE = Image.Resampling.BICUBIC
 
 

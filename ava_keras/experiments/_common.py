@@ -8,7 +8,8 @@ import math
 import os
 import platform
 
-BLOCKS = ("encoder", "decoder", "discriminator", "latent_discriminator")
+from ava_keras.constants import BLOCKS  # noqa: F401 (the experiments import it from here)
+from ava_keras.constants import PRESET_NAMES as PRESETS
 
 
 def positive_int(text):
@@ -25,9 +26,6 @@ def positive_float(text):
     if not value > 0 or not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
     return value
-
-
-PRESETS = ("vae", "ava1", "ava2", "ava3", "ava4", "ava5")  # ava_keras.models.presets.PRESETS
 
 
 def preset_list(text):

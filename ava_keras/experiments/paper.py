@@ -17,6 +17,8 @@ import math
 import os
 import time
 
+from ava_keras.constants import ROUTINGS as _ALL_ROUTINGS
+
 from ._common import BLOCKS as _BLOCKS
 from ._common import machine as _machine
 from ._common import make_out_dir
@@ -29,7 +31,7 @@ LEARNING_RATES = tuple(round(0.1 * k, 2) for k in range(10, 0, -1)) + tuple(
 )
 QUICK_LEARNING_RATES = (1.0, 0.1, 0.01)
 MODELS = ("ava1", "ava2", "ava3", "ava4", "ava5", "vae")  # the paper's column order
-ROUTINGS = ("paper", "joint")
+ROUTINGS = tuple(reversed(_ALL_ROUTINGS))  # the paper's update rules first
 DEFAULT_STEPS = 20
 DEFAULT_SEEDS = 3
 SHRINK = 3

@@ -32,13 +32,13 @@ import math
 import os
 import time
 
+from ava_keras.constants import GENERATOR_LOSSES, LIKELIHOODS
+
 from ._common import BLOCKS, PRESETS, machine, make_out_dir, positive_float, positive_int, preset_list, sample_sd
 
 BASELINE = "keras_io_vae"
 DATASETS = ("digits", "photos")
 QUICK_PRESETS = ("ava5",)
-GENERATOR_LOSSES = ("minimax", "non_saturating")  # ava_keras.losses.GENERATOR_LOSSES
-LIKELIHOODS = ("paper", "bernoulli", "gaussian")  # ava_keras.losses.LIKELIHOODS
 LOSS_WEIGHTS = ("reconstruction_weight", "kl_weight", "adversarial_weight", "leaning_weight", "r1_weight")
 STABILISER_FLAGS = ("augment_discriminator", "spectral_normalization")
 DEFAULT_STEPS, QUICK_STEPS = 600, 20

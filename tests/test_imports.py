@@ -1,0 +1,71 @@
+"""`import ava_keras` gives the same package under any program name, and the command line's
+`--help` answers without TensorFlow."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import pytest
+
+import ava_keras as ak
+from ava_keras import cli
+
+
+def _python(code, argv0="ava-keras"):
+    """Runs `code` in a fresh interpreter whose sys.argv[0] is `argv0`; returns the completed process."""
+    program = f"import sys\nsys.argv[0] = {argv0!r}\n" + textwrap.dedent(code)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
+    return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.mark.parametrize("argv0", ["ava-keras", "ava-keras-my-script", "train.py"])
+def test_star_import_gives_the_full_package_under_any_program_name(argv0):
+    result = _python("""
+        import ava_keras
+        assert "tensorflow" not in sys.modules, "import ava_keras alone loaded TensorFlow"
+        from ava_keras import *
+        print(AVA.__name__, layers.ConvEncoder.__name__, sorted(PRESETS)[0], callable(export_saved_model))
+    """, argv0)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["AVA", "ConvEncoder", "ava1", "True"]
+
+
+def test_every_public_name_resolves():
+    for name in ak.__all__:
+        assert getattr(ak, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        ak.nonsense  # noqa: B018
+
+
+# Each command's --help, with TensorFlow and Keras made unimportable.
+HELPS = [["--help"], ["train", "--help"], ["sample", "--help"], ["reconstruct", "--help"], ["export", "--help"],
+         ["info", "--help"], ["experiment", "paper", "--help"], ["experiment", "quality", "--help"]]
+
+
+def test_help_runs_without_tensorflow_importable():
+    result = _python(f"""
+        for name in ("tensorflow", "keras"):
+            sys.modules[name] = None  # `import tensorflow` now raises ImportError
+        import contextlib, io
+        from ava_keras import cli
+        for argv in {HELPS!r}:
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                code = cli.main(argv)
+            assert code == 0 and "usage: ava-keras" in out.getvalue(), (argv, code)
+        print("ok")
+    """)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_moved_names_still_work_with_a_deprecation_warning():
+    from ava_keras.callbacks.history_file import plot_history
+
+    with pytest.warns(DeprecationWarning, match="ava_keras.callbacks.history_file.plot_history"):
+        assert cli.plot_history is plot_history
+    with pytest.warns(DeprecationWarning, match="load_all"):
+        ak._load_all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ak.load_all()
