@@ -2,9 +2,11 @@
 reconstruct, export and inspect the trained model.
 
 Arguments are parsed and checked before TensorFlow is imported, so `--help`
-and mistakes are answered at once. A user error prints one line,
-`ava-keras: error: ...`, and exits with status 2; set `AVA_KERAS_DEBUG=1` to
-see its traceback. A `train` run whose loss goes non-finite (usually a
+and mistakes are answered at once. A user error (a bad argument, bad input
+found by ava_keras's checks, a missing file or optional dependency) prints one
+line, `ava-keras: error: ...`, and exits with status 2. Any other exception is
+a bug: it prints one line and exits with status 1. Set `AVA_KERAS_DEBUG=1` to
+see the traceback of either. A `train` run whose loss goes non-finite (usually a
 learning rate too high for the data) saves the model as it was before that
 step, as Ctrl-C does, and also exits with status 2.
 """
@@ -24,6 +26,7 @@ import numpy as np
 
 from ava_keras.constants import BLOCKS, GENERATOR_LOSSES, LIKELIHOODS, PRECISIONS, RESIZE_MODES, ROUTINGS, STRATEGIES
 from ava_keras.constants import PRESET_NAMES as PRESETS
+from ava_keras.errors import InputError, MissingDependencyError
 
 # Defaults per data source. Digits: the quality benchmark's setting (28x28,
 # latent 16; docs/quality.md), 20 epochs of ~28 steps, about the benchmark's
@@ -37,7 +40,7 @@ FOLDER_DEFAULTS = {"image_size": 64, "channels": 3, "batch_size": 32, "latent_di
 # MAX_SIDE the encoder's dense layer alone has over 33 million weights.
 MIN_SIDE, MAX_SIDE = 4, 256
 EXPERIMENTS = ("paper", "quality")
-EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
+EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 MODEL_FILE, EXPORT_DIR, GRID_DIR = "model.keras", "saved_model", "grids"
 HISTORY_FILE, LOSS_PLOT = "history.json", "loss.png"
 
@@ -471,7 +474,7 @@ def _reconstruct(args):
         warnings.warn(f"Skipped {len(bad)} unreadable image file(s): "
                       + "; ".join(f"{p} ({reason})" for p, reason in bad))
     if not good:
-        raise ValueError(f"None of the {len(paths)} image files in {args.directory!r} could be read.")
+        raise InputError(f"None of the {len(paths)} image files in {args.directory!r} could be read.")
     reconstructions = model.reconstruct(images.astype("float32") / 255.0)
     names = [os.path.splitext(os.path.relpath(p, args.directory))[0] + ".png" for p in good]
     ak.datasets.write_image_folder(reconstructions, args.out, names=names)
@@ -540,7 +543,9 @@ def _run_module(module_name, prog, arguments):
     """Parses `arguments` with the module's `add_arguments`, then calls its `run`."""
     try:
         module = importlib.import_module(module_name)
-    except ImportError as error:
+    except ModuleNotFoundError as error:
+        if error.name != module_name:  # a module it imports is missing: a bug, not a usage error
+            raise
         raise UsageError(f"{prog!r} is not available in this installation ({error})") from None
     parser = _Parser(prog=prog, description=module.__doc__, formatter_class=_Formatter)
     module.add_arguments(parser)
@@ -561,8 +566,9 @@ def _bench(args):
 
 COMMANDS = {"train": _train, "sample": _sample, "reconstruct": _reconstruct, "export": _export,
             "info": _info, "experiment": _experiment, "bench": _bench}
-_USER_ERRORS = (UsageError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
-                FileExistsError, PermissionError, ImportError)
+# What the checks raise, and files the user named that are missing or not writable.
+_USER_ERRORS = (UsageError, InputError, MissingDependencyError, FileNotFoundError, NotADirectoryError,
+                IsADirectoryError, FileExistsError, PermissionError)
 
 
 @contextlib.contextmanager
@@ -599,12 +605,16 @@ def main(argv=None):
     except KeyboardInterrupt:  # outside training (which saves the model itself)
         print("\nava-keras: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except _USER_ERRORS as error:
+    except Exception as error:
         if os.environ.get("AVA_KERAS_DEBUG"):
             raise
-        message = " ".join(str(error).split()) or type(error).__name__
-        print(f"ava-keras: error: {message}", file=sys.stderr)
-        return EXIT_USAGE
+        message = " ".join(str(error).split())
+        if isinstance(error, _USER_ERRORS):
+            print(f"ava-keras: error: {message or type(error).__name__}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"ava-keras: internal error: {type(error).__name__}: {message} (a bug in ava_keras; set "
+              "AVA_KERAS_DEBUG=1 to see the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def __getattr__(name):

@@ -16,6 +16,7 @@ from ava_keras.data.images import (
     check_resize,
     load_image,
 )
+from ava_keras.errors import InputError
 
 CHECK_MODES = ("auto", "decode", "header")
 _LISTED_BAD_FILES = 20
@@ -71,9 +72,9 @@ def shard_files(paths, num_shards, index):
             in `0 .. num_shards - 1`.
     """
     if isinstance(num_shards, bool) or not isinstance(num_shards, (int, np.integer)) or num_shards < 1:
-        raise ValueError(f"The number of shards must be a positive integer. Received: {num_shards!r}")
+        raise InputError(f"The number of shards must be a positive integer. Received: {num_shards!r}")
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < num_shards:
-        raise ValueError(f"The shard index must be in 0..{num_shards - 1}. Received: {index!r}")
+        raise InputError(f"The shard index must be in 0..{num_shards - 1}. Received: {index!r}")
     return list(paths[index::num_shards])
 
 
@@ -264,23 +265,23 @@ def image_folder(
     check_channels(channels)
     check_resize(resize)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
+        raise InputError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
     if validation_split is not None and not (
         isinstance(validation_split, (float, int)) and 0 < validation_split < 1
     ):
-        raise ValueError(
+        raise InputError(
             "`validation_split` must be None or a number strictly between 0 and 1. "
             f"Received: validation_split={validation_split!r}"
         )
     if not (cache == "auto" or isinstance(cache, (bool, str)) or isinstance(cache, os.PathLike)):
-        raise ValueError(f"`cache` must be 'auto', True, False or a file name. Received: cache={cache!r}")
+        raise InputError(f"`cache` must be 'auto', True, False or a file name. Received: cache={cache!r}")
     if check not in CHECK_MODES:
-        raise ValueError(f"`check` must be one of {CHECK_MODES}. Received: check={check!r}")
+        raise InputError(f"`check` must be one of {CHECK_MODES}. Received: check={check!r}")
     directory = os.fspath(directory)
 
     paths = find_image_files(directory)
     if not paths:
-        raise ValueError(
+        raise InputError(
             f"No image files found in '{directory}' (looked recursively for "
             f"{', '.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)})."
         )
@@ -295,13 +296,13 @@ def image_folder(
     if bad:
         listing = _describe_bad(directory, bad)
         if strict:
-            raise ValueError(f"{len(bad)} unreadable image file(s) in '{directory}': {listing}")
+            raise InputError(f"{len(bad)} unreadable image file(s) in '{directory}': {listing}")
         warnings.warn(
             f"Skipped {len(bad)} unreadable image file(s) in '{directory}': {listing}",
             stacklevel=2,
         )
     if not good:
-        raise ValueError(f"None of the {len(paths)} image files in '{directory}' could be read.")
+        raise InputError(f"None of the {len(paths)} image files in '{directory}' could be read.")
 
     order = np.arange(len(good))
     if validation_split is not None:
@@ -311,7 +312,7 @@ def image_folder(
     else:
         splits = {"train": order}
     if len(splits["train"]) < batch_size:
-        raise ValueError(
+        raise InputError(
             f"'{directory}' has {len(splits['train'])} readable training image(s), fewer than "
             f"one batch (batch_size={batch_size}). Add images or lower the batch size."
         )
@@ -457,7 +458,7 @@ def _first_readable(paths, size, channels, resize):
             return load_image(path, size, channels, resize)[None]
         except (ValueError, OSError):
             continue
-    raise ValueError(f"None of the {len(paths)} image files checked before training can be read any more.")
+    raise InputError(f"None of the {len(paths)} image files checked before training can be read any more.")
 
 
 def _skip_late(path, reason, skipped):

@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ava_keras.constants import IMAGE_EXTENSIONS, RESIZE_MODES
+from ava_keras.errors import InputError
 
 _RESAMPLE = Image.Resampling.BICUBIC
 
@@ -22,7 +23,7 @@ def check_image_size(image_size):
     except (TypeError, ValueError):
         valid = False
     if not valid:
-        raise ValueError(
+        raise InputError(
             "`image_size` must be a positive integer or a (height, width) pair of "
             f"positive integers. Received: image_size={image_size!r}"
         )
@@ -31,13 +32,13 @@ def check_image_size(image_size):
 
 def check_channels(channels):
     if channels not in (1, 3) or isinstance(channels, bool):
-        raise ValueError(f"`channels` must be 1 or 3. Received: channels={channels!r}")
+        raise InputError(f"`channels` must be 1 or 3. Received: channels={channels!r}")
     return channels
 
 
 def check_resize(resize):
     if resize not in RESIZE_MODES:
-        raise ValueError(f"`resize` must be one of {RESIZE_MODES}. Received: resize={resize!r}")
+        raise InputError(f"`resize` must be one of {RESIZE_MODES}. Received: resize={resize!r}")
     return resize
 
 
@@ -139,7 +140,7 @@ def check_image_header(path):
 def _check_not_empty(path):
     path = os.fspath(path)
     if os.path.getsize(path) == 0:
-        raise ValueError(f"{path}: empty file (0 bytes)")
+        raise InputError(f"{path}: empty file (0 bytes)")
     return path
 
 
@@ -170,9 +171,9 @@ def to_uint8(images):
     if images.dtype == np.uint8:
         return images
     if images.dtype.kind not in "fiub":
-        raise ValueError(f"Expected numeric pixel values; received dtype {images.dtype}.")
+        raise InputError(f"Expected numeric pixel values; received dtype {images.dtype}.")
     if images.size and not (np.all(np.isfinite(images)) and images.min() >= 0 and images.max() <= 1):
-        raise ValueError(
+        raise InputError(
             "Expected uint8 pixels or floats in [0, 1]; received dtype "
             f"{images.dtype} with values in [{images.min()}, {images.max()}]."
         )

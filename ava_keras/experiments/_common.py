@@ -8,8 +8,9 @@ import math
 import os
 import platform
 
-from ava_keras.constants import BLOCKS  # noqa: F401 (the experiments import it from here)
-from ava_keras.constants import PRESET_NAMES as PRESETS
+from ..constants import BLOCKS  # noqa: F401 (the experiments import it from here)
+from ..constants import PRESET_NAMES as PRESETS
+from ..errors import InputError
 
 
 def positive_int(text):
@@ -59,6 +60,6 @@ def sample_sd(values):
 def make_out_dir(out):
     """Creates the output folder `out`; raises a ValueError if it is an existing file."""
     if os.path.exists(out) and not os.path.isdir(out):
-        raise ValueError(f"`--out` must be a folder. Received: out={out!r}, an existing file")
+        raise InputError(f"`--out` must be a folder. Received: out={out!r}, an existing file")
     os.makedirs(out, exist_ok=True)
     return out

@@ -16,8 +16,10 @@ import json
 import math
 import os
 import time
+import warnings
 
-from ava_keras.constants import ROUTINGS as _ALL_ROUTINGS
+from ..constants import ROUTINGS as _ALL_ROUTINGS
+from ..errors import MissingDependencyError, import_optional
 
 from ._common import BLOCKS as _BLOCKS
 from ._common import machine as _machine
@@ -381,9 +383,7 @@ def format_tables(summary, label, references=None):
 
 def plot_figure5(summary, path, label):
     """Figure-5-style bars: mean (± SD across seeds), minimum and SD per model, with the paper's."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    import_optional("matplotlib", "The Figure 5 plot").use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -453,5 +453,8 @@ def write_outputs(out_dir, label, rows, config):
             indent=2,
             ensure_ascii=False,
         )
-    plot_figure5(summary, paths["figure5.png"], label)
+    try:
+        plot_figure5(summary, paths["figure5.png"], label)
+    except MissingDependencyError as error:  # everything but the figure is written
+        warnings.warn(f"skipped {paths.pop('figure5.png')}: {error}")
     return list(paths.values())

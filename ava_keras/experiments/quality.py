@@ -32,7 +32,7 @@ import math
 import os
 import time
 
-from ava_keras.constants import GENERATOR_LOSSES, LIKELIHOODS
+from ..constants import GENERATOR_LOSSES, LIKELIHOODS
 
 from ._common import BLOCKS, PRESETS, machine, make_out_dir, positive_float, positive_int, preset_list, sample_sd
 

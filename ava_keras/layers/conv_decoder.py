@@ -4,6 +4,7 @@ import math
 
 import keras
 
+from ava_keras.errors import InputError
 from ava_keras.layers._validation import (
     check_activation,
     check_filters,
@@ -97,7 +98,7 @@ class ConvDecoder(keras.layers.Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 2:
-            raise ValueError(
+            raise InputError(
                 "ConvDecoder expects latent vectors of shape (batch, latent_dim). "
                 f"Received: input_shape={input_shape}"
             )

@@ -2,6 +2,7 @@
 
 import keras
 
+from ava_keras.errors import InputError
 from ava_keras.layers._validation import check_activation, check_positive_int, check_filters
 
 
@@ -80,7 +81,7 @@ class ConvEncoder(keras.layers.Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 4:
-            raise ValueError(
+            raise InputError(
                 "ConvEncoder expects images of shape (batch, height, width, "
                 f"channels). Received: input_shape={input_shape}"
             )

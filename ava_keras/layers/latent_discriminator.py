@@ -2,6 +2,7 @@
 
 import keras
 
+from ava_keras.errors import InputError
 from ava_keras.layers._validation import check_filters
 
 
@@ -47,7 +48,7 @@ class LatentDiscriminator(keras.layers.Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 2:
-            raise ValueError(
+            raise InputError(
                 "LatentDiscriminator expects vectors of shape (batch, latent_dim). "
                 f"Received: input_shape={input_shape}"
             )
