@@ -23,7 +23,7 @@ import zipfile
 import keras
 
 from ava_keras.errors import InputError
-from ava_keras.layers._validation import check_image_shape
+from ava_keras._validation import check_image_shape
 from ava_keras.models.ava import AVA
 
 _AVA_REGISTERED_NAME = "ava_keras>AVA"

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 from PIL import Image
 
+from ava_keras._validation import check_positive_int
 from ava_keras.data.images import to_uint8
 from ava_keras.errors import InputError
 
@@ -75,9 +76,9 @@ class SampleGrid(keras.callbacks.Callback):
 
     def __init__(self, directory, images=None, num_samples=16, columns=8, seed=0, log_dir=None, every=1):
         super().__init__()
-        for name, value, lowest in (("num_samples", num_samples, 0), ("columns", columns, 1), ("every", every, 1)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
-                raise InputError(f"`{name}` must be an integer >= {lowest}. Received: {name}={value!r}")
+        check_positive_int("num_samples", num_samples, allow_zero=True)
+        check_positive_int("columns", columns)
+        check_positive_int("every", every)
         if directory is None and log_dir is None:
             raise InputError("SampleGrid needs a `directory`, a `log_dir` or both.")
         self.directory = None if directory is None else os.fspath(directory)

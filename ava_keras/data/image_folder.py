@@ -7,15 +7,9 @@ import warnings
 
 import numpy as np
 
+from ava_keras._validation import check_channels, check_image_size, check_positive_int, check_resize
 from ava_keras.data import memory
-from ava_keras.data.images import (
-    IMAGE_EXTENSIONS,
-    check_channels,
-    check_image_header,
-    check_image_size,
-    check_resize,
-    load_image,
-)
+from ava_keras.data.images import IMAGE_EXTENSIONS, check_image_header, load_image
 from ava_keras.errors import InputError
 
 CHECK_MODES = ("auto", "decode", "header")
@@ -264,8 +258,7 @@ def image_folder(
     size = check_image_size(image_size)
     check_channels(channels)
     check_resize(resize)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise InputError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
+    check_positive_int("batch_size", batch_size)
     if validation_split is not None and not (
         isinstance(validation_split, (float, int)) and 0 < validation_split < 1
     ):

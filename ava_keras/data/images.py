@@ -5,41 +5,11 @@ import os
 import numpy as np
 from PIL import Image, ImageOps
 
-from ava_keras.constants import IMAGE_EXTENSIONS, RESIZE_MODES
+from ava_keras._validation import check_channels, check_image_size, check_resize
+from ava_keras.constants import IMAGE_EXTENSIONS, RESIZE_MODES  # noqa: F401 (ava_keras.data exports them)
 from ava_keras.errors import InputError
 
 _RESAMPLE = Image.Resampling.BICUBIC
-
-
-def check_image_size(image_size):
-    """Returns `image_size` (an int or a `(height, width)` pair) as a pair of ints."""
-    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
-        image_size = (int(image_size), int(image_size))
-    try:
-        height, width = (int(v) for v in image_size)
-        valid = all(
-            not isinstance(v, bool) and float(v) == int(v) for v in image_size
-        ) and min(height, width) >= 1
-    except (TypeError, ValueError):
-        valid = False
-    if not valid:
-        raise InputError(
-            "`image_size` must be a positive integer or a (height, width) pair of "
-            f"positive integers. Received: image_size={image_size!r}"
-        )
-    return height, width
-
-
-def check_channels(channels):
-    if channels not in (1, 3) or isinstance(channels, bool):
-        raise InputError(f"`channels` must be 1 or 3. Received: channels={channels!r}")
-    return channels
-
-
-def check_resize(resize):
-    if resize not in RESIZE_MODES:
-        raise InputError(f"`resize` must be one of {RESIZE_MODES}. Received: resize={resize!r}")
-    return resize
 
 
 def _to_rgb_or_gray(image, channels):

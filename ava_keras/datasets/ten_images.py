@@ -2,8 +2,9 @@
 
 import numpy as np
 
+from ava_keras._validation import check_positive_int
 from ava_keras.datasets.photos import COLOR_PHOTOS, GRAYSCALE_PHOTOS
-from ava_keras.errors import InputError, import_optional
+from ava_keras.errors import import_optional
 
 # scikit-image ships only eight distinct colour photographs (`cat` is
 # `chelsea`, the motorcycle's right stereo view repeats its left one, and
@@ -62,8 +63,7 @@ def ten_images(shrink=1):
     >>> images.shape
     (10, 83, 60, 3)
     """
-    if isinstance(shrink, bool) or not isinstance(shrink, (int, np.integer)) or shrink < 1:
-        raise InputError(f"`shrink` must be a positive integer. Received: shrink={shrink!r}")
+    check_positive_int("shrink", shrink)
     resize = import_optional("skimage.transform", "ten_images()").resize
     height, width = PAPER_IMAGE_SIZE
     size = (int(round(height / shrink)), int(round(width / shrink)))

@@ -17,7 +17,7 @@ import zipfile
 import numpy as np
 
 from ava_keras.errors import InputError
-from ava_keras.evaluation._checks import check_images, check_positive_int
+from ava_keras._validation import check_images, check_positive_int
 from ava_keras.evaluation.distribution_metrics import frechet_distance, kernel_distance, precision_recall
 
 IMAGE_SIZE = 28
@@ -108,8 +108,7 @@ class DigitClassifier:
     """
 
     def __init__(self, seed=0, cache_dir=None, retrain=False):
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise InputError(f"`seed` must be a non-negative integer. Received: seed={seed!r}")
+        check_positive_int("seed", seed, allow_zero=True)
         self.seed = int(seed)
         self.cache_dir = os.path.abspath(cache_dir or default_cache_dir())
         if os.path.exists(self.cache_dir) and not os.path.isdir(self.cache_dir):

@@ -5,7 +5,7 @@ import math
 import keras
 
 from ava_keras.errors import InputError
-from ava_keras.layers._validation import (
+from ava_keras._validation import (
     check_activation,
     check_filters,
     check_image_shape,

@@ -3,7 +3,7 @@
 import keras
 
 from ava_keras.errors import InputError
-from ava_keras.layers._validation import check_activation, check_positive_int, check_filters
+from ava_keras._validation import check_activation, check_positive_int, check_filters
 
 
 @keras.saving.register_keras_serializable(package="ava_keras")

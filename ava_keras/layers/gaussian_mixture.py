@@ -8,7 +8,7 @@ import tensorflow as tf
 from keras import ops
 
 from ava_keras.errors import InputError
-from ava_keras.layers._validation import check_positive_int
+from ava_keras._validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="ava_keras")
@@ -99,8 +99,7 @@ class GaussianMixture(keras.layers.Layer):
         Before `fit` these are z ~ N(0, I), identical to
         `keras.random.normal((n, dim), seed=seed)`.
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise InputError(f"`n` must be a positive integer. Received: n={n!r}")
+        check_positive_int("n", n)
         if seed is None:
             seed = int(np.random.randint(0, 2**31 - 1))
         return self(self.noise(int(n), int(seed)))

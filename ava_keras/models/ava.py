@@ -17,7 +17,7 @@ from ava_keras.layers import (
     LatentDiscriminator,
     Sampling,
 )
-from ava_keras.layers._validation import check_image_shape, check_positive_int
+from ava_keras._validation import check_image_shape, check_positive_int
 from ava_keras.constants import BLOCKS as _BLOCKS
 from ava_keras.constants import ROUTINGS
 from ava_keras.models.presets import PRESETS, SWITCHES, get_switches
