@@ -13,6 +13,7 @@ import ipaddress
 import json
 import os
 import shutil
+import socket
 import tempfile
 
 from ava_keras.constants import STRATEGIES
@@ -159,6 +160,21 @@ def output_dir(path, tf_config=None):
     scratch = tempfile.mkdtemp(prefix="ava_keras_worker_")
     atexit.register(shutil.rmtree, scratch, ignore_errors=True)
     return scratch
+
+
+def local_cluster(num_workers):
+    """A `TF_CONFIG` cluster of `num_workers` workers on this machine, on ports free right now.
+
+    For trying multi-worker training (or testing it) with several processes on one machine:
+    give each process `{"cluster": local_cluster(n), "task": {"type": "worker", "index": i}}`.
+    """
+    sockets = [socket.socket() for _ in range(num_workers)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return {"worker": [f"127.0.0.1:{port}" for port in ports]}
 
 
 def make_strategy(name="mirrored", timeout=DEFAULT_TIMEOUT, devices=None):
