@@ -41,7 +41,8 @@ def test_every_public_name_resolves():
 
 # Each command's --help, with TensorFlow and Keras made unimportable.
 HELPS = [["--help"], ["train", "--help"], ["sample", "--help"], ["reconstruct", "--help"], ["export", "--help"],
-         ["info", "--help"], ["experiment", "paper", "--help"], ["experiment", "quality", "--help"]]
+         ["info", "--help"], ["experiment", "paper", "--help"], ["experiment", "quality", "--help"],
+         ["bench", "--help"], ["bench", "data-scale", "--help"]]
 
 
 def test_help_runs_without_tensorflow_importable():
@@ -64,6 +65,10 @@ def test_moved_names_still_work_with_a_deprecation_warning():
 
     with pytest.warns(DeprecationWarning, match="ava_keras.callbacks.history_file.plot_history"):
         assert cli.plot_history is plot_history
+    from ava_keras.benchmarks import report, train_throughput
+
+    with pytest.warns(DeprecationWarning, match="ava_keras.benchmarks.report.TARGETS"):
+        assert train_throughput.TARGETS is report.TARGETS
     with pytest.warns(DeprecationWarning, match="load_all"):
         ak._load_all()
     with warnings.catch_warnings():
