@@ -20,13 +20,12 @@ import warnings
 
 from ..constants import ROUTINGS as _ALL_ROUTINGS
 from ..errors import MissingDependencyError, import_optional
-
 from ._common import BLOCKS as _BLOCKS
-from ._runner import capture_state, eta_minutes, restore_state, train_steps, write_csv
 from ._common import machine as _machine
 from ._common import make_out_dir
 from ._common import positive_float as _positive_float
 from ._common import positive_int as _positive_int
+from ._runner import capture_state, eta_minutes, restore_state, train_steps, write_csv
 from .paper_tables import MODELS, PAPER_TABLE_3, PAPER_TABLES_1_2, format_tables, read_runs, summarize  # noqa: F401
 
 LEARNING_RATES = tuple(round(0.1 * k, 2) for k in range(10, 0, -1)) + tuple(
