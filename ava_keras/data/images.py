@@ -116,7 +116,7 @@ def _check_not_empty(path):
 
 def _unreadable(path, error):
     reason = " ".join(str(error).replace(repr(path), "").replace(path, "").split())
-    return ValueError(f"{path}: cannot read image ({reason or type(error).__name__})")
+    return InputError(f"{path}: cannot read image ({reason or type(error).__name__})")
 
 
 def prepare_image(image, image_size, channels=3, resize="crop"):
