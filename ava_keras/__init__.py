@@ -1,16 +1,19 @@
 """ava_keras: Adversarial Variational Autoencoders (Nguyen, 2023) for Keras 3.
 
-`import ava_keras` itself imports no TensorFlow: the public names below are
-loaded on first use (PEP 562), all at once, which also registers every
-serializable class with Keras. So `ava-keras --help` answers at once, and
-`from ava_keras import *`, `ava_keras.AVA` or `ava_keras.saving.load_model`
-give the full package whatever the program's name. A script that only calls
-`keras.models.load_model` on a saved AVA calls `ava_keras.load_all()` first
-(or touches any public name) so the classes are registered.
+`import ava_keras` imports no TensorFlow unless Keras is already imported:
+the public names below are loaded on first use (PEP 562), all at once, which
+also registers every serializable class with Keras. So `ava-keras --help`
+answers at once, and `from ava_keras import *`, `ava_keras.AVA` or
+`ava_keras.saving.load_model` give the full package whatever the program's
+name. When Keras is already imported, everything is loaded at once (it costs
+little then), so `keras.models.load_model` finds the classes; a script that
+imports ava_keras first and then only calls `keras.models.load_model` calls
+`ava_keras.load_all()` (or touches any public name) before it.
 """
 
 import importlib as _importlib
 import os as _os
+import sys as _sys
 
 from ava_keras.version import __version__
 
@@ -40,8 +43,12 @@ _PUBLIC = {
 }
 
 
+_loading = False  # True while load_all runs: the submodules' own `from ava_keras import x` then import x
+
+
 def load_all():
     """Imports Keras and every public name (registering the serializable classes)."""
+    global _loading
     import keras
 
     if keras.backend.backend() != "tensorflow":
@@ -50,9 +57,13 @@ def load_all():
             f"{keras.backend.backend()!r} (from ~/.keras/keras.json). Set "
             "KERAS_BACKEND=tensorflow before importing ava_keras."
         )
-    for name, module_name in _PUBLIC.items():
-        module = _importlib.import_module(module_name)
-        globals()[name] = module if module_name.endswith("." + name) else getattr(module, name)
+    _loading = True
+    try:
+        for name, module_name in _PUBLIC.items():
+            module = _importlib.import_module(module_name)
+            globals()[name] = module if module_name.endswith("." + name) else getattr(module, name)
+    finally:
+        _loading = False
 
 
 def _load_all():
@@ -64,7 +75,7 @@ def _load_all():
 
 
 def __getattr__(name):
-    if name in _PUBLIC:
+    if name in _PUBLIC and not _loading:
         load_all()
         return globals()[name]
     raise AttributeError(f"module 'ava_keras' has no attribute {name!r}")
@@ -75,3 +86,6 @@ def __dir__():
 
 
 __all__ = [*_PUBLIC, "__version__"]
+
+if _sys.modules.get("keras") is not None:  # Keras is loaded already
+    load_all()

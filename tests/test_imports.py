@@ -74,3 +74,16 @@ def test_moved_names_still_work_with_a_deprecation_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ak.load_all()
+
+
+def test_keras_load_model_finds_the_classes_when_keras_came_first(tmp_path):
+    path = tmp_path / "vae.keras"
+    model = ak.AVA.from_preset("vae", image_shape=(8, 8, 1), latent_dim=2, encoder_filters=(4,),
+                               decoder_filters=(4,), hidden_units=8, seed=0)
+    model.save(path)
+    result = _python(f"""
+        import keras
+        import ava_keras
+        print(type(keras.models.load_model({str(path)!r})).__name__)
+    """, argv0="load.py")
+    assert result.returncode == 0 and result.stdout.split() == ["AVA"], result.stderr
