@@ -5,6 +5,8 @@ Each check returns the value in a canonical form or raises an
 Imports no TensorFlow (Keras only inside `check_activation`).
 """
 
+import os
+
 import numpy as np
 
 from ava_keras.constants import RESIZE_MODES
@@ -120,6 +122,20 @@ def check_resize(resize):
     if resize not in RESIZE_MODES:
         raise InputError(f"`resize` must be one of {RESIZE_MODES}. Received: resize={resize!r}")
     return resize
+
+
+def check_file_not_empty(path):
+    """Returns `path` as a string if the file is not empty (0 bytes)."""
+    path = os.fspath(path)
+    if os.path.getsize(path) == 0:
+        raise InputError(f"{path}: empty file (0 bytes)")
+    return path
+
+
+def unreadable_image(path, error):
+    """The InputError for an image file Pillow failed to read with `error`, naming the file."""
+    reason = " ".join(str(error).replace(repr(path), "").replace(path, "").split())
+    return InputError(f"{path}: cannot read image ({reason or type(error).__name__})")
 
 
 # === Arrays (the metrics) ===

@@ -69,6 +69,11 @@ def test_moved_names_still_work_with_a_deprecation_warning():
 
     with pytest.warns(DeprecationWarning, match="ava_keras.benchmarks.report.TARGETS"):
         assert train_throughput.TARGETS is report.TARGETS
+    import importlib
+
+    images, image_folder = (importlib.import_module(f"ava_keras.data.{m}") for m in ("images", "image_folder"))
+    with pytest.warns(DeprecationWarning, match="image_folder.check_image_header"):
+        assert images.check_image_header is image_folder.check_image_header
     with pytest.warns(DeprecationWarning, match="load_all"):
         ak._load_all()
     with warnings.catch_warnings():

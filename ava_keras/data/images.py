@@ -1,11 +1,12 @@
-"""Reading one image file with Pillow: any mode -> uint8 array of a fixed size."""
+"""Decoding and resizing: one image file or array (any Pillow mode) -> a uint8 array of a fixed size.
 
-import os
+Listing and checking the files of a folder is ava_keras.data.image_folder's part.
+"""
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from ava_keras._validation import check_channels, check_image_size, check_resize
+from ava_keras._validation import check_channels, check_file_not_empty, check_image_size, check_resize, unreadable_image
 from ava_keras.constants import IMAGE_EXTENSIONS, RESIZE_MODES  # noqa: F401 (ava_keras.data exports them)
 from ava_keras.errors import InputError
 
@@ -78,7 +79,7 @@ def load_image(path, image_size, channels=3, resize="crop"):
     size = check_image_size(image_size)
     check_channels(channels)
     check_resize(resize)
-    path = _check_not_empty(path)
+    path = check_file_not_empty(path)
     try:
         with Image.open(path) as image:
             # JPEG: decode directly at a reduced scale that still covers `size`.
@@ -86,37 +87,7 @@ def load_image(path, image_size, channels=3, resize="crop"):
             image.load()
             return prepare_image(ImageOps.exif_transpose(image), size, channels, resize)
     except Exception as error:  # Pillow raises many types on malformed files.
-        raise _unreadable(path, error) from error
-
-
-def check_image_header(path):
-    """Checks that `path` is a non-empty image file Pillow can identify, reading only its header.
-
-    Much faster than decoding; a file whose header is fine but whose data is
-    truncated or corrupt passes, and fails later in `load_image`.
-
-    Raises:
-        ValueError: The file is empty or its header is not an image's. The
-            message names the file.
-    """
-    path = _check_not_empty(path)
-    try:
-        with Image.open(path) as image:
-            image.size  # noqa: B018 -- identifying the format reads the header
-    except Exception as error:  # Pillow raises many types on malformed files.
-        raise _unreadable(path, error) from error
-
-
-def _check_not_empty(path):
-    path = os.fspath(path)
-    if os.path.getsize(path) == 0:
-        raise InputError(f"{path}: empty file (0 bytes)")
-    return path
-
-
-def _unreadable(path, error):
-    reason = " ".join(str(error).replace(repr(path), "").replace(path, "").split())
-    return InputError(f"{path}: cannot read image ({reason or type(error).__name__})")
+        raise unreadable_image(path, error) from error
 
 
 def prepare_image(image, image_size, channels=3, resize="crop"):
@@ -148,3 +119,17 @@ def to_uint8(images):
             f"{images.dtype} with values in [{images.min()}, {images.max()}]."
         )
     return np.rint(images.astype(np.float64) * 255.0).astype(np.uint8)
+
+
+def __getattr__(name):
+    """`check_image_header` moved to ava_keras.data.image_folder (listing and checking files); kept for one release."""
+    if name == "check_image_header":
+        import importlib
+        import warnings
+
+        image_folder = importlib.import_module("ava_keras.data.image_folder")  # not the function of that name
+        warnings.warn("ava_keras.data.images.check_image_header moved to ava_keras.data.image_folder."
+                      "check_image_header; the old name will be removed in the next release",
+                      DeprecationWarning, stacklevel=2)
+        return image_folder.check_image_header
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
