@@ -22,8 +22,8 @@ import zipfile
 
 import keras
 
-from ava_keras.errors import InputError
 from ava_keras._validation import check_image_shape
+from ava_keras.errors import InputError
 from ava_keras.models.ava import AVA
 
 _AVA_REGISTERED_NAME = "ava_keras>AVA"

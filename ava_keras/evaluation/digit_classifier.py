@@ -16,8 +16,8 @@ import zipfile
 
 import numpy as np
 
-from ava_keras.errors import InputError
 from ava_keras._validation import check_images, check_positive_int
+from ava_keras.errors import InputError
 from ava_keras.evaluation.distribution_metrics import frechet_distance, kernel_distance, precision_recall
 
 IMAGE_SIZE = 28

@@ -8,8 +8,8 @@ as FID, but not comparable with FID values computed with Inception-v3.
 
 import numpy as np
 
-from ava_keras.errors import InputError
 from ava_keras._validation import check_feature_pair, check_positive_int
+from ava_keras.errors import InputError
 
 
 def _sqrt_psd(matrix):

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from ava_keras.errors import InputError
 from ava_keras._validation import check_image_pair
+from ava_keras.errors import InputError
 
 SSIM_SIGMA = 1.5
 SSIM_WINDOW = 11  # 2 * int(3.5 * sigma + 0.5) + 1, as skimage's gaussian_weights=True

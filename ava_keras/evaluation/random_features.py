@@ -14,8 +14,8 @@ Inception FID.
 
 import numpy as np
 
-from ava_keras.errors import InputError
 from ava_keras._validation import check_images, check_positive_int
+from ava_keras.errors import InputError
 from ava_keras.evaluation.distribution_metrics import frechet_distance
 
 FILTERS = (32, 64, 128)

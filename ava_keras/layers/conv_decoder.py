@@ -4,13 +4,13 @@ import math
 
 import keras
 
-from ava_keras.errors import InputError
 from ava_keras._validation import (
     check_activation,
     check_filters,
     check_image_shape,
     check_positive_int,
 )
+from ava_keras.errors import InputError
 
 
 @keras.saving.register_keras_serializable(package="ava_keras")

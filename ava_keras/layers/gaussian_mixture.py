@@ -7,8 +7,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from ava_keras.errors import InputError
 from ava_keras._validation import check_positive_int
+from ava_keras.errors import InputError
 
 
 @keras.saving.register_keras_serializable(package="ava_keras")

@@ -2,8 +2,8 @@
 
 import keras
 
-from ava_keras.errors import InputError
 from ava_keras._validation import check_filters
+from ava_keras.errors import InputError
 
 
 @keras.saving.register_keras_serializable(package="ava_keras")
