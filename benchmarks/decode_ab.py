@@ -44,11 +44,11 @@ def run(args):
 
     import ava_keras as ak
     from ava_keras.benchmarks.host_stalls import HostStallMonitor
-    from ava_keras.benchmarks.train_throughput import _write_jpegs
+    from ava_keras.benchmarks.measure import write_jpegs
 
     size = (args.image_size, args.image_size)
     with tempfile.TemporaryDirectory() as directory:
-        _write_jpegs(directory, args.files, size=args.file_size)
+        write_jpegs(directory, args.files, size=args.file_size)
         paths = ak.data.find_image_files(directory)
         pillow = ak.data.image_folder(directory, size, batch_size=args.batch_size, cache=False, shuffle=False)
         native = (tf.data.Dataset.from_tensor_slices(paths)

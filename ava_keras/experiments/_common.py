@@ -8,7 +8,9 @@ import math
 import os
 import platform
 
-BLOCKS = ("encoder", "decoder", "discriminator", "latent_discriminator")
+from ..constants import BLOCKS  # noqa: F401 (the experiments import it from here)
+from ..constants import PRESET_NAMES as PRESETS
+from ..errors import InputError
 
 
 def positive_int(text):
@@ -25,9 +27,6 @@ def positive_float(text):
     if not value > 0 or not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
     return value
-
-
-PRESETS = ("vae", "ava1", "ava2", "ava3", "ava4", "ava5")  # ava_keras.models.presets.PRESETS
 
 
 def preset_list(text):
@@ -61,6 +60,6 @@ def sample_sd(values):
 def make_out_dir(out):
     """Creates the output folder `out`; raises a ValueError if it is an existing file."""
     if os.path.exists(out) and not os.path.isdir(out):
-        raise ValueError(f"`--out` must be a folder. Received: out={out!r}, an existing file")
+        raise InputError(f"`--out` must be a folder. Received: out={out!r}, an existing file")
     os.makedirs(out, exist_ok=True)
     return out
