@@ -7,8 +7,8 @@ The pipelines read the same JPEG folder, batch by batch, as `image_folder(cache=
 - "tf_native": `tf.io.read_file` + `tf.io.decode_image` + central crop + `tf.image.resize`
   (bicubic, antialiased, as Pillow's resampling) per file, in `map(num_parallel_calls=AUTOTUNE)`;
 - "tf_native_checked": the same decoder with per-file error capture (`tf_native_checked_decoder`).
-Each pass is one full epoch; passes alternate between the two pipelines and the medians (host pauses
-excluded) are reported, with the largest and mean absolute pixel difference between the two decoders.
+Each pass is one full epoch; passes alternate between the pipelines and the medians (host pauses
+excluded) are reported, with the largest and mean absolute pixel difference between the Pillow and TensorFlow decoders.
 """
 
 import argparse
