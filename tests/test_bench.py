@@ -71,7 +71,9 @@ def test_host_stall_monitor_arithmetic_by_hand():
 
 def test_bench_quick_writes_finite_results(tmp_path):
     out = tmp_path / "bench"
-    assert cli.main(["bench", "--quick", "--in-process", "--profile", "vae", "--out", str(out)]) == 0
+    targets = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "targets.json")
+    assert cli.main(["bench", "--quick", "--in-process", "--profile", "vae", "--targets", targets,
+                     "--out", str(out)]) == 0
     summary = json.loads((out / "train_throughput.json").read_text())
     train = [r for r in summary["results"] if r["kind"] == "train"]
     assert [r["preset"] for r in train] == ["vae", "ava5"]
@@ -98,8 +100,16 @@ def test_bench_quick_writes_finite_results(tmp_path):
     assert "| vae | 16x16x1 | graph |" in (out / "train_throughput.md").read_text()
     # The report rebuilt from the run's incremental JSONL has the same checks.
     again = tmp_path / "again"
-    assert cli.main(["bench", "--report-from", str(out / "train_throughput.jsonl"), "--out", str(again)]) == 0
+    assert cli.main(["bench", "--report-from", str(out / "train_throughput.jsonl"), "--targets", targets,
+                     "--out", str(again)]) == 0
     assert json.loads((again / "train_throughput.json").read_text())["checks"] == summary["checks"]
+    # Without --targets the rebuilt report checks only the trace count; a targets file with an unknown key is refused.
+    assert cli.main(["bench", "--report-from", str(out / "train_throughput.jsonl"), "--out", str(tmp_path / "bare")]) == 0
+    assert list(json.loads((tmp_path / "bare" / "train_throughput.json").read_text())["checks"]) == [
+        "train_step traces per process (max)"]
+    (tmp_path / "bad.json").write_text('{"ava9_ratio": 1.0}')
+    assert cli.main(["bench", "--report-from", str(out / "train_throughput.jsonl"), "--targets",
+                     str(tmp_path / "bad.json"), "--out", str(tmp_path / "bad")]) == 2
 
 
 def test_bench_rejects_bad_flags(capsys):

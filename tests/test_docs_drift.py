@@ -12,6 +12,7 @@ from tests._drift import ROOT, assert_doc_quotes, assert_matches_committed
 PAPER_RESULTS = ROOT / "docs" / "paper_results"
 PAPER_LABELS = sorted(path.name[: -len("_runs.csv")] for path in PAPER_RESULTS.glob("*_runs.csv"))
 PERFORMANCE = "docs/performance"
+TARGETS = "benchmarks/targets.json"  # the project's benchmark targets
 
 
 def _as_json(value):
@@ -49,10 +50,11 @@ def test_paper_report_is_the_filled_template():
 
 
 def test_performance_tables_regenerate_from_the_committed_run(tmp_path, capsys):
-    command = f"ava-keras bench --report-from {PERFORMANCE}/train_throughput.jsonl --out {PERFORMANCE}"
+    command = (f"ava-keras bench --report-from {PERFORMANCE}/train_throughput.jsonl --targets {TARGETS} "
+               f"--out {PERFORMANCE}")
     out = tmp_path / "performance"
     assert cli.main(["bench", "--report-from", str(ROOT / PERFORMANCE / "train_throughput.jsonl"),
-                     "--out", str(out)]) == 0
+                     "--targets", str(ROOT / TARGETS), "--out", str(out)]) == 0
     capsys.readouterr()
     report = (out / "train_throughput.md").read_text()
     assert_matches_committed(report, f"{PERFORMANCE}/train_throughput.md", command)
@@ -68,10 +70,10 @@ def test_performance_tables_regenerate_from_the_committed_run(tmp_path, capsys):
 
 def test_precision_run_regenerates_and_the_doc_quotes_its_step_times(tmp_path, capsys):
     precision = f"{PERFORMANCE}/precision"
-    command = f"ava-keras bench --report-from {precision}/train_throughput.jsonl --out {precision}"
+    command = f"ava-keras bench --report-from {precision}/train_throughput.jsonl --targets {TARGETS} --out {precision}"
     out = tmp_path / "precision"
     assert cli.main(["bench", "--report-from", str(ROOT / precision / "train_throughput.jsonl"),
-                     "--out", str(out)]) == 0
+                     "--targets", str(ROOT / TARGETS), "--out", str(out)]) == 0
     capsys.readouterr()
     assert_matches_committed((out / "train_throughput.md").read_text(), f"{precision}/train_throughput.md", command)
     rows = [json.loads(line) for line in (ROOT / precision / "train_throughput.jsonl").read_text().splitlines()]

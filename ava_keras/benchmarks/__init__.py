@@ -1,7 +1,7 @@
 """Measuring tools: step FLOPs from the traced graph, host-pause correction, input-pipeline speed.
 
 `ava-keras bench` (train_throughput.py: jobs; measure.py: measurements;
-report.py: tables and the project's targets) is built on them. The tools are
+report.py: tables and checks against a targets file) is built on them. The tools are
 loaded on first use (PEP 562), so `ava-keras bench --help` imports no TensorFlow.
 """
 

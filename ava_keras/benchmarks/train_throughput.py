@@ -24,7 +24,8 @@ batch of every trial (which also starts the data iterator) is not timed. Writes
 train_throughput.json and train_throughput.md to `--out` and prints the table.
 
 This module runs the jobs; ava_keras.benchmarks.measure measures, ava_keras.benchmarks.report
-reports against the project's targets.
+writes the tables and checks them against `--targets` (the ava_keras repository's
+own targets are in benchmarks/targets.json).
 """
 
 # TensorFlow is imported only inside functions, so `--help` answers at once.
@@ -80,6 +81,10 @@ def add_arguments(parser):
                         help="A smoke run: vae and ava5 at 16x16x1, batch 8, 2 steps x 2 trials, no jit/thread runs.")
     parser.add_argument("--report-from", default=None, metavar="JSONL",
                         help="Measure nothing: rebuild the tables and checks from a run's train_throughput.jsonl.")
+    parser.add_argument("--targets", default=None, metavar="JSON",
+                        help="Targets to check the run against, a JSON object (keys: "
+                             f"{', '.join(report.TARGET_KEYS)}); the ava_keras repository keeps its own in "
+                             "benchmarks/targets.json. Without it only the trace count is checked.")
     parser.add_argument("--out", default="benchmark_results", help="Output folder (default ./benchmark_results).")
     return parser
 
@@ -164,10 +169,13 @@ def run(args):
 # Names that moved to ava_keras.benchmarks.measure and .report, kept for one release (PEP 562).
 _MOVED = {"MATMUL_SIZE": measure, "matmul_flops_per_second": measure, "measure_training": measure,
           "measure_checks": measure, "measure_traces": measure, "profile_op_types": measure,
-          "measure_pipeline": measure, "TARGETS": report, "summarize": report, "format_report": report}
+          "measure_pipeline": measure, "summarize": report, "format_report": report}
 
 
 def __getattr__(name):
+    if name == "TARGETS":
+        raise AttributeError("The project's benchmark targets moved out of the library, to benchmarks/targets.json "
+                             "of the ava_keras repository; pass a targets file with `ava-keras bench --targets`.")
     if name in _MOVED:
         module = _MOVED[name]
         warnings.warn(f"ava_keras.benchmarks.train_throughput.{name} moved to {module.__name__}.{name}; the old "
