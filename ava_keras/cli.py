@@ -40,7 +40,7 @@ FOLDER_DEFAULTS = {"image_size": 64, "channels": 3, "batch_size": 32, "latent_di
 # The default networks halve the image twice (stride-2 convolutions); above
 # MAX_SIDE the encoder's dense layer alone has over 33 million weights.
 MIN_SIDE, MAX_SIDE = 4, 256
-EXPERIMENTS = ("paper", "quality")
+EXPERIMENTS = ("anomaly", "paper", "quality")
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 MODEL_FILE, EXPORT_DIR, GRID_DIR = "model.keras", "saved_model", "grids"
 HISTORY_FILE, LOSS_PLOT = "history.json", "loss.png"

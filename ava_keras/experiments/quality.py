@@ -32,7 +32,9 @@ import math
 import os
 import time
 
-from ._common import BLOCKS, PRESETS, machine, make_out_dir, positive_float, positive_int, preset_list, sample_sd
+from ._common import (
+    BLOCKS, PRESETS, machine, make_out_dir, positive_float, positive_int, preset_list, sample_sd, train_for_steps,
+)
 
 BASELINE = "keras_io_vae"
 DATASETS = ("digits", "photos")
@@ -366,25 +368,7 @@ def _train_and_score(model, name, seed, steps, batch_size, train, scorer, say):
     """Trains `model` for `steps` batches and scores it; returns `(row, samples or None)`."""
     import numpy as np
 
-    rng = np.random.default_rng(seed)
-    order, losses, diverged_at = np.empty(0, dtype=int), [], None
-    report_every = max(1, steps // 5)
-    seconds = 0.0
-    for step in range(steps):
-        if len(order) < batch_size:
-            order = np.concatenate([order, rng.permutation(len(train))])
-        batch, order = train[order[:batch_size]], order[batch_size:]
-        step_start = time.time()
-        logs = model.train_on_batch(batch, return_dict=True)
-        values = {k: float(v) for k, v in logs.items()}
-        seconds += (time.time() - step_start) if step else 0.0
-        losses.append(values["loss"])
-        if not all(math.isfinite(v) for v in values.values()):
-            diverged_at = step + 1
-            break
-        if (step + 1) % report_every == 0 and step + 1 < steps:
-            say(f"    {name} seed={seed} step {step + 1}/{steps}: loss {np.mean(losses[-report_every:]):.2f}",
-                flush=True)
+    losses, diverged_at, seconds = train_for_steps(model, train, steps, batch_size, seed, say, name)
     n = len(scorer.held_out)
     scores, samples = {key: "" for key, _, _ in METRICS}, None
     if diverged_at is None:
