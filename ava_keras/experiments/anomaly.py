@@ -153,7 +153,7 @@ def evaluate_scores(model, train, normal, anomalous):
     results = {}
     for name in score_names(scorer.terms):
         scorer.fit(fitted, terms=name.split(COMBINATION_SEPARATOR))
-        combined = np.asarray(scorer({t: test[t] for t in scorer.terms}))
+        combined = np.asarray(scorer(scorer.stack(test)))
         results[name] = auroc(combined[: len(normal)], combined[len(normal):])
     model.fit_anomaly_scores(train)  # leave the default combination in place
     return results

@@ -45,7 +45,8 @@ class AnomalyScorer(keras.layers.Layer):
         **kwargs: Base layer keyword arguments, such as `name`.
 
     Call arguments:
-        inputs: Dict `{term: (n,) tensor}` with every term of `terms`.
+        inputs: `(n, len(terms))` tensor: the terms in the order of `terms`
+            (`stack` builds it from a dict of terms).
 
     Output shape:
         `(n,)`: the combined score.
@@ -54,7 +55,7 @@ class AnomalyScorer(keras.layers.Layer):
 
     >>> scorer = AnomalyScorer(terms=("reconstruction", "kl"))
     >>> scorer.fit({"reconstruction": train_errors, "kl": train_kl})
-    >>> anomaly = scorer({"reconstruction": errors, "kl": kl})
+    >>> anomaly = scorer(scorer.stack({"reconstruction": errors, "kl": kl}))
     """
 
     def __init__(self, terms=ANOMALY_TERMS, **kwargs):
@@ -99,12 +100,16 @@ class AnomalyScorer(keras.layers.Layer):
         fitted = ops.cast(self.variance, "float32")
         return ops.where(fitted > 0.0, ops.maximum(fitted, losses.MIN_VARIANCE), own)
 
+    def stack(self, term_values):
+        """The `(n, len(terms))` input of the layer from a dict `{term: (n,) values}` (extra keys ignored)."""
+        return ops.stack([ops.cast(term_values[t], "float32") for t in self.terms], axis=-1)
+
     def call(self, inputs):
-        values = ops.stack([ops.cast(inputs[t], "float32") for t in self.terms], axis=-1)
+        values = ops.cast(inputs, "float32")
         directions = ops.convert_to_tensor([ANOMALY_DIRECTIONS[t] for t in self.terms], "float32")
         standardised = directions * (values - ops.cast(self.means, "float32")) / ops.cast(self.scales, "float32")
         weights = ops.cast(self.weights_used, "float32")
-        return ops.sum(standardised * weights, axis=-1) / ops.sum(weights)
+        return ops.cast(ops.sum(standardised * weights, axis=-1) / ops.sum(weights), self.compute_dtype)
 
     def fit(self, term_values, terms=None):
         """Stores the statistics of the training images' terms; returns the terms combined.
@@ -136,7 +141,7 @@ class AnomalyScorer(keras.layers.Layer):
         return terms
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[self.terms[0]][0],)
+        return (input_shape[0],)
 
     def get_config(self):
         config = super().get_config()

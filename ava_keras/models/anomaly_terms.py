@@ -37,5 +37,5 @@ def anomaly_terms(model, images):
         terms["realism"] = ops.cast(model.discriminator(images, training=False), "float32")[:, 0]
     if model.latent_discriminator is not None:
         terms["latent_realism"] = ops.cast(model.latent_discriminator(mean, training=False), "float32")[:, 0]
-    terms["anomaly"] = scorer(terms)
+    terms["anomaly"] = scorer(scorer.stack(terms))
     return terms

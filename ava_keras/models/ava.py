@@ -1009,7 +1009,7 @@ class AVA(keras.Model):
         ]
         return {name: np.concatenate([batch[name] for batch in scores]) for name in scores[0]}
 
-    def fit_anomaly_scores(self, images, batch_size=256, terms=None):
+    def fit_anomaly_scores(self, images, batch_size=256, terms=None, max_images=10_000):
         """Fits `model.anomaly_scorer` to the training `images`; returns the terms it combines.
 
         Stores, for a Gaussian likelihood, σ̂² = the images' mean squared
@@ -1018,8 +1018,19 @@ class AVA(keras.Model):
         `ava_keras.layers.anomaly_scorer.DEFAULT_ANOMALY_TERMS`, the
         benchmark's choice, those the model has). The statistics are saved
         with the model and used by the SavedModel's `score` endpoint.
+
+        Args:
+            images: Array of training images `(n, H, W, C)` in [0, 1] (or
+                uint8), or a `tf.data.Dataset` of such batches (or of
+                `(images, ...)` tuples).
+            batch_size: Batch size for scoring.
+            terms: Names of the terms to combine (see above).
+            max_images: Use at most this many images (the first ones).
         """
-        images = self._images_array(images, "fit_anomaly_scores")
+        if isinstance(images, tf.data.Dataset):
+            batches = (b[0] if isinstance(b, (tuple, list)) else b for b in images.unbatch().batch(max_images).take(1))
+            images = next((b.numpy() for b in batches), np.zeros((0,) + self.image_shape, "float32"))
+        images = self._images_array(np.asarray(images)[:max_images], "fit_anomaly_scores")
         if self.likelihood == "gaussian":
             errors = self.reconstruct(images, batch_size) - images
             variance = max(float(np.mean(np.square(errors, dtype="float64"))), losses.MIN_VARIANCE)
