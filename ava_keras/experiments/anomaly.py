@@ -234,8 +234,47 @@ def _cell(entry):
     return f"{entry['mean']:.3f}{sd}"
 
 
+def target_rows(summary, baseline="vae"):
+    """The issue's target per setting and AVA preset: does the combination of all the preset's terms
+    beat the baseline's reconstruction AUROC by more than the larger of their seed SDs?
+
+    Returns a list of dicts: setting, model, score, auroc, baseline_auroc, margin (the larger SD) and
+    beats (None when no SD is known, i.e. one seed).
+    """
+    rows = []
+    for setting, models in summary.items():
+        reference = models.get(baseline, {}).get("reconstruction")
+        for name, entry in models.items():
+            if name == baseline or reference is None:
+                continue
+            combined = COMBINATION_SEPARATOR.join(t for t in TERMS if t in entry)
+            if combined not in entry:
+                continue
+            sds = [e["sd"] for e in (entry[combined], reference) if not math.isnan(e["sd"])]
+            margin = max(sds) if sds else None  # unknown from one seed
+            difference = entry[combined]["mean"] - reference["mean"]
+            rows.append({"setting": setting, "model": name, "score": combined, "auroc": entry[combined]["mean"],
+                         "baseline_auroc": reference["mean"], "margin": margin,
+                         "beats": None if margin is None else difference > margin})
+    return rows
+
+
+def best_score(summary, models=None):
+    """The score name with the highest AUROC averaged over every setting and model of `models`
+    (default: every model except "vae") that has it in every setting; ties go to the fewer terms."""
+    settings = list(summary)
+    models = models or sorted({m for s in settings for m in summary[s] if m != "vae"})
+    candidates = {}
+    for name in score_names(TERMS):
+        values = [summary[s][m][name]["mean"] for s in settings for m in models if name in summary[s].get(m, {})]
+        if len(values) == len(settings) * len(models):
+            candidates[name] = sum(values) / len(values)
+    return max(candidates, key=lambda n: (candidates[n], -n.count(COMBINATION_SEPARATOR)), default=None)
+
+
 def format_table(summary, config):
-    """Markdown: per setting, one row per score, one column per model (AUROC mean ± SD over seeds)."""
+    """Markdown: per setting, one row per score, one column per model (AUROC mean ± SD over seeds),
+    then the target check (`target_rows`) and the best score (`best_score`)."""
     lines = [
         f"Data: {config.get('data', '?')}. Budget: {config.get('steps')} steps of batch {config.get('batch_size')}; "
         "AUROC (anomalous = positive), mean ± SD over seeds; — : the model has no such term.",
@@ -248,6 +287,20 @@ def format_table(summary, config):
         for score in scores:
             lines.append(f"| {score} | " + " | ".join(_cell(models[m].get(score)) for m in names) + " |")
         lines.append("| ok runs | " + " | ".join(f"{models[m]['ok']}/{models[m]['runs']}" for m in names) + " |")
+    target = target_rows(summary)
+    if target:
+        lines += ["", "**Target**: the combination of all of an AVA preset's terms vs the VAE's reconstruction "
+                  "error; it must win by more than the larger seed SD.", "",
+                  "| setting | model | combined score | AUROC | VAE reconstruction | difference | larger SD | beats |",
+                  "|---" * 8 + "|"]
+        for row in target:
+            lines.append(f"| {row['setting']} | {row['model'].upper()} | {row['score']} | {row['auroc']:.3f} | "
+                         f"{row['baseline_auroc']:.3f} | {row['auroc'] - row['baseline_auroc']:+.3f} | "
+                         + ("— | n/a (one seed) |" if row["margin"] is None
+                            else f"{row['margin']:.3f} | {'yes' if row['beats'] else 'no'} |"))
+    best = best_score(summary)
+    if best:
+        lines += ["", f"Best score of the AVA presets, averaged over the settings and presets: `{best}`."]
     return "\n".join(lines) + "\n"
 
 
