@@ -561,17 +561,25 @@ def _sample(args):
     return 0
 
 
+def _read_folder(ak, directory, model, resize):
+    """`(uint8 images, their paths)`: every readable image under `directory` at the model's image shape.
+
+    Unreadable files are skipped with the warning `train` gives (`ak.data.warn_unreadable`).
+    """
+    height, width, channels = model.image_shape
+    paths = ak.data.find_image_files(directory)
+    images, good, bad = ak.data.read_images(paths, (height, width), channels, resize)
+    if bad:
+        ak.data.warn_unreadable(directory, bad)
+    if not good:
+        raise ValueError(f"None of the {len(paths)} image files in {directory!r} could be read.")
+    return images, good
+
+
 def _reconstruct(args):
     ak = _load_tensorflow()
     model = _load_model(args.model)
-    height, width, channels = model.image_shape
-    paths = ak.data.find_image_files(args.directory)
-    images, good, bad = ak.data.read_images(paths, (height, width), channels, args.resize)
-    if bad:
-        warnings.warn(f"Skipped {len(bad)} unreadable image file(s): "
-                      + "; ".join(f"{p} ({reason})" for p, reason in bad))
-    if not good:
-        raise ValueError(f"None of the {len(paths)} image files in {args.directory!r} could be read.")
+    images, good = _read_folder(ak, args.directory, model, args.resize)
     reconstructions = model.reconstruct(images.astype("float32") / 255.0)
     names = [os.path.splitext(os.path.relpath(p, args.directory))[0] + ".png" for p in good]
     ak.datasets.write_image_folder(reconstructions, args.out, names=names)
@@ -585,13 +593,7 @@ GRID_EXTREMES = 8  # images per end of the `score --grid` picture
 def _score(args):
     ak = _load_tensorflow()
     model = _load_model(args.model)
-    height, width, channels = model.image_shape
-    paths = ak.data.find_image_files(args.directory)
-    images, good, bad = ak.data.read_images(paths, (height, width), channels, args.resize)
-    if bad:
-        ak.data.warn_unreadable(args.directory, bad)
-    if not good:
-        raise ValueError(f"None of the {len(paths)} image files in {args.directory!r} could be read.")
+    images, good = _read_folder(ak, args.directory, model, args.resize)
     if not model.anomaly_scorer.is_fitted:
         warnings.warn(f"{args.model} has no anomaly statistics (model.fit_anomaly_scores was not run): the "
                       "anomaly column is the reconstruction error alone")

@@ -230,7 +230,7 @@ def test_cli_export_tflite(tmp_path, capsys):
     model = tiny_model("vae")
     model.save(tmp_path / "model.keras")
     assert cli.main(["export", str(tmp_path / "model.keras"), str(tmp_path / "lite"), "--tflite"]) == 0
-    assert "Exported 5 TFLite files" in capsys.readouterr().out
+    assert "Exported 6 TFLite files" in capsys.readouterr().out  # serve, encode, decode, reconstruct, score, generate
     images = tiny_images(2)
     runner = tf.lite.Interpreter(model_path=str(tmp_path / "lite" / "reconstruct.tflite")).get_signature_runner(
         "reconstruct"
