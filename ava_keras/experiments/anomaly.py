@@ -267,7 +267,7 @@ def best_score(summary, models=None):
     candidates = {}
     for name in score_names(TERMS):
         values = [summary[s][m][name]["mean"] for s in settings for m in models if name in summary[s].get(m, {})]
-        if len(values) == len(settings) * len(models):
+        if values and len(values) == len(settings) * len(models):
             candidates[name] = sum(values) / len(values)
     return max(candidates, key=lambda n: (candidates[n], -n.count(COMBINATION_SEPARATOR)), default=None)
 
