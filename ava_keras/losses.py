@@ -99,6 +99,17 @@ def likelihood_reconstruction_loss(images, reconstructions, likelihood="paper", 
     raise ValueError(f"`likelihood` must be one of {LIKELIHOODS}. Received: likelihood={likelihood!r}")
 
 
+def feature_reconstruction_loss(real_features, fake_features):
+    """½‖Dis_l(x) − Dis_l(x′)‖², summed over features, averaged over the batch.
+
+    Larsen et al. (2016), eq. 7: the reconstruction error measured in the
+    discriminator's features instead of pixels (a Gaussian with unit
+    variance there), which rewards x′ that d sees like x. The targets
+    Dis_l(x) carry no gradient; the term trains the encoder and decoder only.
+    """
+    return reconstruction_loss(ops.stop_gradient(real_features), fake_features)
+
+
 def kl_divergence(mean, log_var, per_example=False):
     """K = ½ Σⱼ (σⱼ² + μⱼ² − 1 − log σⱼ²), KL to N(0, I), batch mean (eq. 1); `(batch,)` with `per_example`."""
     values = 0.5 * ops.sum(ops.exp(log_var) + ops.square(mean) - 1.0 - log_var, axis=-1)

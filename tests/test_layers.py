@@ -176,3 +176,15 @@ def test_layers_compose_in_a_sequential_model():
 def test_bad_arguments_raise_value_error_quoting_the_value(make_layer, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         make_layer()
+
+
+def test_discriminator_features_are_what_its_logit_reads():
+    discriminator = layers.Discriminator(filters=(4, 6))
+    images = np.random.default_rng(0).random((3, 9, 7, 1)).astype("float32")
+    logits = discriminator(images)  # builds the layer
+    features = discriminator.features(images)
+    assert tuple(features.shape) == (3, 3 * 2 * 6)  # two "same" stride-2 convolutions: 9x7 -> 5x4 -> 3x2
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(discriminator.logit(features)),
+        keras.ops.convert_to_numpy(logits), rtol=1e-6, atol=1e-6,
+    )

@@ -139,3 +139,14 @@ def test_leaning_coefficients_per_likelihood():
 def test_r1_penalty_is_half_the_mean_squared_gradient_norm():
     gradients = np.array([[[[3.0]], [[4.0]]], [[[0.0]], [[1.0]]]], "float32")
     assert float(losses.r1_penalty(gradients)) == pytest.approx(np.mean([0.5 * 25.0, 0.5 * 1.0]))
+
+
+def test_feature_reconstruction_loss_is_half_the_squared_feature_distance_and_spares_the_targets():
+    real = tf.constant([[1.0, 2.0], [0.0, 0.0]])
+    fake = tf.constant([[0.0, 0.0], [3.0, 4.0]])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([real, fake])
+        loss = losses.feature_reconstruction_loss(real, fake)
+    assert float(loss) == pytest.approx(np.mean([0.5 * 5.0, 0.5 * 25.0]))
+    assert tape.gradient(loss, real) is None  # Dis_l(x) is a target
+    np.testing.assert_allclose(tape.gradient(loss, fake).numpy(), (fake - real).numpy() / 2)

@@ -22,7 +22,17 @@ TOLERANCE = dict(rtol=1e-5, atol=1e-5)
 PAPER_TERMS = dict(likelihood="paper", generator_loss="minimax")
 
 
-def reference_objectives(model, images, noise, routing, generator_loss="minimax", likelihood="paper"):
+def _discriminator_features(discriminator, images):
+    """Dis_l: d's last convolution's LeakyReLU(0.2) activations, flattened."""
+    x = images
+    for conv in discriminator.conv_layers:
+        x = tf.nn.leaky_relu(conv(x), alpha=0.2)
+    return tf.reshape(x, [tf.shape(x)[0], -1])
+
+
+def reference_objectives(
+    model, images, noise, routing, generator_loss="minimax", likelihood="paper", feature_weight=0.0
+):
     """Block -> objective, from the equations, with raw TF ops."""
     on = {k: float(v) for k, v in model.variant.items()}
     enc, dec = model.encoder, model.decoder
@@ -75,6 +85,10 @@ def reference_objectives(model, images, noise, routing, generator_loss="minimax"
     )
 
     adversarial = on["decoder_discriminator"] * a_d + on["encoder_discriminator"] * a_big_d
+    if feature_weight:  # Larsen et al. (2016), eq. 7: ½‖Dis_l(x) − Dis_l(x′)‖², targets constant
+        real_features = tf.stop_gradient(_discriminator_features(model.discriminator, images))
+        fake_features = _discriminator_features(model.discriminator, reconstructions)
+        r = r + feature_weight * tf.reduce_mean(0.5 * tf.reduce_sum(tf.square(real_features - fake_features), 1))
     if routing == "joint":
         theta, phi = r + k + adversarial, r + adversarial
     else:
@@ -83,9 +97,13 @@ def reference_objectives(model, images, noise, routing, generator_loss="minimax"
     return {"encoder": theta, "decoder": phi, "discriminator": psi, "latent_discriminator": lam}
 
 
-def reference_gradients(model, images, noise, routing, generator_loss="minimax", likelihood="paper"):
+def reference_gradients(
+    model, images, noise, routing, generator_loss="minimax", likelihood="paper", feature_weight=0.0
+):
     with tf.GradientTape(persistent=True) as tape:
-        objectives = reference_objectives(model, tf.constant(images), noise, routing, generator_loss, likelihood)
+        objectives = reference_objectives(
+            model, tf.constant(images), noise, routing, generator_loss, likelihood, feature_weight
+        )
     return {
         block: [
             np.zeros(v.shape, "float32") if g is None else g.numpy()
@@ -148,6 +166,26 @@ def test_non_saturating_generator_loss_and_likelihood_gradients(likelihood):
     for block, block_deltas in one_step_deltas(model, images).items():
         for delta, gradient in zip(block_deltas, expected[block]):
             np.testing.assert_allclose(-delta / 0.1, gradient, rtol=1e-4, atol=1e-4, err_msg=f"{likelihood}: {block}")
+
+
+@pytest.mark.parametrize("routing", ["joint", "paper"])
+def test_feature_reconstruction_gradients_reach_encoder_and_decoder_only(routing):
+    """Larsen et al.'s feature-wise term joins R in Θ's (joint routing) and Φ's objectives; Ψ's is unchanged."""
+    model = sgd_compile(tiny_model("ava5", routing=routing, feature_reconstruction_weight=0.5, **PAPER_TERMS))
+    images = tiny_images()
+    noise = peek_noise(model, len(images))
+    expected = reference_gradients(model, images, noise, routing, feature_weight=0.5)
+    without = reference_gradients(model, images, noise, routing)
+    assert not np.allclose(expected["decoder"][0], without["decoder"][0]), "the feature term changed nothing"
+    for block, block_deltas in one_step_deltas(model, images).items():
+        for delta, gradient in zip(block_deltas, expected[block]):
+            np.testing.assert_allclose(-delta, gradient, **TOLERANCE, err_msg=f"{routing}: {block}")
+    assert "feature_reconstruction" in model.get_metrics_result()
+
+
+def test_feature_reconstruction_needs_a_discriminator_with_features():
+    with pytest.raises(ValueError, match="feature_reconstruction_weight.*features"):
+        tiny_model("vae", feature_reconstruction_weight=1.0)
 
 
 def test_defaults_are_the_gaussian_likelihood_and_non_saturating_loss():

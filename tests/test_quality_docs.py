@@ -1,6 +1,7 @@
 """docs/quality.md quotes tables that regenerate from the committed run files."""
 
 import glob
+import json
 import os
 
 import pytest
@@ -29,3 +30,23 @@ def test_table_regenerates_from_the_committed_runs_and_the_doc_quotes_it(label):
     rows = [line for line in table.splitlines() if line.startswith("| ")]
     missing = [row for row in rows if row not in doc]
     assert not missing, f"docs/quality.md does not quote these rows of {label}_table.md: {missing}"
+
+
+def test_readme_quotes_the_committed_main_command_run():
+    """The README's numbers about the main command come from its committed check and history."""
+    images = os.path.join(ROOT, "docs", "images")
+    with open(os.path.join(images, "digits_ava5_check.json"), encoding="utf-8") as file:
+        check = json.load(file)
+    with open(os.path.join(images, "digits_ava5_history.json"), encoding="utf-8") as file:
+        history = json.load(file)["history"]
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as file:
+        readme = " ".join(file.read().split())
+    quoted = {
+        "mixture confidence": f"{check['classifier_confidence_mixture_samples']:.3f} sure",
+        "real confidence": f"{check['classifier_confidence_real_held_out_digits']:.3f} on real",
+        "prior confidence": f"{check['classifier_confidence_prior_samples']:.3f} on the same",
+        "final KL": f"{history['kl'][-1]:.1f} nats",
+    }
+    missing = {name: text for name, text in quoted.items() if text not in readme}
+    assert not missing, f"README.md does not quote the committed main-command run: {missing}"
+    assert all(count > 0 for count in check["predicted_digit_counts_mixture_samples"])

@@ -41,7 +41,10 @@ DATASETS = ("digits", "photos")
 QUICK_PRESETS = ("ava5",)
 GENERATOR_LOSSES = ("minimax", "non_saturating")  # ava_keras.losses.GENERATOR_LOSSES
 LIKELIHOODS = ("paper", "bernoulli", "gaussian")  # ava_keras.losses.LIKELIHOODS
-LOSS_WEIGHTS = ("reconstruction_weight", "kl_weight", "adversarial_weight", "leaning_weight", "r1_weight")
+LOSS_WEIGHTS = (
+    "reconstruction_weight", "kl_weight", "adversarial_weight", "leaning_weight", "r1_weight",
+    "feature_reconstruction_weight",
+)
 STABILISER_FLAGS = ("augment_discriminator", "spectral_normalization")
 DEFAULT_STEPS, QUICK_STEPS = 600, 20
 DEFAULT_SEEDS = 3
@@ -279,9 +282,13 @@ def build_model(name, seed, image_shape, paper_settings=False, model_options=Non
         model.compile(optimizer=keras.optimizers.Adam())
         return model
     from ava_keras.models.ava import AVA
-    from ava_keras.models.presets import PAPER_SETTINGS
+    from ava_keras.models.presets import PAPER_SETTINGS, get_switches
 
     options = dict(PAPER_SETTINGS if paper_settings else {}, **(model_options or {}))
+    switches = get_switches(name)
+    if not (switches["decoder_discriminator"] or switches["decoder_leaning"]):
+        # Like r1_weight and the other stabilisers of d, a no-op for a preset without d.
+        options.pop("feature_reconstruction_weight", None)
     return AVA.from_preset(name, image_shape=image_shape, seed=seed, **NETWORK, **options)
 
 

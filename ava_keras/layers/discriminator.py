@@ -82,11 +82,19 @@ class Discriminator(keras.layers.Layer):
         self.logit.build(shape)
         self.built = True
 
-    def call(self, inputs, training=False):
+    def features(self, inputs, training=False):
+        """The last convolution's activations, flattened: `(batch, features)`.
+
+        The representation Dis_l(x) that feature-wise reconstruction
+        compares (Larsen et al. 2016, eq. 7; `AVA(feature_reconstruction_weight=...)`).
+        """
         x = inputs
         for layer in self.conv_layers:
             x = self.activation_layer(layer(x, training=training))
-        x = self.dropout_layer(self.flatten(x), training=training)
+        return self.flatten(x)
+
+    def call(self, inputs, training=False):
+        x = self.dropout_layer(self.features(inputs, training=training), training=training)
         return self.logit(x, training=training)
 
     def compute_output_shape(self, input_shape):

@@ -47,6 +47,7 @@ _LOG_NAMES = (
     "d_fake",
     "latent_d_real",
     "latent_d_fake",
+    "feature_reconstruction",
 )
 # What `_fault` records first in a fit, evaluate or predict call: [kind, step,
 # term, value, low, high]; kind is _NO_FAULT, _BAD_IMAGES or _DIVERGED.
@@ -106,6 +107,12 @@ class AVA(keras.Model):
             Non-negative multipliers of R, K, the A terms and the leaning terms.
         r1_weight: Weight γ of the R1 penalty (γ/2)·E‖∇ₓ logit d(x)‖² on real
             images in d's objective (0: none).
+        feature_reconstruction_weight: Weight of the reconstruction error in
+            d's features, ½‖Dis_l(x) − Dis_l(x′)‖² (Larsen et al. 2016,
+            `ava_keras.losses.feature_reconstruction_loss`), added to the
+            encoder's and decoder's objectives (the decoder's only in `paper`
+            routing). 0 (default): none. Needs a `discriminator` with a
+            `features` method, such as `ava_keras.layers.Discriminator`.
         augment_discriminator: Show d DiffAugment-ed real and decoded images
             while training (`ava_keras.layers.DiffAugment`).
         latent_sampler_components: Components of the Gaussian mixture that
@@ -141,6 +148,7 @@ class AVA(keras.Model):
         adversarial_weight=1.0,
         leaning_weight=1.0,
         r1_weight=0.0,
+        feature_reconstruction_weight=0.0,
         augment_discriminator=False,
         latent_sampler_components=10,
         seed=None,
@@ -174,6 +182,7 @@ class AVA(keras.Model):
             ("adversarial_weight", adversarial_weight),
             ("leaning_weight", leaning_weight),
             ("r1_weight", r1_weight),
+            ("feature_reconstruction_weight", feature_reconstruction_weight),
         ):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ValueError(f"`{name}` must be a non-negative number. Received: {name}={value!r}")
@@ -185,6 +194,14 @@ class AVA(keras.Model):
         self.encoder = encoder
         self.decoder = decoder
         self.discriminator = discriminator
+        if self.loss_weights_config["feature_reconstruction_weight"] > 0 and not hasattr(
+            discriminator, "features"
+        ):
+            raise ValueError(
+                "`feature_reconstruction_weight` > 0 compares images in d's features, so it needs a "
+                "`discriminator` with a `features(images)` method (such as ava_keras.layers.Discriminator, "
+                f"built by presets ava1-ava5). Received: discriminator={discriminator!r}"
+            )
         self.latent_discriminator = latent_discriminator
         self.sampling = Sampling(seed=seed, name="sampling", dtype=self.dtype_policy)
         self.augment_discriminator = bool(augment_discriminator)
@@ -532,6 +549,14 @@ class AVA(keras.Model):
             + on["encoder_discriminator"] * w["adversarial_weight"] * encoder_adversarial
         )
         weighted_reconstruction = w["reconstruction_weight"] * reconstruction
+        if w["feature_reconstruction_weight"] > 0:
+            feature_reconstruction = losses.feature_reconstruction_loss(
+                ops.cast(self.discriminator.features(images, training=training), "float32"),
+                ops.cast(self.discriminator.features(reconstructions, training=training), "float32"),
+            )
+            logs["feature_reconstruction"] = feature_reconstruction
+            weighted_reconstruction += w["feature_reconstruction_weight"] * feature_reconstruction
+            logs["loss"] += w["feature_reconstruction_weight"] * feature_reconstruction
         if self.routing == "joint":
             encoder_objective = weighted_reconstruction + w["kl_weight"] * kl + adversarial
             decoder_objective = weighted_reconstruction + adversarial
