@@ -15,7 +15,7 @@ import ava_keras as ak
 from ava_keras import cli, losses
 from ava_keras.datasets import load_photos, write_image_folder
 from ava_keras.evaluation import auroc
-from ava_keras.layers.anomaly_scorer import ANOMALY_DIRECTIONS, AnomalyScorer
+from ava_keras.layers.anomaly_scorer import ANOMALY_DIRECTIONS, DEFAULT_ANOMALY_TERMS, AnomalyScorer
 from tests._tiny import IMAGE_SHAPE, tiny_images, tiny_model
 
 # (preset, the realism terms it has)
@@ -70,13 +70,15 @@ def test_fit_standardises_on_the_training_images_and_survives_saving(tmp_path):
     model = tiny_model("ava5")
     train = tiny_images(30, seed=3)
     assert not model.anomaly_scorer.is_fitted
-    assert model.fit_anomaly_scores(train) == ("reconstruction", "kl", "realism", "latent_realism")
+    assert model.fit_anomaly_scores(train) == DEFAULT_ANOMALY_TERMS
+    every = model.anomaly_scorer.terms
+    assert model.fit_anomaly_scores(train, terms=every) == ("reconstruction", "kl", "realism", "latent_realism")
     assert model.anomaly_scorer.is_fitted
     scores = model.anomaly_scores(train)
     # Each term standardised on these images: the combined score has mean 0 on them.
     assert abs(float(np.mean(scores["anomaly"]))) < 1e-4
     expected = np.mean([ANOMALY_DIRECTIONS[t] * (scores[t] - scores[t].mean()) / scores[t].std()
-                        for t in model.anomaly_scorer.terms], axis=0)
+                        for t in every], axis=0)
     np.testing.assert_allclose(scores["anomaly"], expected, rtol=1e-4, atol=1e-4)
     assert model.fit_anomaly_scores(train, terms=["realism"]) == ("realism",)
     only_realism = model.anomaly_scores(train)["anomaly"]
@@ -95,6 +97,7 @@ def test_fit_standardises_on_the_training_images_and_survives_saving(tmp_path):
 
 def test_fit_takes_a_dataset_and_checks_terms():
     model = tiny_model("vae")
+    assert model.fit_anomaly_scores(tiny_images(5)) == ("reconstruction",)  # the default, of a VAE's terms
     train = tiny_images(12, seed=4)
     model.fit_anomaly_scores(tf.data.Dataset.from_tensor_slices(train).batch(5))
     from_dataset = model.anomaly_scorer.means.numpy().copy()
