@@ -1,6 +1,21 @@
-"""ava_keras: Adversarial Variational Autoencoders (Nguyen, 2023) for Keras 3."""
+"""ava_keras: Adversarial Variational Autoencoders (Nguyen, 2023) for Keras 3.
 
+`import ava_keras` imports no TensorFlow unless Keras is already imported:
+the public names below are loaded on first use (PEP 562), all at once, which
+also registers every serializable class with Keras. So `ava-keras --help`
+answers at once, and `from ava_keras import *`, `ava_keras.AVA` or
+`ava_keras.saving.load_model` give the full package whatever the program's
+name. When Keras is already imported, everything is loaded at once (it costs
+little then), so `keras.models.load_model` finds the classes; a script that
+imports ava_keras first and then only calls `keras.models.load_model` calls
+`ava_keras.load_all()` (or touches any public name) before it.
+"""
+
+import importlib as _importlib
 import os as _os
+import sys as _sys
+
+from ava_keras.version import __version__
 
 _backend = _os.environ.get("KERAS_BACKEND", "tensorflow")
 if _backend != "tensorflow":
@@ -9,55 +24,68 @@ if _backend != "tensorflow":
         "Set KERAS_BACKEND=tensorflow (or unset it) before importing ava_keras."
     )
 
-import sys as _sys  # noqa: E402
+# Public name -> the module that defines it (a subpackage is its own module).
+_PUBLIC = {
+    "AVA": "ava_keras.models.ava",
+    "PAPER_SETTINGS": "ava_keras.models.presets",
+    "PRESETS": "ava_keras.models.presets",
+    "benchmarks": "ava_keras.benchmarks",
+    "callbacks": "ava_keras.callbacks",
+    "data": "ava_keras.data",
+    "datasets": "ava_keras.datasets",
+    "distribute": "ava_keras.distribute",
+    "evaluation": "ava_keras.evaluation",
+    "export_saved_model": "ava_keras.export",
+    "export_tflite": "ava_keras.tflite",
+    "layers": "ava_keras.layers",
+    "losses": "ava_keras.losses",
+    "saving": "ava_keras.saving",
+}
+
+
+_loading = False  # True while load_all runs: the submodules' own `from ava_keras import x` then import x
+
+
+def load_all():
+    """Imports Keras and every public name (registering the serializable classes)."""
+    global _loading
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise ImportError(
+            f"ava_keras needs the TensorFlow backend of Keras, but Keras uses "
+            f"{keras.backend.backend()!r} (from ~/.keras/keras.json). Set "
+            "KERAS_BACKEND=tensorflow before importing ava_keras."
+        )
+    _loading = True
+    try:
+        for name, module_name in _PUBLIC.items():
+            module = _importlib.import_module(module_name)
+            globals()[name] = module if module_name.endswith("." + name) else getattr(module, name)
+    finally:
+        _loading = False
 
 
 def _load_all():
-    """Imports Keras and every submodule (registering the serializable classes)."""
-    global AVA, PAPER_SETTINGS, PRESETS, callbacks, data, datasets, distribute, evaluation, export_saved_model
-    global export_tflite, layers, losses, saving
-    import keras as _keras
+    """The former name of `load_all` (the command line called it); kept for one release."""
+    import warnings
 
-    if _keras.backend.backend() != "tensorflow":
-        raise ImportError(
-            f"ava_keras needs the TensorFlow backend of Keras, but Keras uses "
-            f"{_keras.backend.backend()!r} (from ~/.keras/keras.json). Set "
-            "KERAS_BACKEND=tensorflow before importing ava_keras."
-        )
-
-    from ava_keras import callbacks, data, datasets, distribute, evaluation, layers, losses
-    from ava_keras import saving
-    from ava_keras.export import export_saved_model
-    from ava_keras.tflite import export_tflite
-    from ava_keras.models.ava import AVA
-    from ava_keras.models.presets import PAPER_SETTINGS, PRESETS
-
-    global benchmarks
-    from ava_keras import benchmarks
+    warnings.warn("ava_keras._load_all is deprecated; call ava_keras.load_all()", DeprecationWarning, stacklevel=2)
+    load_all()
 
 
-# The `ava-keras` console script answers `--help` and argument errors before
-# paying for the TensorFlow import; it calls `_load_all()` once its arguments
-# are valid. Every other import of ava_keras loads everything at once.
-if not (_sys.argv and _os.path.basename(_sys.argv[0]).startswith("ava-keras")):
-    _load_all()
+def __getattr__(name):
+    if name in _PUBLIC and not _loading:
+        load_all()
+        return globals()[name]
+    raise AttributeError(f"module 'ava_keras' has no attribute {name!r}")
 
-from ava_keras.version import __version__  # noqa: E402
 
-__all__ = [
-    "AVA",
-    "PAPER_SETTINGS",
-    "PRESETS",
-    "benchmarks",
-    "callbacks",
-    "data",
-    "datasets",
-    "distribute",
-    "evaluation",
-    "export_saved_model",
-    "export_tflite",
-    "layers",
-    "losses",
-    "saving",
-    "__version__",
-]
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC))
+
+
+__all__ = [*_PUBLIC, "__version__"]
+
+if _sys.modules.get("keras") is not None:  # Keras is loaded already
+    load_all()

@@ -2,9 +2,11 @@
 reconstruct, export and inspect the trained model.
 
 Arguments are parsed and checked before TensorFlow is imported, so `--help`
-and mistakes are answered at once. A user error prints one line,
-`ava-keras: error: ...`, and exits with status 2; set `AVA_KERAS_DEBUG=1` to
-see its traceback. A `train` run whose loss goes non-finite (usually a
+and mistakes are answered at once. A user error (a bad argument, bad input
+found by ava_keras's checks, a missing file or optional dependency) prints one
+line, `ava-keras: error: ...`, and exits with status 2. Any other exception is
+a bug: it prints one line and exits with status 1. Set `AVA_KERAS_DEBUG=1` to
+see the traceback of either. A `train` run whose loss goes non-finite (usually a
 learning rate too high for the data) saves the model as it was before that
 step, as Ctrl-C does, and also exits with status 2.
 """
@@ -23,13 +25,10 @@ import zipfile
 
 import numpy as np
 
-PRESETS = ("vae", "ava1", "ava2", "ava3", "ava4", "ava5")  # ava_keras.models.presets.PRESETS
-ROUTINGS = ("joint", "paper")  # ava_keras.models.ava.ROUTINGS
-LIKELIHOODS = ("gaussian", "bernoulli", "paper")  # ava_keras.losses.LIKELIHOODS
-GENERATOR_LOSSES = ("non_saturating", "minimax")  # ava_keras.losses.GENERATOR_LOSSES
-STRATEGIES = ("none", "mirrored", "multiworker")  # ava_keras.distribute.STRATEGIES
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies
-RESIZE_MODES = ("crop", "stretch", "pad")  # ava_keras.data.RESIZE_MODES
+from ava_keras.constants import BLOCKS, GENERATOR_LOSSES, LIKELIHOODS, PRECISIONS, RESIZE_MODES, ROUTINGS, STRATEGIES
+from ava_keras.constants import PRESET_NAMES as PRESETS
+from ava_keras.errors import InputError, MissingDependencyError
+
 # Defaults per data source. Digits: the quality benchmark's setting (28x28,
 # latent 16; docs/quality.md), 20 epochs of ~28 steps, about the benchmark's
 # 600 steps, so `ava-keras train --dataset digits` ends in minutes on two CPU cores.
@@ -42,7 +41,7 @@ FOLDER_DEFAULTS = {"image_size": 64, "channels": 3, "batch_size": 32, "latent_di
 # MAX_SIDE the encoder's dense layer alone has over 33 million weights.
 MIN_SIDE, MAX_SIDE = 4, 256
 EXPERIMENTS = ("anomaly", "paper", "quality")
-EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
+EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 MODEL_FILE, EXPORT_DIR, GRID_DIR = "model.keras", "saved_model", "grids"
 HISTORY_FILE, LOSS_PLOT = "history.json", "loss.png"
 
@@ -351,7 +350,7 @@ def _load_tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import ava_keras
 
-    ava_keras._load_all()
+    ava_keras.load_all()
     return ava_keras
 
 
@@ -411,74 +410,6 @@ def _compile(model, args):
     )
 
 
-def _history_recorder(out, arguments):
-    """A callback writing history.json and loss.png after every epoch."""
-    import keras
-
-    class HistoryRecorder(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.history = {}
-
-        def on_epoch_end(self, epoch, logs=None):
-            for key, value in (logs or {}).items():
-                self.history.setdefault(key, []).append(float(value))
-            self.write(interrupted=False)
-
-        def write(self, interrupted):
-            record = {"epochs_completed": len(self.history.get("loss", [])), "interrupted": interrupted,
-                      "arguments": arguments, "history": self.history}
-            with open(os.path.join(out, HISTORY_FILE), "w", encoding="utf-8") as file:
-                json.dump(record, file, indent=2)
-            if self.history:
-                plot_history(self.history, os.path.join(out, LOSS_PLOT))
-
-    return HistoryRecorder()
-
-
-def plot_history(history, path):
-    """Plots each logged term (training, and validation if present) per epoch into a PNG."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("ava-keras: note: matplotlib is not installed; skipping the loss plot "
-              "(pip install 'ava_keras[plots]')", file=sys.stderr)
-        return None
-    from matplotlib.ticker import MaxNLocator
-
-    # One panel per term; each discriminator's outputs on real and generated inputs share one.
-    shared = {"d_fake": "d_real", "latent_d_fake": "latent_d_real"}
-    order = ["loss", "reconstruction", "kl", "decoder_adversarial", "encoder_adversarial"]
-    names = [k for k in history if not k.startswith("val_")]
-    panels = {}
-    for name in sorted(names, key=lambda k: (order.index(k) if k in order else len(order), k)):
-        panels.setdefault(shared.get(name, name), []).append(name)
-    columns = min(4, len(panels))
-    rows = math.ceil(len(panels) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False)
-    for axis, (title, members) in zip(axes.ravel(), panels.items()):
-        for name in members:
-            epochs = range(1, len(history[name]) + 1)
-            axis.plot(epochs, history[name], marker=".", label=f"{name} (train)" if len(members) > 1 else "train")
-            if f"val_{name}" in history:
-                axis.plot(epochs, history[f"val_{name}"], marker=".", label=f"val_{name}")
-        if len(axis.lines) > 1:
-            axis.legend(fontsize=6)
-        axis.set_title(" vs ".join(members), fontsize=9)
-        axis.set_xlabel("epoch", fontsize=8)
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.tick_params(labelsize=7)
-    for axis in axes.ravel()[len(panels):]:
-        axis.set_visible(False)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
-
-
 def _start_strategy(ak, args):
     """The strategy of --strategy; a start failure (e.g. an unreachable worker) is a one-line error."""
     import tensorflow as tf
@@ -509,7 +440,8 @@ def _train(args):
     os.makedirs(args.out, exist_ok=True)
     model_path = os.path.join(args.out, MODEL_FILE)
     arguments = {k: v for k, v in vars(args).items() if k != "func"}
-    recorder = _history_recorder(args.out, arguments)
+    recorder = ak.callbacks.HistoryFile(os.path.join(args.out, HISTORY_FILE), os.path.join(args.out, LOSS_PLOT),
+                                        arguments)
     grids = ak.callbacks.SampleGrid(os.path.join(args.out, GRID_DIR), images=reference, num_samples=args.samples,
                                     seed=args.seed, log_dir=args.log_dir)
     callbacks = [recorder, grids]
@@ -572,7 +504,7 @@ def _read_folder(ak, directory, model, resize):
     if bad:
         ak.data.warn_unreadable(directory, bad)
     if not good:
-        raise ValueError(f"None of the {len(paths)} image files in {directory!r} could be read.")
+        raise InputError(f"None of the {len(paths)} image files in {directory!r} could be read.")
     return images, good
 
 
@@ -630,7 +562,7 @@ def _export(args):
 def describe_model(model):
     """Returns a JSON-ready dict describing an AVA model."""
     blocks = {}
-    for block in ("encoder", "decoder", "discriminator", "latent_discriminator"):
+    for block in BLOCKS:
         network = getattr(model, block)
         if network is None:
             continue
@@ -677,7 +609,9 @@ def _run_module(module_name, prog, arguments):
     """Parses `arguments` with the module's `add_arguments`, then calls its `run`."""
     try:
         module = importlib.import_module(module_name)
-    except ImportError as error:
+    except ModuleNotFoundError as error:
+        if error.name != module_name:  # a module it imports is missing: a bug, not a usage error
+            raise
         raise UsageError(f"{prog!r} is not available in this installation ({error})") from None
     parser = _Parser(prog=prog, description=module.__doc__, formatter_class=_Formatter)
     module.add_arguments(parser)
@@ -698,8 +632,9 @@ def _bench(args):
 
 COMMANDS = {"train": _train, "sample": _sample, "reconstruct": _reconstruct, "score": _score, "export": _export,
             "info": _info, "experiment": _experiment, "bench": _bench}
-_USER_ERRORS = (UsageError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
-                FileExistsError, PermissionError, ImportError)
+# What the checks raise, and files the user named that are missing or not writable.
+_USER_ERRORS = (UsageError, InputError, MissingDependencyError, FileNotFoundError, NotADirectoryError,
+                IsADirectoryError, FileExistsError, PermissionError)
 
 
 @contextlib.contextmanager
@@ -736,12 +671,27 @@ def main(argv=None):
     except KeyboardInterrupt:  # outside training (which saves the model itself)
         print("\nava-keras: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except _USER_ERRORS as error:
+    except Exception as error:
         if os.environ.get("AVA_KERAS_DEBUG"):
             raise
-        message = " ".join(str(error).split()) or type(error).__name__
-        print(f"ava-keras: error: {message}", file=sys.stderr)
-        return EXIT_USAGE
+        message = " ".join(str(error).split())
+        if isinstance(error, _USER_ERRORS):
+            print(f"ava-keras: error: {message or type(error).__name__}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"ava-keras: internal error: {type(error).__name__}: {message} (a bug in ava_keras; set "
+              "AVA_KERAS_DEBUG=1 to see the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def __getattr__(name):
+    """Names that moved out of this module, kept for one release (PEP 562)."""
+    if name == "plot_history":
+        warnings.warn("ava_keras.cli.plot_history moved to ava_keras.callbacks.history_file.plot_history; "
+                      "the old name will be removed in the next release", DeprecationWarning, stacklevel=2)
+        from ava_keras.callbacks.history_file import plot_history
+
+        return plot_history
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":

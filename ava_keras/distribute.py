@@ -13,9 +13,12 @@ import ipaddress
 import json
 import os
 import shutil
+import socket
 import tempfile
 
-STRATEGIES = ("none", "mirrored", "multiworker")
+from ava_keras.constants import STRATEGIES
+from ava_keras.errors import InputError
+
 # Seconds a worker waits for the cluster at start and for each collective
 # (all-reduce) during training before it raises instead of hanging.
 DEFAULT_TIMEOUT = 300
@@ -48,7 +51,7 @@ def read_tf_config(text=None):
     if text is None:
         text = os.environ.get("TF_CONFIG", "")
         if not text.strip():
-            raise ValueError(
+            raise InputError(
                 "TF_CONFIG is not set: multi-worker training needs "
                 'TF_CONFIG=\'{"cluster": {"worker": ["host1:port", "host2:port"]}, '
                 '"task": {"type": "worker", "index": 0}}\' on every worker'
@@ -56,33 +59,33 @@ def read_tf_config(text=None):
     try:
         config = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(f"TF_CONFIG is not valid JSON ({error}): {text!r}") from None
+        raise InputError(f"TF_CONFIG is not valid JSON ({error}): {text!r}") from None
     if not isinstance(config, dict) or not isinstance(config.get("cluster"), dict):
-        raise ValueError(f'TF_CONFIG needs a "cluster" object mapping jobs to "host:port" lists. Received: {text!r}')
+        raise InputError(f'TF_CONFIG needs a "cluster" object mapping jobs to "host:port" lists. Received: {text!r}')
     cluster, task = config["cluster"], config.get("task")
     unknown = sorted(set(cluster) - set(JOBS))
     if unknown:
-        raise ValueError(f"TF_CONFIG cluster has job(s) {unknown}; MultiWorkerMirroredStrategy takes only {JOBS}")
+        raise InputError(f"TF_CONFIG cluster has job(s) {unknown}; MultiWorkerMirroredStrategy takes only {JOBS}")
     if not (cluster.get("worker") or cluster.get("chief")):
-        raise ValueError(f'TF_CONFIG cluster has no "worker" (or "chief") addresses. Received: {text!r}')
+        raise InputError(f'TF_CONFIG cluster has no "worker" (or "chief") addresses. Received: {text!r}')
     if len(cluster.get("chief", [])) > 1:
-        raise ValueError(f'TF_CONFIG cluster has {len(cluster["chief"])} "chief" addresses; at most one is allowed')
+        raise InputError(f'TF_CONFIG cluster has {len(cluster["chief"])} "chief" addresses; at most one is allowed')
     seen = set()
     for job, addresses in cluster.items():
         if not isinstance(addresses, list):
-            raise ValueError(f'TF_CONFIG cluster job "{job}" must be a list of "host:port". Received: {addresses!r}')
+            raise InputError(f'TF_CONFIG cluster job "{job}" must be a list of "host:port". Received: {addresses!r}')
         for address in addresses:
             _check_address(address, job)
             if address in seen:
-                raise ValueError(f"TF_CONFIG cluster lists {address!r} twice; every task needs its own port")
+                raise InputError(f"TF_CONFIG cluster lists {address!r} twice; every task needs its own port")
             seen.add(address)
     if not isinstance(task, dict) or "type" not in task or "index" not in task:
-        raise ValueError(f'TF_CONFIG needs a "task" object with "type" and "index". Received task={task!r}')
+        raise InputError(f'TF_CONFIG needs a "task" object with "type" and "index". Received task={task!r}')
     job, index = task["type"], task["index"]
     if job not in cluster:
-        raise ValueError(f"TF_CONFIG task type {job!r} is not a job of the cluster {sorted(cluster)}")
+        raise InputError(f"TF_CONFIG task type {job!r} is not a job of the cluster {sorted(cluster)}")
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(cluster[job]):
-        raise ValueError(
+        raise InputError(
             f"TF_CONFIG task index {index!r} is not in 0..{len(cluster[job]) - 1} "
             f'(the cluster has {len(cluster[job])} "{job}" address(es))'
         )
@@ -92,14 +95,14 @@ def read_tf_config(text=None):
 def _check_address(address, job):
     host, _, port = address.rpartition(":") if isinstance(address, str) else ("", "", "")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f'TF_CONFIG cluster job "{job}" has address {address!r}; expected "host:port"')
+        raise InputError(f'TF_CONFIG cluster job "{job}" has address {address!r}; expected "host:port"')
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     with contextlib.suppress(ValueError):
         ipaddress.ip_address(host)
         return
     if not all(part and len(part) < 64 and part.replace("-", "").replace("_", "").isalnum()
                for part in host.split(".")):
-        raise ValueError(f'TF_CONFIG cluster job "{job}" has address {address!r}: {host!r} is not a host name')
+        raise InputError(f'TF_CONFIG cluster job "{job}" has address {address!r}: {host!r} is not a host name')
 
 
 def is_chief(tf_config=None):
@@ -159,6 +162,21 @@ def output_dir(path, tf_config=None):
     return scratch
 
 
+def local_cluster(num_workers):
+    """A `TF_CONFIG` cluster of `num_workers` workers on this machine, on ports free right now.
+
+    For trying multi-worker training (or testing it) with several processes on one machine:
+    give each process `{"cluster": local_cluster(n), "task": {"type": "worker", "index": i}}`.
+    """
+    sockets = [socket.socket() for _ in range(num_workers)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return {"worker": [f"127.0.0.1:{port}" for port in ports]}
+
+
 def make_strategy(name="mirrored", timeout=DEFAULT_TIMEOUT, devices=None):
     """Creates a `tf.distribute` strategy by name.
 
@@ -189,9 +207,9 @@ def make_strategy(name="mirrored", timeout=DEFAULT_TIMEOUT, devices=None):
     >>> model.fit(images, batch_size=64 * strategy.num_replicas_in_sync)
     """
     if name not in STRATEGIES:
-        raise ValueError(f"`name` must be one of {STRATEGIES}. Received: name={name!r}")
+        raise InputError(f"`name` must be one of {STRATEGIES}. Received: name={name!r}")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"`timeout` must be a positive number of seconds. Received: timeout={timeout!r}")
+        raise InputError(f"`timeout` must be a positive number of seconds. Received: timeout={timeout!r}")
     if name == "multiworker":
         read_tf_config()
     import tensorflow as tf

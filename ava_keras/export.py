@@ -11,6 +11,7 @@ import os
 import keras
 import tensorflow as tf
 
+from ava_keras.errors import InputError
 from ava_keras.models.anomaly_terms import anomaly_terms
 from ava_keras.models.ava import AVA
 from ava_keras.version import __version__
@@ -80,7 +81,7 @@ def _endpoint_functions(model, noise=None):
 def check_model(model):
     """Raises a ValueError unless `model` is an ava_keras AVA."""
     if not isinstance(model, AVA):
-        raise ValueError(f"`model` must be an ava_keras AVA model. Received: model of type {type(model).__name__}")
+        raise InputError(f"`model` must be an ava_keras AVA model. Received: model of type {type(model).__name__}")
 
 
 def write_endpoints(model, endpoints, path):
@@ -138,9 +139,9 @@ def export_saved_model(model, path=None, overwrite=False):
         path = os.path.join(DEFAULT_EXPORT_DIR, model.preset or model.name)
     path = os.fspath(path)
     if os.path.isfile(path):
-        raise ValueError(f"Cannot export to {path!r}: it is a file, not a directory.")
+        raise InputError(f"Cannot export to {path!r}: it is a file, not a directory.")
     if os.path.isdir(path) and os.listdir(path) and not overwrite:
-        raise ValueError(f"Cannot export to {path!r}: the directory is not empty. Pass overwrite=True to replace it.")
+        raise InputError(f"Cannot export to {path!r}: the directory is not empty. Pass overwrite=True to replace it.")
 
     endpoints = _endpoint_functions(model)
     write_endpoints(model, endpoints, path)

@@ -10,8 +10,9 @@ import math
 
 from keras import ops
 
-GENERATOR_LOSSES = ("minimax", "non_saturating")
-LIKELIHOODS = ("paper", "bernoulli", "gaussian")
+from ava_keras.constants import GENERATOR_LOSSES, LIKELIHOODS
+from ava_keras.errors import InputError
+
 # Probabilities are clipped to [ε, 1 − ε] in the Bernoulli log-likelihood (as
 # keras.losses.binary_crossentropy does), and the Gaussian's σ² is at least
 # MIN_VARIANCE (σ ≥ 1e-3), so a perfect reconstruction gives finite losses.
@@ -96,7 +97,7 @@ def likelihood_reconstruction_loss(images, reconstructions, likelihood="paper", 
         return bernoulli_reconstruction_loss(images, reconstructions, per_example)
     if likelihood == "gaussian":
         return gaussian_reconstruction_loss(images, reconstructions, variance, per_example)
-    raise ValueError(f"`likelihood` must be one of {LIKELIHOODS}. Received: likelihood={likelihood!r}")
+    raise InputError(f"`likelihood` must be one of {LIKELIHOODS}. Received: likelihood={likelihood!r}")
 
 
 def feature_reconstruction_loss(real_features, fake_features):
@@ -136,7 +137,7 @@ def generator_loss(fake_logits, kind="minimax"):
         return ops.mean(log_complement_probability(fake_logits))
     if kind == "non_saturating":
         return ops.mean(-log_probability(fake_logits))
-    raise ValueError(f"`kind` must be one of {GENERATOR_LOSSES}. Received: kind={kind!r}")
+    raise InputError(f"`kind` must be one of {GENERATOR_LOSSES}. Received: kind={kind!r}")
 
 
 def discriminator_loss(real_logits, fake_logits):
@@ -166,7 +167,7 @@ def decoder_leaning_coefficient(images, reconstructions, likelihood="paper", var
         signal = _mean_per_example(error * reconstructions * (1.0 - reconstructions))
         signal = signal / (optimal_variance(images, reconstructions) if variance is None else variance)
     else:
-        raise ValueError(f"`likelihood` must be one of {LIKELIHOODS}. Received: likelihood={likelihood!r}")
+        raise InputError(f"`likelihood` must be one of {LIKELIHOODS}. Received: likelihood={likelihood!r}")
     return ops.stop_gradient(ops.expand_dims(signal, -1))
 
 

@@ -22,7 +22,8 @@ import zipfile
 
 import keras
 
-from ava_keras.layers._validation import check_image_shape
+from ava_keras._validation import check_image_shape
+from ava_keras.errors import InputError
 from ava_keras.models.ava import AVA
 
 _AVA_REGISTERED_NAME = "ava_keras>AVA"
@@ -54,11 +55,11 @@ def read_keras_config(path):
             if os.path.exists(os.path.join(path, "saved_model.pb"))
             else ""
         )
-        raise ValueError(f"Expected a .keras file, but {path!r} is a directory.{hint}")
+        raise InputError(f"Expected a .keras file, but {path!r} is a directory.{hint}")
     if not os.path.exists(path):
-        raise ValueError(f"No such file: {path!r}")
+        raise InputError(f"No such file: {path!r}")
     if not zipfile.is_zipfile(path):
-        raise ValueError(
+        raise InputError(
             f"{path!r} is not a .keras file (a .keras file is a zip archive written by "
             "model.save('name.keras')). It may be truncated or of another format."
         )
@@ -66,14 +67,14 @@ def read_keras_config(path):
         with zipfile.ZipFile(path) as archive:
             damaged = archive.testzip()
             if damaged is not None:
-                raise ValueError(f"{path!r} is corrupt: member {damaged!r} fails its CRC check.")
+                raise InputError(f"{path!r} is corrupt: member {damaged!r} fails its CRC check.")
             config = json.loads(archive.read("config.json"))
     except KeyError:
-        raise ValueError(f"{path!r} is a zip archive but not a .keras file: it has no config.json.") from None
+        raise InputError(f"{path!r} is a zip archive but not a .keras file: it has no config.json.") from None
     except (zipfile.BadZipFile, EOFError, OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path!r} is truncated or corrupt: {error}") from error
+        raise InputError(f"{path!r} is truncated or corrupt: {error}") from error
     if not isinstance(config, dict):
-        raise ValueError(f"{path!r} has a malformed config.json (not a JSON object).")
+        raise InputError(f"{path!r} has a malformed config.json (not a JSON object).")
     return config
 
 
@@ -111,7 +112,7 @@ def load_model(path, image_shape=None, compile=True):
     config = read_keras_config(path)
     registered = config.get("registered_name") or config.get("class_name")
     if registered != _AVA_REGISTERED_NAME:
-        raise ValueError(
+        raise InputError(
             f"{path!r} holds a {registered!r} model, not an ava_keras AVA model "
             f"(registered name {_AVA_REGISTERED_NAME!r}). Load it with keras.models.load_model."
         )
@@ -119,7 +120,7 @@ def load_model(path, image_shape=None, compile=True):
     if image_shape is not None:
         image_shape = check_image_shape(image_shape)
         if saved_shape != image_shape:
-            raise ValueError(
+            raise InputError(
                 f"{path!r} holds a model built for images of shape {saved_shape}, "
                 f"which is incompatible with the requested image_shape={image_shape}. "
                 "Resize the data or train a model for this shape."
@@ -127,7 +128,7 @@ def load_model(path, image_shape=None, compile=True):
     try:
         model = keras.saving.load_model(path, compile=compile, safe_mode=True)
     except ValueError as error:
-        raise ValueError(f"Could not load the AVA model in {path!r}: {error}") from error
+        raise InputError(f"Could not load the AVA model in {path!r}: {error}") from error
     if not isinstance(model, AVA):  # e.g. a class registered under the same name
-        raise ValueError(f"{path!r} did not load as an ava_keras AVA model (got {type(model).__name__}).")
+        raise InputError(f"{path!r} did not load as an ava_keras AVA model (got {type(model).__name__}).")
     return model

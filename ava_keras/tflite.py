@@ -11,6 +11,7 @@ import tempfile
 
 import tensorflow as tf
 
+from ava_keras.errors import InputError
 from ava_keras.export import DEFAULT_EXPORT_DIR, _endpoint_functions, check_model, write_endpoints
 
 _PRIME = 2**31 - 1  # the Mersenne prime M31: products of two residues fit in int64
@@ -76,7 +77,7 @@ def export_tflite(model, path=None, overwrite=False):
         path = os.path.join(DEFAULT_EXPORT_DIR, f"{model.preset or model.name}_tflite")
     path = os.fspath(path)
     if os.path.isfile(path):
-        raise ValueError(f"Cannot export to {path!r}: it is a file, not a folder.")
+        raise InputError(f"Cannot export to {path!r}: it is a file, not a folder.")
 
     def noise(n, seed):
         return builtin_noise(n, model.latent_dim, seed)
@@ -85,7 +86,7 @@ def export_tflite(model, path=None, overwrite=False):
     files = {name: os.path.join(path, f"{name}.tflite") for name in endpoints}
     taken = [file for file in files.values() if os.path.exists(file)]
     if taken and not overwrite:
-        raise ValueError(f"Cannot export to {path!r}: {taken[0]!r} exists. Pass overwrite=True to replace it.")
+        raise InputError(f"Cannot export to {path!r}: {taken[0]!r} exists. Pass overwrite=True to replace it.")
     with tempfile.TemporaryDirectory() as saved_model:
         write_endpoints(model, endpoints, saved_model)
         flatbuffers = {}

@@ -22,7 +22,7 @@ from keras import ops
 import ava_keras as ak
 from ava_keras import losses
 from ava_keras.benchmarks import HostStallMonitor
-from ava_keras.benchmarks.train_throughput import _step_timer
+from ava_keras.benchmarks.step_timer import StepTimer
 from ava_keras.models.ava import AVA
 
 SEPARATE = AVA._adversary_terms
@@ -65,7 +65,7 @@ def main():
     with HostStallMonitor() as monitor:
         for _ in range(args.rounds):
             for key, model in models.items():
-                timer = _step_timer()
+                timer = StepTimer()
                 model.fit(dataset, steps_per_epoch=args.steps + 1, epochs=1, verbose=0, callbacks=[timer])
                 intervals[key] += timer.intervals[1:]
     result = {"command": "python benchmarks/discriminator_concat_ab.py " + " ".join(

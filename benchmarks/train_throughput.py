@@ -3,7 +3,7 @@
     python benchmarks/train_throughput.py --out docs/performance   # the full run of docs/performance.md
     python benchmarks/train_throughput.py --quick --out /tmp/bench  # a smoke run
 
-See `ava_keras/benchmarks/train_throughput.py` for what is measured and how.
+See `ava_keras/benchmarks/train_throughput.py` (jobs), `measure.py` and `report.py` for what is measured and how.
 """
 
 import argparse

@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,18 +20,10 @@ import numpy as np
 from _report import write_result
 from PIL import Image
 
+from ava_keras.distribute import local_cluster
+
 FILES = 15
 BATCH_SIZE = 4
-
-
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def main():
@@ -46,7 +37,7 @@ def main():
     rng = np.random.default_rng(0)
     for i in range(FILES):
         Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(os.path.join(folder, f"{i:02d}.png"))
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    cluster = local_cluster(2)
     processes = []
     for index in range(2):
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",

@@ -53,7 +53,7 @@ print(f"skipped: {[os.path.basename(path) for path, _ in train.skipped_files]}")
 
 ## Is the pipeline fast enough?
 # Compare how fast it delivers images with how fast the model trains on them
-# (timed per step; DESIGN §7: timing whole `fit` calls includes tear-down).
+# (timed per step, as `ava-keras bench` does: whole `fit` calls include tear-down; docs/performance.md).
 
 print(f"pipeline: {ak.data.images_per_second(train):,.0f} images/s")
 

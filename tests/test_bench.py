@@ -105,3 +105,10 @@ def test_bench_quick_writes_finite_results(tmp_path):
 def test_bench_rejects_bad_flags(capsys):
     assert cli.main(["bench", "--shapes", "64x64x2"]) == 2
     assert "64x64x2" in capsys.readouterr().err
+
+
+def test_a_job_runs_in_its_own_worker_process():
+    from ava_keras.benchmarks import train_throughput
+
+    result = train_throughput._run_job({"kind": "traces"}, in_process=False, timeout=300)
+    assert result["traces"] == 1 and result["final"] == "ava5"

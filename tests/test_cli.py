@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -241,3 +242,42 @@ def test_diverging_training_saves_the_last_finite_model_and_exits_2(folder, tmp_
     assert all(np.isfinite(w).all() for w in model.get_weights())
     step = int(err.split("diverged at step ")[1].split(":")[0])
     assert model.encoder_optimizer.iterations.numpy() == step - 1
+
+
+@pytest.mark.parametrize("error", [ValueError("a bug deep inside fit"), ImportError("No module named 'internal'"),
+                                   KeyError("layer")])
+def test_an_internal_error_exits_1_with_a_hint_not_2(tmp_path, capsys, monkeypatch, error):
+    def broken(args):
+        raise error
+
+    monkeypatch.setattr(cli, "_training_data", broken)
+    monkeypatch.delenv("AVA_KERAS_DEBUG", raising=False)
+    code, _, err = _run_cli(["train", "--dataset", "digits", "--out", str(tmp_path / "out")], capsys)
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ava-keras: internal error: "), err
+    assert type(error).__name__ in lines[0] and "AVA_KERAS_DEBUG=1" in lines[0]
+    monkeypatch.setenv("AVA_KERAS_DEBUG", "1")  # the traceback: the exception itself propagates
+    with pytest.raises(type(error)):
+        cli.main(["train", "--dataset", "digits", "--out", str(tmp_path / "out")])
+
+
+def test_a_check_inside_a_command_is_a_user_error(tmp_path, capsys, monkeypatch):
+    # Passes the command line's own checks; ava_keras.saving.load_model's check refuses it.
+    path = tmp_path / "other.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps({"class_name": "Sequential", "registered_name": None}))
+    monkeypatch.delenv("AVA_KERAS_DEBUG", raising=False)
+    code, _, err = _run_cli(["info", str(path)], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "not an ava_keras AVA model" in lines[0], err
+
+
+def test_a_missing_optional_dependency_names_its_extra(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # `import sklearn.datasets` raises ImportError
+    code, _, err = _run_cli(["train", "--dataset", "digits", "--out", str(tmp_path / "out")], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "needs scikit-learn" in lines[0], err
+    assert "pip install 'ava_keras[datasets]'" in lines[0]

@@ -80,6 +80,24 @@ def test_images_are_identical_across_modes(folder, tmp_path):
     assert not np.array_equal(epochs[0], epochs[1])
 
 
+def test_in_memory_batches_run_on_one_private_thread_and_match_the_tf_cast():
+    import tensorflow as tf
+
+    from ava_keras.data.image_folder import in_memory_batches
+
+    # Every uint8 value, gathered out of order as the in-memory mode does.
+    images = np.arange(256 * 3, dtype=np.uint32).astype(np.uint8).reshape(256, 1, 1, 3)
+    rows = np.random.default_rng(0).permutation(256)
+    dataset = in_memory_batches(images, rows, batch_size=100)
+    # One thread allocates the float32 batches (glibc then keeps no freed batch per thread).
+    assert dataset.options().threading.private_threadpool_size == 1
+    batches = [batch.numpy() for batch in dataset]
+    assert [len(b) for b in batches] == [100, 100, 56] and batches[0].dtype == np.float32
+    np.testing.assert_array_equal(np.concatenate(batches), images[rows] / np.float32(255))
+    shuffled = np.concatenate(list(in_memory_batches(images, rows, batch_size=100, reshuffle=True, seed=0)))
+    np.testing.assert_array_equal(np.sort(shuffled.ravel()), np.sort(images[rows].ravel() / np.float32(255)))
+
+
 @pytest.mark.parametrize("cache", [False, "disk"])
 def test_a_file_broken_after_the_check_is_skipped_with_a_warning(folder, tmp_path, cache):
     cache = str(tmp_path / "cache") if cache == "disk" else cache

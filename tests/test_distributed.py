@@ -5,7 +5,6 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -163,19 +162,9 @@ RUN_TIMEOUT = 600  # seconds before the test gives up on a worker process
 MISSING_PEER_TIMEOUT = 5  # seconds the CLI waits for a worker that never starts
 
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def _start_workers(root, run, victim_flags=()):
     """Starts two workers of one cluster on free loopback ports (worker 1 gets `victim_flags`)."""
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    cluster = ak.distribute.local_cluster(2)
     processes = []
     for index in range(2):
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow",
@@ -190,7 +179,7 @@ def _start_workers(root, run, victim_flags=()):
 
 def _start_cli_with_a_missing_peer(root):
     """`ava-keras train --strategy multiworker` as worker 0 of a cluster whose worker 1 never starts."""
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    cluster = ak.distribute.local_cluster(2)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow",
                TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
     argv = [sys.executable, "-m", "ava_keras.cli", "train", "--dataset", "digits", "--strategy", "multiworker",

@@ -64,3 +64,20 @@ def test_performance_tables_regenerate_from_the_committed_run(tmp_path, capsys):
     # own words replace the closing "Not measured" lines).
     assert_doc_quotes(report.split("\nNot measured:")[0], "docs/performance.md",
                       f"{PERFORMANCE}/train_throughput.md", command)
+
+
+def test_precision_run_regenerates_and_the_doc_quotes_its_step_times(tmp_path, capsys):
+    precision = f"{PERFORMANCE}/precision"
+    command = f"ava-keras bench --report-from {precision}/train_throughput.jsonl --out {precision}"
+    out = tmp_path / "precision"
+    assert cli.main(["bench", "--report-from", str(ROOT / precision / "train_throughput.jsonl"),
+                     "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert_matches_committed((out / "train_throughput.md").read_text(), f"{precision}/train_throughput.md", command)
+    rows = [json.loads(line) for line in (ROOT / precision / "train_throughput.jsonl").read_text().splitlines()]
+    step_ms = {(r["preset"], r["precision"]): r["step_seconds"] * 1000 for r in rows if r.get("kind") == "train"}
+    doc = (ROOT / "docs" / "performance.md").read_text()
+    for preset, name in (("vae", "VAE"), ("ava1", "AVA1"), ("ava5", "AVA5")):
+        float32, bfloat16 = step_ms[(preset, "float32")], step_ms[(preset, "mixed_bfloat16")]
+        row = f"| {name} | {float32:,.0f} | {bfloat16:,.0f} | {float32 / bfloat16:.2f} |"
+        assert row in doc, f"docs/performance.md does not quote {row} from {precision}/train_throughput.jsonl"

@@ -5,6 +5,8 @@ import ast
 import csv
 import json
 import math
+import os
+import sys
 
 import pytest
 
@@ -102,3 +104,14 @@ def test_quick_run_writes_finite_tables(tmp_path):
     assert [line.split(" | ")[0] for line in table_rows] == ["| 1", "| 0.1", "| 0.01"]
     assert all(line.count("|") == 2 + 2 * 6 for line in table_rows)
     assert (tmp_path / "paper_figure5.png").stat().st_size > 1000
+
+
+def test_without_matplotlib_everything_but_the_figure_is_written(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
+    rows = [{"routing": "paper", "model": model, "learning_rate": 0.1, "seed": 0, "steps": 1, "clipnorm": "",
+             "status": "ok", "rmse": 0.25, "final_loss": 1.0, "diverged_at_step": "", "seconds": 0.1}
+            for model in paper.MODELS]
+    with pytest.warns(UserWarning, match=r"paper_figure5.png: The Figure 5 plot needs matplotlib.*ava_keras\[plots\]"):
+        paths = paper.write_outputs(str(tmp_path), "paper", rows, {"steps": 1})
+    assert sorted(os.path.basename(p) for p in paths) == ["paper_runs.csv", "paper_summary.json", "paper_tables.md"]
+    assert all(os.path.getsize(p) > 0 for p in paths) and not (tmp_path / "paper_figure5.png").exists()

@@ -22,6 +22,9 @@ to one model.
 Steps are timed by a callback, not by whole `fit` calls, and the first
 batch of every trial (which also starts the data iterator) is not timed. Writes
 train_throughput.json and train_throughput.md to `--out` and prints the table.
+
+This module runs the jobs; ava_keras.benchmarks.measure measures, ava_keras.benchmarks.report
+reports against the project's targets.
 """
 
 # TensorFlow is imported only inside functions, so `--help` answers at once.
@@ -29,22 +32,16 @@ train_throughput.json and train_throughput.md to `--out` and prints the table.
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
+import warnings
 
-from ava_keras.cli import PRECISIONS
-from ava_keras.experiments._common import PRESETS, machine, make_out_dir, positive_int, preset_list
+from ava_keras.benchmarks import measure, report
+from ava_keras.constants import PRECISIONS
+from ava_keras.experiments._common import PRESETS, make_out_dir, positive_int, preset_list
 
 DEFAULT_SHAPES = ((64, 64, 3), (28, 28, 1))
-MATMUL_SIZE = 2048
-# The issue's targets (docs/performance.md): step-time ratios to the VAE,
-# achieved FLOP/s as a fraction of matmul FLOP/s, pipeline speed-up, memory.
-TARGETS = {"ava1_ratio": 2.0, "ava5_ratio": 2.6, "flops_fraction": 0.40, "pipeline_factor": 5.0,
-           "peak_memory_gib": 2.0, "traces": 1, "checks_overhead": 0.03}
-_WORKER_FLAG = "--worker"
 
 
 def _shape(text):
@@ -87,317 +84,6 @@ def add_arguments(parser):
     return parser
 
 
-# === Measurements (run inside a worker) ===
-
-
-def _set_threads(intra, inter):
-    import tensorflow as tf
-
-    if intra is not None:
-        tf.config.threading.set_intra_op_parallelism_threads(intra)
-    if inter is not None:
-        tf.config.threading.set_inter_op_parallelism_threads(inter)
-
-
-def _peak_memory_mib():
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
-def matmul_flops_per_second(size=MATMUL_SIZE, trials=9, dtype="float32"):
-    """Median FLOP/s of a `size`×`size` matmul in `dtype` (2·size³ FLOPs per call).
-
-    Each call's time excludes the host's pauses inside it
-    (`HostStallMonitor`), as the training step times do.
-    """
-    import tensorflow as tf
-
-    from ava_keras.benchmarks.host_stalls import HostStallMonitor
-
-    a = tf.cast(tf.random.stateless_normal((size, size), seed=(1, 2)), dtype)
-    matmul = tf.function(lambda x: tf.matmul(x, x))
-    matmul(a).numpy()
-    intervals = []
-    with HostStallMonitor() as monitor:
-        for _ in range(trials):
-            start = time.perf_counter()
-            matmul(a).numpy()
-            intervals.append((start, time.perf_counter()))
-    return 2 * size**3 / statistics.median(monitor.busy_seconds(*interval) for interval in intervals)
-
-
-def _step_timer():
-    import keras
-
-    class StepTimer(keras.callbacks.Callback):
-        """`(start, end)` of every training batch, from `time.perf_counter()`."""
-
-        def __init__(self):
-            super().__init__()
-            self.intervals = []
-
-        def on_train_batch_begin(self, batch, logs=None):
-            self._start = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.intervals.append((self._start, time.perf_counter()))
-
-    return StepTimer()
-
-
-def _count_traces(model):
-    """Wraps `model.train_step` so every trace (Python execution) is counted."""
-    counter = {"traces": 0}
-    train_step = model.train_step
-
-    def counted(data):
-        counter["traces"] += 1
-        return train_step(data)
-
-    model.train_step = counted
-    return counter
-
-
-def measure_training(preset, image_shape, batch_size, warmup, steps, trials, jit_compile=False,
-                     precision="float32"):
-    """Times `fit` steps of one preset with the default networks and optimizers.
-
-    The model is built with the dtype policy `precision`; the matmul it is
-    compared with runs in that policy's compute dtype.
-
-    Every timed step's wall time is reduced by the host's pauses inside it
-    (`HostStallMonitor`). Returns a dict: the median step time over all
-    timed steps (`step_seconds`; `step_seconds_raw` without the correction),
-    the lowest and highest per-trial median, the paused fraction of the
-    timed steps, images per second, FLOPs of one step, achieved FLOP/s and
-    its fraction of matmul FLOP/s (also corrected), traces, peak memory.
-    """
-    import numpy as np
-    import tensorflow as tf
-
-    import ava_keras as ak
-    from ava_keras.benchmarks.flops import step_flops
-    from ava_keras.benchmarks.host_stalls import HostStallMonitor
-
-    import_memory = _peak_memory_mib()
-    images = np.random.default_rng(0).random((batch_size * 4,) + tuple(image_shape)).astype("float32")
-    dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True).repeat()
-    model = ak.AVA.from_preset(preset, image_shape=image_shape, seed=0, dtype=precision)
-    model.compile(jit_compile=jit_compile)
-    counter = _count_traces(model)
-    model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0)
-    trial_intervals = []
-    with HostStallMonitor() as monitor:
-        for _ in range(trials):
-            timer = _step_timer()
-            # One more step than timed: each `fit` call's first batch also starts
-            # the data iterator, which would dominate small steps.
-            model.fit(dataset, steps_per_epoch=steps + 1, epochs=1, verbose=0, callbacks=[timer])
-            trial_intervals.append(timer.intervals[1:])
-    matmul = matmul_flops_per_second(dtype=model.compute_dtype)
-    traces = counter["traces"]
-    intervals = [interval for trial in trial_intervals for interval in trial]
-    step = statistics.median(monitor.busy_seconds(*interval) for interval in intervals)
-    trial_steps = [statistics.median(monitor.busy_seconds(*interval) for interval in trial)
-                   for trial in trial_intervals]
-    raw = [end - start for start, end in intervals]
-    flops, _ = step_flops(model.train_step, tf.TensorSpec((batch_size,) + tuple(image_shape), tf.float32))
-    return {
-        "step_seconds": step,
-        "step_seconds_min": min(trial_steps),
-        "step_seconds_max": max(trial_steps),
-        "step_seconds_raw": statistics.median(raw),
-        "host_paused_fraction": sum(monitor.stalled_seconds(a, b) for a, b in intervals) / sum(raw),
-        "timed_steps": len(intervals),
-        "images_per_second": batch_size / step,
-        "step_gflop": flops / 1e9,
-        "achieved_gflops": flops / step / 1e9,
-        "matmul_gflops": matmul / 1e9,
-        "flops_fraction": flops / step / matmul,
-        "traces": traces,
-        "peak_memory_mib": _peak_memory_mib(),
-        "memory_after_import_mib": import_memory,
-    }
-
-
-def measure_checks(preset, image_shape, batch_size, warmup, steps, trials):
-    """Step time of one preset with `safety_checks` on and off, interleaved step by step in one process.
-
-    Two models with the same weights take turns: each round runs one
-    training step of each (the function `fit` runs per batch, checks and
-    all; the order alternates), `steps * trials` rounds in all. On a shared
-    machine the step time drifts by more than the checks cost, so the
-    overhead is the median over rounds of the paired difference (checked
-    minus unchecked) divided by the median unchecked step. Every step's time
-    excludes the host's pauses (`HostStallMonitor`).
-    """
-    import numpy as np
-    import tensorflow as tf
-
-    import ava_keras as ak
-    from ava_keras.benchmarks.host_stalls import HostStallMonitor
-
-    images = np.random.default_rng(0).random((batch_size * 4,) + tuple(image_shape)).astype("float32")
-    dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True).repeat()
-    models, functions, iterators = {}, {}, {}
-    for checked in (True, False):
-        models[checked] = ak.AVA.from_preset(preset, image_shape=image_shape, seed=0, safety_checks=checked)
-        models[checked].compile()
-    models[False].set_weights(models[True].get_weights())
-    for checked, model in models.items():
-        functions[checked], iterators[checked] = model.make_train_function(), iter(dataset)
-
-    def step(checked):
-        start = time.perf_counter()
-        float(functions[checked](iterators[checked])["loss"])  # the same host read for both
-        return start, time.perf_counter()
-
-    for _ in range(warmup):
-        step(True), step(False)
-    intervals = {True: [], False: []}
-    with HostStallMonitor() as monitor:
-        for i in range(steps * trials):
-            for checked in (True, False) if i % 2 == 0 else (False, True):
-                intervals[checked].append(step(checked))
-    busy = {checked: [monitor.busy_seconds(*interval) for interval in intervals[checked]] for checked in intervals}
-    unchecked = statistics.median(busy[False])
-    differences = [(a - b) / unchecked for a, b in zip(busy[True], busy[False])]
-    quartiles = statistics.quantiles(differences, n=4)
-    return {
-        "step_seconds_checked": statistics.median(busy[True]),
-        "step_seconds_unchecked": unchecked,
-        "checks_overhead": quartiles[1],
-        "checks_overhead_quartiles": [quartiles[0], quartiles[2]],
-        "checks_overhead_of_medians": statistics.median(busy[True]) / unchecked - 1,
-        "timed_steps": steps * trials,
-    }
-
-
-def measure_traces(image_shape=(16, 16, 1), batch_size=8):
-    """Traces of `train_step` over 3 epochs while a VariantSchedule moves AVA1 -> AVA3 -> AVA5."""
-    import numpy as np
-
-    import ava_keras as ak
-
-    images = np.random.default_rng(0).random((batch_size * 2,) + tuple(image_shape)).astype("float32")
-    model = ak.AVA.from_preset("ava5", image_shape=image_shape, latent_dim=4, encoder_filters=(4,),
-                               decoder_filters=(4,), discriminator_filters=(4,), hidden_units=8, seed=0)
-    model.compile()
-    counter = _count_traces(model)
-    schedule = ak.callbacks.VariantSchedule({0: "ava1", 1: "ava3", 2: "ava5"})
-    model.fit(images, batch_size=batch_size, epochs=3, verbose=0, callbacks=[schedule])
-    return {"traces": counter["traces"], "epochs": 3, "schedule": "ava1 -> ava3 -> ava5", "final": model.preset}
-
-
-def profile_op_types(preset, image_shape, batch_size, steps=5, top=12, precision="float32"):
-    """Self time per op type over `steps` training steps, from `tf.profiler`.
-
-    Runs the TensorFlow profiler around `fit` (after a warm-up), converts its
-    trace with the profiler's own "framework_op_stats" tool and sums the
-    self time of each op type. Returns the `top` types with their share of
-    the profiled host time, idle time included, and of the busy (non-idle)
-    time. The host's pauses land in op and idle time alike, so the fraction
-    of the profiled window the host was paused is returned too.
-    """
-    import collections
-    import glob
-
-    import numpy as np
-    import tensorflow as tf
-    from tensorflow.python.profiler.internal import _pywrap_profiler_plugin as profiler_plugin
-
-    import ava_keras as ak
-    from ava_keras.benchmarks.host_stalls import HostStallMonitor
-
-    images = np.random.default_rng(0).random((batch_size * 4,) + tuple(image_shape)).astype("float32")
-    dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True).repeat()
-    model = ak.AVA.from_preset(preset, image_shape=image_shape, seed=0, dtype=precision)
-    model.compile()
-    model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)
-    with tempfile.TemporaryDirectory() as log_dir:
-        with HostStallMonitor() as monitor:
-            tf.profiler.experimental.start(log_dir)
-            start = time.perf_counter()
-            model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
-            end = time.perf_counter()
-            tf.profiler.experimental.stop()
-        trace = sorted(glob.glob(os.path.join(log_dir, "**", "*.xplane.pb"), recursive=True))[-1]
-        data, _ = profiler_plugin.xspace_to_tools_data([trace], "framework_op_stats", {})
-    table = json.loads(data)[0]
-    columns = [column["id"] for column in table["cols"]]
-    self_time = collections.Counter()
-    for row in table["rows"]:
-        values = dict(zip(columns, (cell.get("v") for cell in row["c"])))
-        self_time[values["type"]] += values["total_self_time"]
-    total = sum(self_time.values())
-    busy = total - self_time.get("IDLE", 0.0)
-    return {"profile_steps": steps, "host_paused_fraction": monitor.stalled_fraction(start, end), "op_types": [
-        {"type": name, "milliseconds_per_step": time_us / 1e3 / steps, "share": time_us / total,
-         "busy_share": None if name == "IDLE" else time_us / busy}
-        for name, time_us in self_time.most_common(top)
-    ]}
-
-
-def _write_jpegs(directory, count, size=96):
-    """`count` JPEG crops of the bundled photographs (scikit-image's samples)."""
-    import numpy as np
-    from PIL import Image
-
-    from ava_keras.datasets import load_photos
-
-    photos = load_photos(image_size=256, channels=3)
-    rng = np.random.default_rng(0)
-    for i in range(count):
-        photo = photos[i % len(photos)]
-        top, left = rng.integers(0, photo.shape[0] - size), rng.integers(0, photo.shape[1] - size)
-        crop = (photo[top : top + size, left : left + size] * 255).round().astype("uint8")
-        Image.fromarray(crop).save(os.path.join(directory, f"{i:05d}.jpg"), quality=90)
-
-
-def measure_pipeline(count, image_size, batch_size):
-    """Images per second `ak.data.image_folder` delivers from `count` JPEGs (96×96, resized)."""
-    import ava_keras as ak
-
-    with tempfile.TemporaryDirectory() as directory:
-        _write_jpegs(directory, count)
-        results = {}
-        for cache in (False, True):
-            dataset = ak.data.image_folder(directory, image_size=image_size, batch_size=batch_size,
-                                           cache=cache, seed=0)
-            # With cache=True the warm-up pass fills the cache; the timed pass reads it.
-            warmup = count // batch_size if cache else 1
-            dataset = dataset.repeat(2)
-            results["cached" if cache else "decoding"] = ak.data.images_per_second(
-                dataset, warmup_batches=warmup, exclude_host_pauses=True)
-    return {"jpegs": count, "images_per_second": results["decoding"],
-            "cached_images_per_second": results["cached"]}
-
-
-def _measure(job):
-    _set_threads(job.get("intra"), job.get("inter"))
-    if job["kind"] == "train":
-        return measure_training(job["preset"], job["shape"], job["batch_size"], job["warmup"], job["steps"],
-                                job["trials"], job["jit"], job["precision"])
-    if job["kind"] == "traces":
-        return measure_traces()
-    if job["kind"] == "checks":
-        return measure_checks(job["preset"], job["shape"], job["batch_size"], job["warmup"], job["steps"],
-                              job["trials"])
-    if job["kind"] == "profile":
-        return profile_op_types(job["preset"], job["shape"], job["batch_size"], precision=job["precision"])
-    return measure_pipeline(job["count"], job["shape"][0], job["batch_size"])
-
-
-def _worker_main(job_json):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    result = _measure(json.loads(job_json))
-    print(json.dumps(result))
-
-
-# === Orchestration ===
-
-
 def _jobs(args):
     base = {"batch_size": args.batch_size, "warmup": args.warmup, "steps": args.steps, "trials": args.trials,
             "jit": False, "intra": None, "inter": None, "precision": "float32"}
@@ -430,8 +116,8 @@ def _jobs(args):
 
 def _run_job(job, in_process, timeout=None):
     if in_process:
-        return _measure(job)
-    command = [sys.executable, "-m", "ava_keras.benchmarks.train_throughput", _WORKER_FLAG, json.dumps(job)]
+        return measure.measure(job)
+    command = [sys.executable, "-m", "ava_keras.benchmarks.measure", measure.WORKER_FLAG, json.dumps(job)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     try:
         process = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
@@ -442,144 +128,6 @@ def _run_job(job, in_process, timeout=None):
     return json.loads(process.stdout.strip().splitlines()[-1])
 
 
-def _precision(result):
-    return result.get("precision", "float32")  # runs recorded before the precision axis were float32
-
-
-def _describe(job):
-    if job["kind"] == "train":
-        return f"{job['preset']} {'x'.join(map(str, job['shape']))} {job['mode']} {_precision(job)}"
-    if job["kind"] == "checks":
-        return f"safety checks {job['preset']} {'x'.join(map(str, job['shape']))}"
-    return job["kind"]
-
-
-def _shape_name(shape):
-    return "x".join(map(str, shape))
-
-
-def summarize(results):
-    """Adds step-time ratios to the VAE and the targets' verdicts to `results`."""
-    train = [r for r in results if r["kind"] == "train"]
-    vae = {(_shape_name(r["shape"]), r["mode"], _precision(r)): r["step_seconds"]
-           for r in train if r["preset"] == "vae"}
-    float32 = {(r["preset"], _shape_name(r["shape"]), r["mode"]): r["step_seconds"]
-               for r in train if _precision(r) == "float32"}
-    for r in train:
-        reference = vae.get((_shape_name(r["shape"]), r["mode"], _precision(r)))
-        r["ratio_to_vae"] = r["step_seconds"] / reference if reference else None
-        reference = float32.get((r["preset"], _shape_name(r["shape"]), r["mode"]))
-        r["speedup_over_float32"] = reference / r["step_seconds"] if reference else None
-    checks = {}
-    graph = {(r["preset"], _shape_name(r["shape"])): r for r in train
-             if r["mode"] == "graph" and _precision(r) == "float32"}
-    first = _shape_name(train[0]["shape"]) if train else None
-    for preset, key in (("ava1", "ava1_ratio"), ("ava5", "ava5_ratio")):
-        r = graph.get((preset, first))
-        if r and r["ratio_to_vae"] is not None:
-            checks[f"{preset} step / vae step at {first}"] = (r["ratio_to_vae"], f"<= {TARGETS[key]}",
-                                                             r["ratio_to_vae"] <= TARGETS[key])
-    ava5 = graph.get(("ava5", first))
-    if ava5:
-        checks[f"ava5 achieved / matmul FLOP/s (same process) at {first}"] = (
-            ava5["flops_fraction"], f">= {TARGETS['flops_fraction']}", ava5["flops_fraction"] >= TARGETS["flops_fraction"])
-        # The matmul of one process varies with the machine's load; the median
-        # over all graph-mode processes of the run is the steadier reference.
-        run_matmul = statistics.median(r["matmul_gflops"] for r in graph.values())
-        fraction = ava5["achieved_gflops"] / run_matmul
-        checks[f"ava5 achieved / median matmul FLOP/s of the run ({run_matmul:.0f} GFLOP/s) at {first}"] = (
-            fraction, f">= {TARGETS['flops_fraction']}", fraction >= TARGETS["flops_fraction"])
-        gib = ava5["peak_memory_mib"] / 1024
-        checks[f"ava5 peak memory (GiB) at {first}"] = (gib, f"< {TARGETS['peak_memory_gib']}",
-                                                         gib < TARGETS["peak_memory_gib"])
-    pipeline = next((r for r in results if r["kind"] == "pipeline"), None)
-    consumers = [r for r in graph.values() if _shape_name(r["shape"]) == first]
-    if pipeline and consumers:
-        fastest = max(consumers, key=lambda r: r["images_per_second"])
-        factor = pipeline["images_per_second"] / fastest["images_per_second"]
-        checks[f"pipeline (decoding JPEGs) / fastest training ({fastest['preset']})"] = (
-            factor, f">= {TARGETS['pipeline_factor']}", factor >= TARGETS["pipeline_factor"])
-    safety = next((r for r in results if r["kind"] == "checks"), None)
-    if safety:
-        checks[f"safety checks' overhead, {safety['preset']} at {_shape_name(safety['shape'])}"] = (
-            safety["checks_overhead"], f"<= {TARGETS['checks_overhead']}",
-            safety["checks_overhead"] <= TARGETS["checks_overhead"])
-    trace_counts = [r["traces"] for r in results if "traces" in r]
-    checks["train_step traces per process (max)"] = (max(trace_counts), "== 1", max(trace_counts) == 1)
-    return checks
-
-
-def format_report(results, checks):
-    """The markdown tables of one run."""
-    lines = [
-        "Step times are medians over all timed steps, each step's wall time less the host's pauses "
-        "inside it (`HostStallMonitor`); \"trials\" is the range of the per-trial medians, \"raw\" "
-        "the median wall time, \"paused\" the share of the timed steps' wall time the host was paused.",
-        "",
-        "\"Speed-up\" is the float32 step time over this row's, for the same preset, shape and mode; "
-        "the matmul runs in the row's compute dtype.",
-        "",
-        "| preset | shape | mode | precision | steps | step ms | trials ms | raw ms | paused | images/s "
-        "| ratio to VAE | speed-up | GFLOP/step | achieved GFLOP/s | matmul GFLOP/s | fraction | peak RSS MiB | traces |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        if r["kind"] != "train":
-            continue
-        ratio = "" if r["ratio_to_vae"] is None else f"{r['ratio_to_vae']:.2f}"
-        speedup = "" if r["speedup_over_float32"] is None else f"{r['speedup_over_float32']:.2f}"
-        lines.append(
-            f"| {r['preset']} | {_shape_name(r['shape'])} | {r['mode']} | {_precision(r)} | {r['timed_steps']} "
-            f"| {r['step_seconds'] * 1e3:.1f} "
-            f"| {r['step_seconds_min'] * 1e3:.1f}–{r['step_seconds_max'] * 1e3:.1f} "
-            f"| {r['step_seconds_raw'] * 1e3:.1f} | {r['host_paused_fraction']:.0%} | {r['images_per_second']:.1f} "
-            f"| {ratio} | {speedup} | {r['step_gflop']:.3f} | {r['achieved_gflops']:.1f} | {r['matmul_gflops']:.1f} "
-            f"| {r['flops_fraction']:.2f} | {r['peak_memory_mib']:.0f} | {r['traces']} |"
-        )
-    pipeline = next(r for r in results if r["kind"] == "pipeline")
-    traces = next(r for r in results if r["kind"] == "traces")
-    for profile in (r for r in results if r["kind"] == "profile"):
-        lines += ["", f"Profile of {profile['preset']} at {_shape_name(profile['shape'])}, "
-                  f"{_precision(profile)} (tf.profiler, "
-                  f"{profile['profile_steps']} steps; the host was paused for "
-                  f"{profile['host_paused_fraction']:.0%} of the window): self time per op type.", "",
-                  "| op type | ms per step | share | share of busy time |", "|---|---:|---:|---:|"]
-        lines += [f"| {op['type']} | {op['milliseconds_per_step']:.1f} | {op['share']:.1%} "
-                  f"| {'' if op['busy_share'] is None else format(op['busy_share'], '.1%')} |"
-                  for op in profile["op_types"]]
-    lines += [
-        "",
-        f"Input pipeline (`ak.data.image_folder`, {pipeline['jpegs']} JPEGs of 96×96 resized to "
-        f"{_shape_name(pipeline['shape'])}, batch {pipeline['batch_size']}): {pipeline['images_per_second']:.0f} images/s "
-        f"decoding every epoch (cache=False), {pipeline['cached_images_per_second']:.0f} images/s from the cache.",
-        "",
-        f"`train_step` traces over {traces['epochs']} epochs with a VariantSchedule ({traces['schedule']}): "
-        f"{traces['traces']}.",
-        "",
-    ]
-    safety = next((r for r in results if r["kind"] == "checks"), None)
-    if safety:
-        lines += [
-            f"Safety checks (`AVA(safety_checks=True)`: every batch checked, the divergence stop), "
-            f"{safety['preset']} at {_shape_name(safety['shape'])}, batch {safety['batch_size']}, "
-            f"{safety['timed_steps']} timed steps each, on and off alternating step by step in one process: "
-            f"{safety['step_seconds_checked'] * 1e3:.1f} ms per step with them, "
-            f"{safety['step_seconds_unchecked'] * 1e3:.1f} ms without (medians); overhead "
-            f"{safety['checks_overhead']:.1%}: the median of the paired differences over the median step "
-            + (f"(their quartiles {safety['checks_overhead_quartiles'][0]:.1%} and "
-               f"{safety['checks_overhead_quartiles'][1]:.1%}; " if "checks_overhead_quartiles" in safety else "(")
-            + f"the medians' ratio gives {safety['checks_overhead_of_medians']:.1%}).",
-            "",
-        ]
-    lines += [
-        "| check | measured | target | met |",
-        "|---|---:|---|---|",
-    ]
-    for name, (value, target, met) in checks.items():
-        lines.append(f"| {name} | {value:.3g} | {target} | {'yes' if met else '**no**'} |")
-    return "\n".join(lines) + "\n"
-
-
 def run(args):
     """Runs the benchmark described by parsed `args`; returns an exit code."""
     if args.quick:
@@ -588,8 +136,8 @@ def run(args):
         args.pipeline_images = min(args.pipeline_images, 32)
     make_out_dir(args.out)
     if args.report_from:
-        results, timed_out = _read_jsonl(args.report_from)
-        _write_report(results, timed_out, args, seconds=None)
+        results, timed_out = report.read_jsonl(args.report_from)
+        report.write_report(results, timed_out, args, seconds=None)
         return 0
     jobs = _jobs(args)
     results, timed_out = [], []
@@ -608,46 +156,25 @@ def run(args):
                        f"overhead {result['checks_overhead']:.1%}" if job["kind"] == "checks" else "done")
         with open(os.path.join(args.out, "train_throughput.jsonl"), "a") as file:  # survives an interrupted run
             file.write(json.dumps(result) + "\n")
-        print(f"[bench {i}/{len(jobs)}] {_describe(job)}: {outcome} ({time.time() - job_start:.0f} s)", flush=True)
-    _write_report(results, timed_out, args, time.time() - start)
+        print(f"[bench {i}/{len(jobs)}] {report.describe(job)}: {outcome} ({time.time() - job_start:.0f} s)", flush=True)
+    report.write_report(results, timed_out, args, time.time() - start)
     return 0
 
 
-def _read_jsonl(path):
-    """The results and timed-out jobs of a run, from its train_throughput.jsonl."""
-    with open(path) as file:
-        rows = [json.loads(line) for line in file if line.strip()]
-    return ([r for r in rows if "timed_out_after_seconds" not in r],
-            [r for r in rows if "timed_out_after_seconds" in r])
+# Names that moved to ava_keras.benchmarks.measure and .report, kept for one release (PEP 562).
+_MOVED = {"MATMUL_SIZE": measure, "matmul_flops_per_second": measure, "measure_training": measure,
+          "measure_checks": measure, "measure_traces": measure, "profile_op_types": measure,
+          "measure_pipeline": measure, "TARGETS": report, "summarize": report, "format_report": report}
 
 
-def _write_report(results, timed_out, args, seconds):
-    """Prints the tables and checks, and writes train_throughput.json and .md."""
-    checks = summarize(results)
-    report = format_report(results, checks)
-    for job in timed_out:
-        report += (f"\nNot measured: {_describe(job)} did not finish within --job-timeout "
-                   f"{job['timed_out_after_seconds']} s.\n")
-    print(report)
-    summary = {
-        "command": "ava-keras bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:]),
-        "machine": machine(),
-        "isolated_processes": not args.in_process,
-        "seconds": seconds,
-        "targets": TARGETS,
-        "checks": {name: {"measured": v, "target": t, "met": m} for name, (v, t, m) in checks.items()},
-        "results": results,
-        "timed_out": timed_out,
-    }
-    with open(os.path.join(args.out, "train_throughput.json"), "w") as file:
-        json.dump(summary, file, indent=2)
-    with open(os.path.join(args.out, "train_throughput.md"), "w") as file:
-        file.write(report)
-    print(f"Wrote {args.out}/train_throughput.json and train_throughput.md")
+def __getattr__(name):
+    if name in _MOVED:
+        module = _MOVED[name]
+        warnings.warn(f"ava_keras.benchmarks.train_throughput.{name} moved to {module.__name__}.{name}; the old "
+                      "name will be removed in the next release", DeprecationWarning, stacklevel=2)
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == _WORKER_FLAG:
-        _worker_main(sys.argv[2])
-    else:
-        sys.exit(run(add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args()))
+    sys.exit(run(add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args()))

@@ -7,7 +7,9 @@ import keras
 import numpy as np
 from PIL import Image
 
+from ava_keras._validation import check_positive_int
 from ava_keras.data.images import to_uint8
+from ava_keras.errors import InputError
 
 
 def image_grid(images, columns=None, padding=2, min_tile=0):
@@ -20,7 +22,7 @@ def image_grid(images, columns=None, padding=2, min_tile=0):
     """
     images = to_uint8(images)
     if images.ndim != 4 or images.shape[-1] not in (1, 3) or len(images) == 0:
-        raise ValueError(f"Expected images of shape (n, height, width, 1 or 3), n >= 1. Received: {images.shape}")
+        raise InputError(f"Expected images of shape (n, height, width, 1 or 3), n >= 1. Received: {images.shape}")
     scale = max(1, math.ceil(min_tile / min(images.shape[1:3])))
     images = images.repeat(scale, axis=1).repeat(scale, axis=2)
     n, height, width, channels = images.shape
@@ -74,17 +76,17 @@ class SampleGrid(keras.callbacks.Callback):
 
     def __init__(self, directory, images=None, num_samples=16, columns=8, seed=0, log_dir=None, every=1):
         super().__init__()
-        for name, value, lowest in (("num_samples", num_samples, 0), ("columns", columns, 1), ("every", every, 1)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
-                raise ValueError(f"`{name}` must be an integer >= {lowest}. Received: {name}={value!r}")
+        check_positive_int("num_samples", num_samples, allow_zero=True)
+        check_positive_int("columns", columns)
+        check_positive_int("every", every)
         if directory is None and log_dir is None:
-            raise ValueError("SampleGrid needs a `directory`, a `log_dir` or both.")
+            raise InputError("SampleGrid needs a `directory`, a `log_dir` or both.")
         self.directory = None if directory is None else os.fspath(directory)
         self.images = None if images is None else np.asarray(images, dtype="float32")[:columns]
         if self.images is not None and len(self.images) == 0:
             self.images = None
         if self.images is None and num_samples == 0:
-            raise ValueError("SampleGrid has nothing to draw: pass `images` or num_samples > 0.")
+            raise InputError("SampleGrid has nothing to draw: pass `images` or num_samples > 0.")
         self.num_samples = int(num_samples)
         self.columns = int(columns)
         self.seed = seed

@@ -2,6 +2,7 @@
 
 import keras
 
+from ava_keras.errors import InputError
 from ava_keras.models.presets import SWITCHES, get_switches
 
 
@@ -29,16 +30,16 @@ class VariantSchedule(keras.callbacks.Callback):
     def __init__(self, schedule, unit="epoch", verbose=0):
         super().__init__()
         if unit not in ("epoch", "batch"):
-            raise ValueError(f"`unit` must be 'epoch' or 'batch'. Received: unit={unit!r}")
+            raise InputError(f"`unit` must be 'epoch' or 'batch'. Received: unit={unit!r}")
         if not isinstance(schedule, dict) or not schedule:
-            raise ValueError(f"`schedule` must be a non-empty dict. Received: schedule={schedule!r}")
+            raise InputError(f"`schedule` must be a non-empty dict. Received: schedule={schedule!r}")
         for step, variant in schedule.items():
             if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-                raise ValueError(f"Schedule keys must be non-negative integers. Received: {step!r}")
+                raise InputError(f"Schedule keys must be non-negative integers. Received: {step!r}")
             if isinstance(variant, str):
                 get_switches(variant)
             elif not isinstance(variant, dict) or set(variant) - set(SWITCHES):
-                raise ValueError(
+                raise InputError(
                     f"Schedule values must be preset names or dicts of switches {SWITCHES}. "
                     f"Received: {variant!r}"
                 )
@@ -59,7 +60,7 @@ class VariantSchedule(keras.callbacks.Callback):
             try:
                 self.model.check_variant(variant)
             except ValueError as error:
-                raise ValueError(f"VariantSchedule step {step}: {error}") from None
+                raise InputError(f"VariantSchedule step {step}: {error}") from None
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.unit == "epoch":

@@ -1,44 +1,16 @@
-"""Reading one image file with Pillow: any mode -> uint8 array of a fixed size."""
+"""Decoding and resizing: one image file or array (any Pillow mode) -> a uint8 array of a fixed size.
 
-import os
+Listing and checking the files of a folder is ava_keras.data.image_folder's part.
+"""
 
 import numpy as np
 from PIL import Image, ImageOps
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-RESIZE_MODES = ("stretch", "crop", "pad")
+from ava_keras._validation import check_channels, check_file_not_empty, check_image_size, check_resize, unreadable_image
+from ava_keras.constants import IMAGE_EXTENSIONS, RESIZE_MODES  # noqa: F401 (ava_keras.data exports them)
+from ava_keras.errors import InputError
+
 _RESAMPLE = Image.Resampling.BICUBIC
-
-
-def check_image_size(image_size):
-    """Returns `image_size` (an int or a `(height, width)` pair) as a pair of ints."""
-    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
-        image_size = (int(image_size), int(image_size))
-    try:
-        height, width = (int(v) for v in image_size)
-        valid = all(
-            not isinstance(v, bool) and float(v) == int(v) for v in image_size
-        ) and min(height, width) >= 1
-    except (TypeError, ValueError):
-        valid = False
-    if not valid:
-        raise ValueError(
-            "`image_size` must be a positive integer or a (height, width) pair of "
-            f"positive integers. Received: image_size={image_size!r}"
-        )
-    return height, width
-
-
-def check_channels(channels):
-    if channels not in (1, 3) or isinstance(channels, bool):
-        raise ValueError(f"`channels` must be 1 or 3. Received: channels={channels!r}")
-    return channels
-
-
-def check_resize(resize):
-    if resize not in RESIZE_MODES:
-        raise ValueError(f"`resize` must be one of {RESIZE_MODES}. Received: resize={resize!r}")
-    return resize
 
 
 def _to_rgb_or_gray(image, channels):
@@ -107,7 +79,7 @@ def load_image(path, image_size, channels=3, resize="crop"):
     size = check_image_size(image_size)
     check_channels(channels)
     check_resize(resize)
-    path = _check_not_empty(path)
+    path = check_file_not_empty(path)
     try:
         with Image.open(path) as image:
             # JPEG: decode directly at a reduced scale that still covers `size`.
@@ -115,37 +87,7 @@ def load_image(path, image_size, channels=3, resize="crop"):
             image.load()
             return prepare_image(ImageOps.exif_transpose(image), size, channels, resize)
     except Exception as error:  # Pillow raises many types on malformed files.
-        raise _unreadable(path, error) from error
-
-
-def check_image_header(path):
-    """Checks that `path` is a non-empty image file Pillow can identify, reading only its header.
-
-    Much faster than decoding; a file whose header is fine but whose data is
-    truncated or corrupt passes, and fails later in `load_image`.
-
-    Raises:
-        ValueError: The file is empty or its header is not an image's. The
-            message names the file.
-    """
-    path = _check_not_empty(path)
-    try:
-        with Image.open(path) as image:
-            image.size  # noqa: B018 -- identifying the format reads the header
-    except Exception as error:  # Pillow raises many types on malformed files.
-        raise _unreadable(path, error) from error
-
-
-def _check_not_empty(path):
-    path = os.fspath(path)
-    if os.path.getsize(path) == 0:
-        raise ValueError(f"{path}: empty file (0 bytes)")
-    return path
-
-
-def _unreadable(path, error):
-    reason = " ".join(str(error).replace(repr(path), "").replace(path, "").split())
-    return ValueError(f"{path}: cannot read image ({reason or type(error).__name__})")
+        raise unreadable_image(path, error) from error
 
 
 def prepare_image(image, image_size, channels=3, resize="crop"):
@@ -170,10 +112,24 @@ def to_uint8(images):
     if images.dtype == np.uint8:
         return images
     if images.dtype.kind not in "fiub":
-        raise ValueError(f"Expected numeric pixel values; received dtype {images.dtype}.")
+        raise InputError(f"Expected numeric pixel values; received dtype {images.dtype}.")
     if images.size and not (np.all(np.isfinite(images)) and images.min() >= 0 and images.max() <= 1):
-        raise ValueError(
+        raise InputError(
             "Expected uint8 pixels or floats in [0, 1]; received dtype "
             f"{images.dtype} with values in [{images.min()}, {images.max()}]."
         )
     return np.rint(images.astype(np.float64) * 255.0).astype(np.uint8)
+
+
+def __getattr__(name):
+    """`check_image_header` moved to ava_keras.data.image_folder (listing and checking files); kept for one release."""
+    if name == "check_image_header":
+        import importlib
+        import warnings
+
+        image_folder = importlib.import_module("ava_keras.data.image_folder")  # not the function of that name
+        warnings.warn("ava_keras.data.images.check_image_header moved to ava_keras.data.image_folder."
+                      "check_image_header; the old name will be removed in the next release",
+                      DeprecationWarning, stacklevel=2)
+        return image_folder.check_image_header
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

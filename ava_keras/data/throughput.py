@@ -3,6 +3,8 @@
 import contextlib
 import time
 
+from ava_keras.errors import InputError
+
 
 def images_per_second(dataset, batches=None, warmup_batches=1, exclude_host_pauses=False):
     """Iterates over `dataset` and returns the images per second it delivers.
@@ -46,7 +48,7 @@ def images_per_second(dataset, batches=None, warmup_batches=1, exclude_host_paus
         end = time.perf_counter()
     elapsed = monitor.busy_seconds(start, end) if monitor else end - start
     if images == 0:
-        raise ValueError(
+        raise InputError(
             "No batches were timed: the dataset has at most `warmup_batches` "
             f"({warmup_batches}) batches."
         )

@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image
 
 from ava_keras.data.images import prepare_image, to_uint8
+from ava_keras.errors import InputError
 
 
 def resize_images(images, image_size, channels, resize="crop"):
@@ -37,7 +38,7 @@ def write_image_folder(images, directory, names=None):
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
     if not (images.ndim == 3 or (images.ndim == 4 and images.shape[-1] in (3, 4))):
-        raise ValueError(
+        raise InputError(
             "`images` must have shape (n, height, width) or (n, height, width, 1|3|4). "
             f"Received: shape {images.shape}"
         )
@@ -45,7 +46,7 @@ def write_image_folder(images, directory, names=None):
         names = [f"image_{i:05d}.png" for i in range(len(images))]
     names = [os.fspath(n) if os.fspath(n).lower().endswith(".png") else f"{os.fspath(n)}.png" for n in names]
     if len(names) != len(images):
-        raise ValueError(f"Got {len(names)} names for {len(images)} images.")
+        raise InputError(f"Got {len(names)} names for {len(images)} images.")
     directory = os.fspath(directory)
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise NotADirectoryError(f"'{directory}' is a file, not a folder.")

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ava_keras.datasets._folder import resize_images
+from ava_keras.errors import import_optional
 
 
 def load_digits(image_size=None, return_labels=False):
@@ -26,11 +27,7 @@ def load_digits(image_size=None, return_labels=False):
     >>> images.shape
     (1797, 32, 32, 1)
     """
-    try:
-        from sklearn.datasets import load_digits as sklearn_digits
-    except ImportError as error:
-        raise ImportError("load_digits() needs scikit-learn: pip install 'ava_keras[datasets]'") from error
-    bunch = sklearn_digits()
+    bunch = import_optional("sklearn.datasets", "load_digits()").load_digits()
     images = (bunch.images / 16.0).astype("float32")[..., None]
     if image_size is not None:
         images = resize_images(images, image_size, channels=1, resize="stretch")

@@ -1,6 +1,7 @@
 """Photographs bundled with scikit-image (no download)."""
 
 from ava_keras.datasets._folder import resize_images
+from ava_keras.errors import InputError, import_optional
 
 # Sample images that ship inside the scikit-image wheel (checked offline
 # with scikit-image 0.26): colour photographs first, then grayscale ones.
@@ -41,14 +42,11 @@ def load_photos(image_size=64, channels=3, names=None, resize="crop"):
     names = PHOTO_NAMES if names is None else tuple(names)
     unknown = [n for n in names if n not in PHOTO_NAMES]
     if unknown or not names:
-        raise ValueError(f"Unknown photo names {unknown}. Valid names: {', '.join(PHOTO_NAMES)}.")
-    try:
-        import skimage.data
-    except ImportError as error:
-        raise ImportError("load_photos() needs scikit-image: pip install 'ava_keras[datasets]'") from error
+        raise InputError(f"Unknown photo names {unknown}. Valid names: {', '.join(PHOTO_NAMES)}.")
+    skimage_data = import_optional("skimage.data", "load_photos()")
     photos = []
     for name in names:
-        photo = getattr(skimage.data, name)()
+        photo = getattr(skimage_data, name)()
         photos.append(photo[0] if name == "stereo_motorcycle" else photo)  # (left, right, disparity)
     return resize_images(photos, image_size, channels, resize)
 

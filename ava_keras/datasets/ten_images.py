@@ -2,7 +2,9 @@
 
 import numpy as np
 
+from ava_keras._validation import check_positive_int
 from ava_keras.datasets.photos import COLOR_PHOTOS, GRAYSCALE_PHOTOS
+from ava_keras.errors import import_optional
 
 # scikit-image ships only eight distinct colour photographs (`cat` is
 # `chelsea`, the motorcycle's right stereo view repeats its left one, and
@@ -61,14 +63,8 @@ def ten_images(shrink=1):
     >>> images.shape
     (10, 83, 60, 3)
     """
-    if isinstance(shrink, bool) or not isinstance(shrink, (int, np.integer)) or shrink < 1:
-        raise ValueError(f"`shrink` must be a positive integer. Received: shrink={shrink!r}")
-    try:
-        from skimage.transform import resize
-    except ImportError as error:
-        raise ImportError(
-            "ten_images() needs scikit-image: pip install 'ava_keras[datasets]'"
-        ) from error
+    check_positive_int("shrink", shrink)
+    resize = import_optional("skimage.transform", "ten_images()").resize
     height, width = PAPER_IMAGE_SIZE
     size = (int(round(height / shrink)), int(round(width / shrink)))
     images = []

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ava_keras.errors import InputError
+
 
 def auroc(normal_scores, anomalous_scores):
     """P(score of an anomalous item > score of a normal one), ties counted ½.
@@ -22,13 +24,13 @@ def auroc(normal_scores, anomalous_scores):
     normal = np.asarray(normal_scores, dtype="float64").ravel()
     anomalous = np.asarray(anomalous_scores, dtype="float64").ravel()
     if len(normal) == 0 or len(anomalous) == 0:
-        raise ValueError(
+        raise InputError(
             f"AUROC needs at least one normal and one anomalous score. Received: {len(normal)} normal, "
             f"{len(anomalous)} anomalous."
         )
     scores = np.concatenate([normal, anomalous])
     if not np.all(np.isfinite(scores)):
-        raise ValueError("AUROC needs finite scores; some are NaN or infinite.")
+        raise InputError("AUROC needs finite scores; some are NaN or infinite.")
     order = np.argsort(scores, kind="mergesort")
     ranks = np.empty(len(scores))
     sorted_scores = scores[order]

@@ -16,7 +16,8 @@ import zipfile
 
 import numpy as np
 
-from ava_keras.evaluation._checks import check_images, check_positive_int
+from ava_keras._validation import check_images, check_positive_int
+from ava_keras.errors import InputError
 from ava_keras.evaluation.distribution_metrics import frechet_distance, kernel_distance, precision_recall
 
 IMAGE_SIZE = 28
@@ -107,12 +108,11 @@ class DigitClassifier:
     """
 
     def __init__(self, seed=0, cache_dir=None, retrain=False):
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"`seed` must be a non-negative integer. Received: seed={seed!r}")
+        check_positive_int("seed", seed, allow_zero=True)
         self.seed = int(seed)
         self.cache_dir = os.path.abspath(cache_dir or default_cache_dir())
         if os.path.exists(self.cache_dir) and not os.path.isdir(self.cache_dir):
-            raise ValueError(f"`cache_dir` must be a folder. Received: cache_dir={self.cache_dir!r}, a file")
+            raise InputError(f"`cache_dir` must be a folder. Received: cache_dir={self.cache_dir!r}, a file")
         stem = os.path.join(self.cache_dir, f"digit_classifier_v{_VERSION}_seed{self.seed}")
         self.path, self._info_path = stem + ".npz", stem + ".json"
         self.network = _build_network(self.seed)
@@ -168,7 +168,7 @@ class DigitClassifier:
         if images.shape[-1] == 3:
             images = images.mean(axis=-1, keepdims=True)
         elif images.shape[-1] != 1:
-            raise ValueError(f"`images` must have 1 or 3 channels. Received: shape {images.shape}")
+            raise InputError(f"`images` must have 1 or 3 channels. Received: shape {images.shape}")
         images = images.astype("float32")
         if images.shape[1:3] != (IMAGE_SIZE, IMAGE_SIZE):
             import keras
@@ -204,7 +204,7 @@ class DigitClassifier:
         """Fraction of `images` whose predicted digit equals `labels`."""
         labels = np.asarray(labels)
         if labels.shape != (len(images),):
-            raise ValueError(
+            raise InputError(
                 f"`labels` must have shape ({len(images)},), one per image. Received: shape {labels.shape}"
             )
         return float(np.mean(self.predict(images) == labels))

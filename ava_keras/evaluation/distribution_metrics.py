@@ -8,7 +8,8 @@ as FID, but not comparable with FID values computed with Inception-v3.
 
 import numpy as np
 
-from ava_keras.evaluation._checks import check_feature_pair, check_positive_int
+from ava_keras._validation import check_feature_pair, check_positive_int
+from ava_keras.errors import InputError
 
 
 def _sqrt_psd(matrix):
@@ -101,7 +102,7 @@ def kernel_distance(features_a, features_b, num_subsets=1, subset_size=None, see
     else:
         subset_size = check_positive_int("subset_size", subset_size)
         if not 2 <= subset_size <= min(len(a), len(b)):
-            raise ValueError(
+            raise InputError(
                 f"`subset_size` must be between 2 and the smaller set size {min(len(a), len(b))}. "
                 f"Received: subset_size={subset_size}"
             )

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from ava_keras.evaluation._checks import check_image_pair
+from ava_keras._validation import check_image_pair
+from ava_keras.errors import InputError
 
 SSIM_SIGMA = 1.5
 SSIM_WINDOW = 11  # 2 * int(3.5 * sigma + 0.5) + 1, as skimage's gaussian_weights=True
@@ -100,7 +101,7 @@ def ssim(x, y, per_image=False):
     """
     x, y = check_image_pair(x, y)
     if min(x.shape[1:3]) < SSIM_WINDOW:
-        raise ValueError(
+        raise InputError(
             f"`x` and `y` must be at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels for SSIM. "
             f"Received: {x.shape[1]}x{x.shape[2]}"
         )

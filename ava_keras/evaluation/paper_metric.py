@@ -2,12 +2,14 @@
 
 import numpy as np
 
+from ava_keras.errors import InputError
+
 
 def _as_images(name, value, ndim):
     array = np.asarray(value, dtype="float64")
     if array.ndim != ndim:
         shape = "(height, width, channels)" if ndim == 3 else "(n, height, width, channels)"
-        raise ValueError(f"`{name}` must have shape {shape}. Received: shape {array.shape}")
+        raise InputError(f"`{name}` must have shape {shape}. Received: shape {array.shape}")
     return array
 
 
@@ -24,12 +26,12 @@ def paper_rmse_per_image(best_image, images):
     best_image = _as_images("best_image", best_image, 3)
     images = _as_images("images", images, 4)
     if images.shape[1:] != best_image.shape:
-        raise ValueError(
+        raise InputError(
             f"`best_image` of shape {best_image.shape} does not match `images` "
             f"of shape {images.shape}: every image must be {best_image.shape}."
         )
     if len(images) == 0:
-        raise ValueError("`images` must hold at least one image. Received: 0 images")
+        raise InputError("`images` must hold at least one image. Received: 0 images")
     pixel_norms = np.sqrt(np.sum((images - best_image[None]) ** 2, axis=-1))
     return 0.5 * pixel_norms.reshape(len(images), -1).mean(axis=1)
 

@@ -14,7 +14,8 @@ Inception FID.
 
 import numpy as np
 
-from ava_keras.evaluation._checks import check_images, check_positive_int
+from ava_keras._validation import check_images, check_positive_int
+from ava_keras.errors import InputError
 from ava_keras.evaluation.distribution_metrics import frechet_distance
 
 FILTERS = (32, 64, 128)
@@ -40,7 +41,7 @@ class RandomFeatures:
 
     def __init__(self, channels=3, seed=SEED):
         if channels not in (1, 3):
-            raise ValueError(f"`channels` must be 1 or 3. Received: channels={channels!r}")
+            raise InputError(f"`channels` must be 1 or 3. Received: channels={channels!r}")
         self.channels = channels
         self.seed = seed
         rng = np.random.default_rng(seed)
@@ -57,7 +58,7 @@ class RandomFeatures:
         images = check_images("images", images)
         batch_size = check_positive_int("batch_size", batch_size)
         if images.shape[-1] != self.channels:
-            raise ValueError(
+            raise InputError(
                 f"`images` must have {self.channels} channels. Received: shape {images.shape}"
             )
         outputs = []

@@ -8,7 +8,9 @@ import math
 import os
 import platform
 
-BLOCKS = ("encoder", "decoder", "discriminator", "latent_discriminator")
+from ..constants import BLOCKS  # noqa: F401 (the experiments import it from here)
+from ..constants import PRESET_NAMES as PRESETS
+from ..errors import InputError
 
 
 def positive_int(text):
@@ -25,9 +27,6 @@ def positive_float(text):
     if not value > 0 or not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
     return value
-
-
-PRESETS = ("vae", "ava1", "ava2", "ava3", "ava4", "ava5")  # ava_keras.models.presets.PRESETS
 
 
 def preset_list(text):
@@ -61,43 +60,6 @@ def sample_sd(values):
 def make_out_dir(out):
     """Creates the output folder `out`; raises a ValueError if it is an existing file."""
     if os.path.exists(out) and not os.path.isdir(out):
-        raise ValueError(f"`--out` must be a folder. Received: out={out!r}, an existing file")
+        raise InputError(f"`--out` must be a folder. Received: out={out!r}, an existing file")
     os.makedirs(out, exist_ok=True)
     return out
-
-
-def train_for_steps(model, train, steps, batch_size, seed, say, name):
-    """Trains `model` on `steps` batches of `train` drawn by a permutation seeded by `seed`.
-
-    Every model given the same `seed` sees the same batches. Reports the mean
-    loss five times through `say`; stops at the first non-finite logged value.
-
-    Returns:
-        `(losses, diverged_at, seconds)`: the loss of every step run, the
-        1-based step at which training diverged (None if it did not), and the
-        training time of the steps after the first (which traces the step).
-    """
-    import time
-
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    order, losses, diverged_at = np.empty(0, dtype=int), [], None
-    report_every = max(1, steps // 5)
-    seconds = 0.0
-    for step in range(steps):
-        if len(order) < batch_size:
-            order = np.concatenate([order, rng.permutation(len(train))])
-        batch, order = train[order[:batch_size]], order[batch_size:]
-        step_start = time.time()
-        logs = model.train_on_batch(batch, return_dict=True)
-        values = {k: float(v) for k, v in logs.items()}
-        seconds += (time.time() - step_start) if step else 0.0
-        losses.append(values["loss"])
-        if not all(math.isfinite(v) for v in values.values()):
-            diverged_at = step + 1
-            break
-        if (step + 1) % report_every == 0 and step + 1 < steps:
-            say(f"    {name} seed={seed} step {step + 1}/{steps}: loss {np.mean(losses[-report_every:]):.2f}",
-                flush=True)
-    return losses, diverged_at, seconds

@@ -28,7 +28,9 @@ import math
 import os
 import time
 
-from ._common import machine, make_out_dir, positive_int, preset_list, sample_sd, train_for_steps
+from ..constants import ANOMALY_TERMS as TERMS
+from ._common import machine, make_out_dir, positive_int, preset_list, sample_sd
+from ._runner import eta_minutes, shuffled_batches, train_steps
 
 SETTINGS = ("one_class", "ood")
 DEFAULT_PRESETS = ("vae", "ava1", "ava5")
@@ -38,7 +40,6 @@ DEFAULT_SEEDS = 3
 DEFAULT_BATCH_SIZE = 64
 NORMAL_CLASSES = (0, 1, 2, 3, 4)
 CROP_DOWNSCALE, CROP_SEED = 4, 1
-TERMS = ("reconstruction", "kl", "realism", "latent_realism")  # ava_keras.layers.anomaly_scorer.ANOMALY_TERMS
 COMBINATION_SEPARATOR = "+"
 
 
@@ -176,18 +177,18 @@ def run_benchmark(settings, presets, seeds, steps, batch_size, progress=None):
             for seed in seeds:
                 model = build_model(name, seed, train.shape[1:])
                 model.compile()
-                losses, diverged_at, seconds = train_for_steps(model, train, steps, batch_size, seed, say, name)
+                batches = shuffled_batches(train, batch_size, seed)
+                _, diverged_at, seconds = train_steps(model, batches, steps, say, label=f"{name} seed={seed}")
                 row = {"setting": setting, "model": name, "seed": seed, "steps": steps, "batch_size": batch_size,
                        "status": "ok" if diverged_at is None else "diverged", "train_seconds": round(seconds, 2)}
                 if diverged_at is None:
                     row.update({f"auroc[{k}]": v for k, v in evaluate_scores(model, train, normal, anomalous).items()})
                 rows.append(row)
-                elapsed = time.time() - start
                 best = max((k for k in row if k.startswith("auroc[")), key=row.get, default=None)
                 say(f"[{len(rows)}/{total}] {setting} {name} seed={seed}: "
                     + (f"AUROC reconstruction {row['auroc[reconstruction]']:.3f}, best {best} {row[best]:.3f}"
                        if diverged_at is None else f"DIVERGED at step {diverged_at}")
-                    + f" ({seconds:.0f} s training; ETA {elapsed / len(rows) * (total - len(rows)) / 60:.1f} min)",
+                    + f" ({seconds:.0f} s training; ETA {eta_minutes(start, len(rows), total):.1f} min)",
                     flush=True)
     config = {
         "data": "ava_keras.evaluation.digits_split() (28x28x1); one_class: train on digits "

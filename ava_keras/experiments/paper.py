@@ -11,25 +11,28 @@ included), <label>_tables.md (Tables 1-3 beside the paper's values),
 # TensorFlow is imported only inside functions, so `--help` answers at once.
 
 import argparse
-import csv
+import itertools
 import json
 import math
 import os
 import time
+import warnings
 
+from ..constants import ROUTINGS as _ALL_ROUTINGS
+from ..errors import MissingDependencyError, import_optional
 from ._common import BLOCKS as _BLOCKS
 from ._common import machine as _machine
 from ._common import make_out_dir
 from ._common import positive_float as _positive_float
 from ._common import positive_int as _positive_int
-from ._common import sample_sd as _sd
+from ._runner import capture_state, eta_minutes, restore_state, train_steps, write_csv
+from .paper_tables import MODELS, PAPER_TABLE_3, PAPER_TABLES_1_2, format_tables, read_runs, summarize  # noqa: F401
 
 LEARNING_RATES = tuple(round(0.1 * k, 2) for k in range(10, 0, -1)) + tuple(
     round(0.01 * k, 2) for k in range(9, 0, -1)
 )
 QUICK_LEARNING_RATES = (1.0, 0.1, 0.01)
-MODELS = ("ava1", "ava2", "ava3", "ava4", "ava5", "vae")  # the paper's column order
-ROUTINGS = ("paper", "joint")
+ROUTINGS = tuple(reversed(_ALL_ROUTINGS))  # the paper's update rules first
 DEFAULT_STEPS = 20
 DEFAULT_SEEDS = 3
 SHRINK = 3
@@ -41,38 +44,6 @@ NETWORK = {
     "discriminator_filters": (8, 16),
     "latent_discriminator_units": (16, 16),
     "hidden_units": 32,
-}
-
-# Nguyen (2023), Tables 1 and 2 (rows γ, columns AVA1-AVA5, VAE) and Table 3.
-_PAPER_ROWS = """
-1.0  0.1776 0.1772 0.1772 0.1771 0.1777 0.2366
-0.9  0.1775 0.1808 0.1773 0.1783 0.1806 0.2513
-0.8  0.1887 0.1778 0.1777 0.1795 0.1778 0.2458
-0.7  0.1793 0.1771 0.1834 0.1777 0.1797 0.2527
-0.6  0.1774 0.1782 0.1770 0.1786 0.1774 0.2413
-0.5  0.1774 0.1779 0.1775 0.1782 0.1811 0.2439
-0.4  0.1772 0.1775 0.1776 0.1796 0.1778 0.2455
-0.3  0.1769 0.1780 0.1796 0.1783 0.1775 0.2434
-0.2  0.1777 0.1772 0.1769 0.1779 0.1776 0.2434
-0.1  0.1778 0.1814 0.1765 0.1775 0.1775 0.2544
-0.09 0.1773 0.1778 0.1784 0.1770 0.1774 0.2465
-0.08 0.1783 0.1801 0.1835 0.1817 0.1777 0.2407
-0.07 0.1831 0.1770 0.1775 0.1776 0.1802 0.2554
-0.06 0.1782 0.1794 0.1784 0.1775 0.1786 0.2458
-0.05 0.1786 0.1782 0.1789 0.1780 0.1774 0.2449
-0.04 0.1774 0.1777 0.1775 0.1785 0.1768 0.2458
-0.03 0.1799 0.1833 0.1774 0.1791 0.1776 0.2385
-0.02 0.1777 0.1781 0.1775 0.1772 0.1792 0.2377
-0.01 0.1776 0.1789 0.1784 0.1780 0.1787 0.2491
-"""
-PAPER_TABLES_1_2 = {
-    float(row.split()[0]): dict(zip(MODELS, map(float, row.split()[1:])))
-    for row in _PAPER_ROWS.strip().splitlines()
-}
-PAPER_TABLE_3 = {
-    "mean": dict(zip(MODELS, (0.1787, 0.1786, 0.1783, 0.1783, 0.1783, 0.2454))),
-    "minimum": dict(zip(MODELS, (0.1769, 0.1770, 0.1765, 0.1770, 0.1768, 0.2366))),
-    "sd": dict(zip(MODELS, (0.0028, 0.0017, 0.0019, 0.0011, 0.0012, 0.0054))),
 }
 
 
@@ -165,7 +136,7 @@ def run_sweep(routing, learning_rates, seeds, steps, clipnorm=None, models=MODEL
     One Keras model per preset is built, compiled with one SGD optimizer per
     block and traced once; before each run its weights and noise state are
     reset to those of a fresh model built with `keras.utils.set_random_seed(seed)`
-    and the learning rates are set to γ. A run stops early, marked
+    and its optimizers restart (step 0, empty slots) at learning rate γ. A run stops early, marked
     `"diverged"`, when any logged loss becomes NaN or infinite; its score is
     then left empty and it is counted, never dropped.
 
@@ -174,7 +145,6 @@ def run_sweep(routing, learning_rates, seeds, steps, clipnorm=None, models=MODEL
         steps, clipnorm, status, rmse, final_loss, diverged_at_step, seconds`.
     """
     import keras
-    import numpy as np
 
     from ava_keras.datasets import ten_images
     from ava_keras.evaluation import best_generated_image
@@ -202,26 +172,12 @@ def run_sweep(routing, learning_rates, seeds, steps, clipnorm=None, models=MODEL
             }
         )
         for seed in seeds:
-            fresh = build(preset, seed)
-            initial = [v.numpy() for v in fresh.weights]
-            noise_state = fresh.sampling.seed_generator.state.numpy()
+            initial = capture_state(build(preset, seed))
             for gamma in learning_rates:
                 run_start = time.time()
-                for variable, value in zip(model.weights, initial):
-                    variable.assign(value)
-                model.sampling.seed_generator.state.assign(noise_state)
-                for block in _BLOCKS:
-                    optimizer = getattr(model, f"{block}_optimizer")
-                    if optimizer is not None:
-                        optimizer.learning_rate = gamma
-                        optimizer.iterations.assign(0)
-                diverged_at, loss = None, float("nan")
-                for step in range(steps):
-                    logs = model.train_on_batch(batch, return_dict=True)
-                    loss = float(logs["loss"])
-                    if not all(np.isfinite(float(v)) for v in logs.values()):
-                        diverged_at = step + 1
-                        break
+                restore_state(model, initial, learning_rate=gamma)
+                losses, diverged_at, _ = train_steps(model, itertools.repeat(batch), steps)
+                loss = losses[-1] if losses else float("nan")
                 rmse = float("nan")
                 if diverged_at is None:
                     _, rmse = best_generated_image(model, images, return_score=True)
@@ -242,18 +198,17 @@ def run_sweep(routing, learning_rates, seeds, steps, clipnorm=None, models=MODEL
                     }
                 )
                 if progress is not None:
-                    elapsed = time.time() - start
-                    eta = elapsed / len(rows) * (total - len(rows))
+                    eta = eta_minutes(start, len(rows), total)
                     result = f"{rmse:.4f}" if status == "ok" else f"DIVERGED at step {diverged_at}"
                     progress(
                         f"[{routing} {len(rows)}/{total}] {preset} γ={gamma:g} seed={seed}: "
-                        f"{result} ({rows[-1]['seconds']:.1f} s, ETA {eta / 60:.1f} min)",
+                        f"{result} ({rows[-1]['seconds']:.1f} s, ETA {eta:.1f} min)",
                         flush=True,
                     )
     return rows
 
 
-# === Tables ===
+# === Reference scores and Figure 5 ===
 
 
 def reference_scores():
@@ -275,113 +230,9 @@ def reference_scores():
     }
 
 
-def summarize(rows):
-    """Per-γ cells (Tables 1-2) and Table 3 from run rows (dicts or CSV rows).
-
-    A cell is the mean eq.-17 score over the seeds whose run did not diverge.
-    Table 3 per model: `mean` and `sd` (sample SD) over the per-γ cells,
-    `minimum` the lowest per-γ cell, `seed_sd` the SD across seeds of each
-    seed's mean score over γ, and `diverged` / `runs` the counts.
-    """
-    models = [m for m in MODELS if any(r["model"] == m for r in rows)]
-    gammas = sorted({float(r["learning_rate"]) for r in rows}, reverse=True)
-    cells, table3 = {}, {}
-    for model in models:
-        mine = [r for r in rows if r["model"] == model]
-        ok = [r for r in mine if r["status"] == "ok"]
-        for gamma in gammas:
-            at = [r for r in mine if float(r["learning_rate"]) == gamma]
-            scores = [float(r["rmse"]) for r in at if r["status"] == "ok"]
-            cells[(model, gamma)] = {
-                "mean": sum(scores) / len(scores) if scores else None,
-                "ok": len(scores),
-                "diverged": len(at) - len(scores),
-            }
-        per_gamma = [cells[(model, g)]["mean"] for g in gammas if cells[(model, g)]["mean"] is not None]
-        per_seed = []
-        for seed in sorted({r["seed"] for r in mine}):
-            scores = [float(r["rmse"]) for r in ok if r["seed"] == seed]
-            if scores:
-                per_seed.append(sum(scores) / len(scores))
-        table3[model] = {
-            "mean": sum(per_gamma) / len(per_gamma) if per_gamma else None,
-            "minimum": min(per_gamma) if per_gamma else None,
-            "sd": _sd(per_gamma) if per_gamma else None,
-            "seed_sd": _sd(per_seed) if per_seed else None,
-            "diverged": len(mine) - len(ok),
-            "runs": len(mine),
-        }
-    return {"models": models, "learning_rates": gammas, "cells": cells, "table3": table3}
-
-
-def _number(value):
-    return "—" if value is None or not math.isfinite(value) else f"{value:.4f}"
-
-
-def _cell(cell):
-    if cell["mean"] is None:
-        return f"diverged ×{cell['diverged']}"
-    return _number(cell["mean"]) + (f" (div ×{cell['diverged']})" if cell["diverged"] else "")
-
-
-def format_tables(summary, label, references=None):
-    """Markdown Tables 1-3 for `summary`, each measured value beside the paper's."""
-    models = summary["models"]
-    header = "| γ | " + " | ".join(f"{m.upper()} | paper" for m in models) + " |"
-    rule = "|---" * (1 + 2 * len(models)) + "|"
-    lines = []
-    for title, keep in (
-        ("Table 1 (γ = 1 … 0.1)", lambda g: g >= 0.1 - 1e-9),
-        ("Table 2 (γ = 0.09 … 0.01)", lambda g: g < 0.1 - 1e-9),
-    ):
-        gammas = [g for g in summary["learning_rates"] if keep(g)]
-        if not gammas:
-            continue
-        lines += [f"**{title}, {label}.** Mean eq.-17 score over seeds.", "", header, rule]
-        for gamma in gammas:
-            paper = PAPER_TABLES_1_2.get(gamma, {})
-            lines.append(
-                f"| {gamma:g} | "
-                + " | ".join(
-                    f"{_cell(summary['cells'][(m, gamma)])} | {_number(paper.get(m))}" for m in models
-                )
-                + " |"
-            )
-        lines.append("")
-    lines += [
-        f"**Table 3, {label}.** Mean, minimum and SD over the per-γ values; paper values in brackets.",
-        "",
-        "| | " + " | ".join(m.upper() for m in models) + " |",
-        "|---" * (1 + len(models)) + "|",
-    ]
-    table3 = summary["table3"]
-    for key, name in (("mean", "Mean"), ("minimum", "Minimum"), ("sd", "SD")):
-        lines.append(
-            f"| {name} | "
-            + " | ".join(
-                f"{_number(table3[m][key])} ({_number(PAPER_TABLE_3[key].get(m))})" for m in models
-            )
-            + " |"
-        )
-    lines.append("| SD across seeds | " + " | ".join(_number(table3[m]["seed_sd"]) for m in models) + " |")
-    lines.append(
-        "| Diverged runs | " + " | ".join(f"{table3[m]['diverged']}/{table3[m]['runs']}" for m in models) + " |"
-    )
-    if references:
-        lines += [
-            "",
-            "Reference scores without any model: mean of the ten images "
-            f"{_number(references['mean_image'])}; best of the ten images themselves "
-            f"(a perfect autoencoder) {_number(references['best_training_image'])}.",
-        ]
-    return "\n".join(lines) + "\n"
-
-
 def plot_figure5(summary, path, label):
     """Figure-5-style bars: mean (± SD across seeds), minimum and SD per model, with the paper's."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    import_optional("matplotlib", "The Figure 5 plot").use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -417,22 +268,10 @@ def plot_figure5(summary, path, label):
     plt.close(figure)
 
 
-def read_runs(path):
-    """Reads a `<label>_runs.csv` back into rows for `summarize`."""
-    with open(path, newline="") as file:
-        rows = list(csv.DictReader(file))
-    for row in rows:
-        row["seed"] = int(row["seed"])
-    return rows
-
-
 def write_outputs(out_dir, label, rows, config):
     """Writes the CSV, tables, JSON summary and figure of one sweep; returns their paths."""
     paths = {kind: os.path.join(out_dir, f"{label}_{kind}") for kind in ("runs.csv", "tables.md", "summary.json", "figure5.png")}
-    with open(paths["runs.csv"], "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(paths["runs.csv"], rows)
     summary = summarize(read_runs(paths["runs.csv"]))
     references = reference_scores()
     with open(paths["tables.md"], "w") as file:
@@ -451,5 +290,8 @@ def write_outputs(out_dir, label, rows, config):
             indent=2,
             ensure_ascii=False,
         )
-    plot_figure5(summary, paths["figure5.png"], label)
+    try:
+        plot_figure5(summary, paths["figure5.png"], label)
+    except MissingDependencyError as error:  # everything but the figure is written
+        warnings.warn(f"skipped {paths.pop('figure5.png')}: {error}")
     return list(paths.values())

@@ -32,15 +32,13 @@ import math
 import os
 import time
 
-from ._common import (
-    BLOCKS, PRESETS, machine, make_out_dir, positive_float, positive_int, preset_list, sample_sd, train_for_steps,
-)
+from ..constants import GENERATOR_LOSSES, LIKELIHOODS
+from ._common import BLOCKS, PRESETS, machine, make_out_dir, positive_float, positive_int, preset_list, sample_sd
+from ._runner import eta_minutes, shuffled_batches, train_steps, write_csv
 
 BASELINE = "keras_io_vae"
 DATASETS = ("digits", "photos")
 QUICK_PRESETS = ("ava5",)
-GENERATOR_LOSSES = ("minimax", "non_saturating")  # ava_keras.losses.GENERATOR_LOSSES
-LIKELIHOODS = ("paper", "bernoulli", "gaussian")  # ava_keras.losses.LIKELIHOODS
 LOSS_WEIGHTS = (
     "reconstruction_weight", "kl_weight", "adversarial_weight", "leaning_weight", "r1_weight",
     "feature_reconstruction_weight",
@@ -332,7 +330,6 @@ def run_benchmark(
             rows.append(row)
             if seed == seeds[0] and samples is not None:
                 grids[name] = samples[:GRID_IMAGES]
-            elapsed = time.time() - start
             say(
                 f"[{len(rows)}/{total}] {name} seed={seed}: "
                 + (
@@ -342,7 +339,7 @@ def run_benchmark(
                     else f"DIVERGED at step {row['diverged_at_step']}"
                 )
                 + f" ({row['train_seconds']:.0f} s training; "
-                f"ETA {elapsed / len(rows) * (total - len(rows)) / 60:.1f} min)",
+                f"ETA {eta_minutes(start, len(rows), total):.1f} min)",
                 flush=True,
             )
     config = {
@@ -375,7 +372,8 @@ def _train_and_score(model, name, seed, steps, batch_size, train, scorer, say):
     """Trains `model` for `steps` batches and scores it; returns `(row, samples or None)`."""
     import numpy as np
 
-    losses, diverged_at, seconds = train_for_steps(model, train, steps, batch_size, seed, say, name)
+    batches = shuffled_batches(train, batch_size, seed)
+    losses, diverged_at, seconds = train_steps(model, batches, steps, say, label=f"{name} seed={seed}")
     n = len(scorer.held_out)
     scores, samples = {key: "" for key, _, _ in METRICS}, None
     if diverged_at is None:
@@ -515,10 +513,7 @@ def write_outputs(out_dir, label, result, config):
     """Writes the CSV, JSON summary, markdown table and sample-grid PNG; returns their paths."""
     paths = {kind: os.path.join(out_dir, f"{label}_{kind}") for kind in ("runs.csv", "summary.json", "table.md")}
     rows = result["rows"]
-    with open(paths["runs.csv"], "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(paths["runs.csv"], rows)
     summary = summarize(rows)
     with open(paths["table.md"], "w") as file:
         file.write(format_table(summary, result["references"], config))

@@ -5,11 +5,12 @@ import numpy as np
 from keras import ops
 
 from ava_keras import losses
+from ava_keras.constants import ANOMALY_TERMS
+from ava_keras.errors import InputError
 
 # Every per-image term, and the sign that makes it grow with anomaly: the
 # reconstruction error and the KL term grow, the realism logits d(x) and
 # D(μ(x)) fall for unusual images.
-ANOMALY_TERMS = ("reconstruction", "kl", "realism", "latent_realism")
 ANOMALY_DIRECTIONS = {"reconstruction": 1.0, "kl": 1.0, "realism": -1.0, "latent_realism": -1.0}
 # The terms `fit` combines by default, where the model has them: the best score
 # of the anomaly benchmark (docs/anomaly.md; a VAE gets the reconstruction error).
@@ -64,7 +65,7 @@ class AnomalyScorer(keras.layers.Layer):
         terms = tuple(terms)
         unknown = [t for t in terms if t not in ANOMALY_TERMS]
         if unknown or "reconstruction" not in terms or len(set(terms)) != len(terms):
-            raise ValueError(
+            raise InputError(
                 f"`terms` must be distinct names from {ANOMALY_TERMS}, including 'reconstruction'. "
                 f"Received: terms={terms!r}"
             )
@@ -122,18 +123,18 @@ class AnomalyScorer(keras.layers.Layer):
         """
         missing = [t for t in self.terms if t not in term_values]
         if missing:
-            raise ValueError(f"`term_values` lacks the terms {missing}. Received: {sorted(term_values)}")
+            raise InputError(f"`term_values` lacks the terms {missing}. Received: {sorted(term_values)}")
         if terms is None:
             terms = tuple(t for t in DEFAULT_ANOMALY_TERMS if t in self.terms) or ("reconstruction",)
         terms = (terms,) if isinstance(terms, str) else tuple(terms)
         unknown = [t for t in terms if t not in self.terms]
         if unknown or not terms:
-            raise ValueError(
+            raise InputError(
                 f"`terms` must be a non-empty subset of this model's terms {self.terms}. Received: terms={terms!r}"
             )
         values = {t: np.asarray(term_values[t], dtype="float64") for t in self.terms}
         if any(v.ndim != 1 or len(v) < 2 or not np.all(np.isfinite(v)) for v in values.values()):
-            raise ValueError("Cannot fit the anomaly scores: every term needs at least two finite values.")
+            raise InputError("Cannot fit the anomaly scores: every term needs at least two finite values.")
         self.means.assign(np.array([values[t].mean() for t in self.terms], "float32"))
         self.scales.assign(np.array([max(values[t].std(), MIN_SCALE) for t in self.terms], "float32"))
         self.weights_used.assign(np.array([float(t in terms) for t in self.terms], "float32"))

@@ -4,12 +4,13 @@ import math
 
 import keras
 
-from ava_keras.layers._validation import (
+from ava_keras._validation import (
     check_activation,
     check_filters,
     check_image_shape,
     check_positive_int,
 )
+from ava_keras.errors import InputError
 
 
 @keras.saving.register_keras_serializable(package="ava_keras")
@@ -97,7 +98,7 @@ class ConvDecoder(keras.layers.Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 2:
-            raise ValueError(
+            raise InputError(
                 "ConvDecoder expects latent vectors of shape (batch, latent_dim). "
                 f"Received: input_shape={input_shape}"
             )

@@ -2,7 +2,8 @@
 
 import keras
 
-from ava_keras.layers._validation import check_activation, check_positive_int, check_filters
+from ava_keras._validation import check_activation, check_positive_int, check_filters
+from ava_keras.errors import InputError
 
 
 @keras.saving.register_keras_serializable(package="ava_keras")
@@ -80,7 +81,7 @@ class ConvEncoder(keras.layers.Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 4:
-            raise ValueError(
+            raise InputError(
                 "ConvEncoder expects images of shape (batch, height, width, "
                 f"channels). Received: input_shape={input_shape}"
             )

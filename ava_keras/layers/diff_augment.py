@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from ava_keras.errors import InputError
+
 POLICIES = ("color", "translation", "cutout")
 
 
@@ -45,7 +47,7 @@ class DiffAugment(keras.layers.Layer):
         policy = (policy,) if isinstance(policy, str) else tuple(policy)
         unknown = [p for p in policy if p not in POLICIES]
         if unknown or not policy:
-            raise ValueError(f"`policy` must be a non-empty tuple from {POLICIES}. Received: policy={policy!r}")
+            raise InputError(f"`policy` must be a non-empty tuple from {POLICIES}. Received: policy={policy!r}")
         self.policy = policy
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)

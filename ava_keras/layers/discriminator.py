@@ -2,7 +2,8 @@
 
 import keras
 
-from ava_keras.layers._validation import check_activation, check_filters, check_positive_int
+from ava_keras._validation import check_activation, check_filters, check_positive_int
+from ava_keras.errors import InputError
 
 
 @keras.saving.register_keras_serializable(package="ava_keras")
@@ -43,7 +44,7 @@ class Discriminator(keras.layers.Layer):
         self.filters = check_filters("filters", filters)
         self.kernel_size = check_positive_int("kernel_size", kernel_size)
         if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+            raise InputError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
         self.dropout = float(dropout)
         self.spectral_normalization = bool(spectral_normalization)
 
@@ -70,7 +71,7 @@ class Discriminator(keras.layers.Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 4:
-            raise ValueError(
+            raise InputError(
                 "Discriminator expects images of shape (batch, height, width, "
                 f"channels). Received: input_shape={input_shape}"
             )

@@ -7,7 +7,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from ava_keras.layers._validation import check_positive_int
+from ava_keras._validation import check_positive_int
+from ava_keras.errors import InputError
 
 
 @keras.saving.register_keras_serializable(package="ava_keras")
@@ -98,8 +99,7 @@ class GaussianMixture(keras.layers.Layer):
         Before `fit` these are z ~ N(0, I), identical to
         `keras.random.normal((n, dim), seed=seed)`.
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"`n` must be a positive integer. Received: n={n!r}")
+        check_positive_int("n", n)
         if seed is None:
             seed = int(np.random.randint(0, 2**31 - 1))
         return self(self.noise(int(n), int(seed)))
@@ -132,11 +132,11 @@ class GaussianMixture(keras.layers.Layer):
         """
         vectors = np.asarray(vectors, dtype="float64")
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
-            raise ValueError(f"Expected vectors of shape (n, {self.dim}). Received: {vectors.shape}")
+            raise InputError(f"Expected vectors of shape (n, {self.dim}). Received: {vectors.shape}")
         if not np.all(np.isfinite(vectors)):
-            raise ValueError("Cannot fit the mixture: some vectors are NaN or infinite.")
+            raise InputError("Cannot fit the mixture: some vectors are NaN or infinite.")
         if len(vectors) < self.num_components:
-            raise ValueError(
+            raise InputError(
                 f"Cannot fit {self.num_components} components to {len(vectors)} vectors: "
                 "give at least as many vectors as components."
             )

@@ -2,7 +2,8 @@
 
 import keras
 
-from ava_keras.layers._validation import check_filters
+from ava_keras._validation import check_filters
+from ava_keras.errors import InputError
 
 
 @keras.saving.register_keras_serializable(package="ava_keras")
@@ -47,7 +48,7 @@ class LatentDiscriminator(keras.layers.Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 2:
-            raise ValueError(
+            raise InputError(
                 "LatentDiscriminator expects vectors of shape (batch, latent_dim). "
                 f"Received: input_shape={input_shape}"
             )

@@ -4,6 +4,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from ava_keras.errors import InputError
+
 
 @keras.saving.register_keras_serializable(package="ava_keras")
 class Sampling(keras.layers.Layer):
@@ -37,7 +39,7 @@ class Sampling(keras.layers.Layer):
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
         if seed is not None and not isinstance(seed, int):
-            raise ValueError(
+            raise InputError(
                 f"`seed` must be an integer or None. Received: seed={seed!r}"
             )
         self.seed = seed

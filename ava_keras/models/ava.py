@@ -18,11 +18,11 @@ from ava_keras.layers import (
     LatentDiscriminator,
     Sampling,
 )
-from ava_keras.layers._validation import check_image_shape, check_positive_int
+from ava_keras._validation import check_image_shape, check_positive_int
+from ava_keras.constants import BLOCKS as _BLOCKS
+from ava_keras.constants import ROUTINGS
 from ava_keras.models.anomaly_terms import anomaly_terms
 from ava_keras.models.presets import PRESETS, SWITCHES, get_switches
-
-ROUTINGS = ("joint", "paper")
 
 # The block each switch needs, and the block whose update each switch gates.
 _SWITCH_BLOCK = {
@@ -31,7 +31,6 @@ _SWITCH_BLOCK = {
     "encoder_discriminator": "latent_discriminator",
     "encoder_leaning": "latent_discriminator",
 }
-_BLOCKS = ("encoder", "decoder", "discriminator", "latent_discriminator")
 # Vectors reduced over replicas are padded to this length (see AVA._across_replicas):
 # at most 11 logged terms plus two entries per block.
 _REDUCED_LENGTH = 32

@@ -1,0 +1,200 @@
+"""Argument checks shared by the layers, the model, the data pipelines, the callbacks and the metrics.
+
+Each check returns the value in a canonical form or raises an
+`ava_keras.errors.InputError` (a `ValueError`) that quotes the argument.
+Imports no TensorFlow (Keras only inside `check_activation`).
+"""
+
+import os
+
+import numpy as np
+
+from ava_keras.constants import RESIZE_MODES
+from ava_keras.errors import InputError
+
+# === Numbers ===
+
+
+def check_positive_int(name, value, allow_zero=False):
+    """Returns `value` (an int or numpy integer, not a bool) as an int ≥ 1 (≥ 0 with `allow_zero`)."""
+    lowest = 0 if allow_zero else 1
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
+        kind = "a non-negative" if allow_zero else "a positive"
+        raise InputError(f"`{name}` must be {kind} integer. Received: {name}={value!r}")
+    return int(value)
+
+
+def check_filters(name, filters, allow_empty=False):
+    """Returns `filters` (an int or a sequence of positive ints) as a tuple."""
+    if isinstance(filters, int):
+        filters = (filters,)
+    try:
+        filters = tuple(filters)
+    except TypeError:
+        raise InputError(
+            f"`{name}` must be a sequence of positive integers. Received: {name}={filters!r}"
+        ) from None
+    if not filters and not allow_empty:
+        raise InputError(f"`{name}` must not be empty. Received: {name}={filters!r}")
+    for value in filters:
+        check_positive_int(name, value)
+    return filters
+
+
+# === Layers ===
+
+
+def check_activation(activation):
+    """Returns a Keras activation in serializable form: a name as given, a callable serialized.
+
+    Accepts what `keras.activations.get` accepts: a name such as `"relu"`, a
+    built-in activation function, or a function registered with
+    `keras.saving.register_keras_serializable` (so `get_config` can save it).
+    """
+    import keras
+
+    try:
+        function = keras.activations.get(activation)
+    except ValueError as error:
+        raise InputError(f"Unknown activation: activation={activation!r}") from error
+    if isinstance(activation, str):
+        return activation
+    try:
+        serialized = keras.activations.serialize(function)
+        if keras.activations.get(serialized) is not function:
+            raise ValueError("does not deserialize to itself")
+    except Exception:  # e.g. a lambda: Keras cannot name it
+        raise InputError(
+            "`activation` must be the name of a Keras activation, such as 'relu', or a function registered "
+            f"with keras.saving.register_keras_serializable. Received: activation={activation!r}"
+        ) from None
+    return serialized
+
+
+def check_image_shape(image_shape):
+    """Returns `image_shape` as a `(height, width, channels)` tuple of ints, with 1 or 3 channels."""
+    try:
+        shape = tuple(int(v) for v in image_shape)
+    except (TypeError, ValueError):
+        raise InputError(
+            "`image_shape` must be (height, width, channels). "
+            f"Received: image_shape={image_shape!r}"
+        ) from None
+    if len(shape) != 3 or min(shape) < 1 or shape[2] not in (1, 3):
+        raise InputError(
+            "`image_shape` must be (height, width, channels) with positive sizes "
+            f"and 1 or 3 channels. Received: image_shape={image_shape!r}"
+        )
+    return shape
+
+
+# === Image files ===
+
+
+def check_image_size(image_size):
+    """Returns `image_size` (an int or a `(height, width)` pair) as a pair of ints."""
+    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
+        image_size = (int(image_size), int(image_size))
+    try:
+        height, width = (int(v) for v in image_size)
+        valid = all(
+            not isinstance(v, bool) and float(v) == int(v) for v in image_size
+        ) and min(height, width) >= 1
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise InputError(
+            "`image_size` must be a positive integer or a (height, width) pair of "
+            f"positive integers. Received: image_size={image_size!r}"
+        )
+    return height, width
+
+
+def check_channels(channels):
+    """Returns `channels` if it is 1 or 3."""
+    if channels not in (1, 3) or isinstance(channels, bool):
+        raise InputError(f"`channels` must be 1 or 3. Received: channels={channels!r}")
+    return channels
+
+
+def check_resize(resize):
+    """Returns `resize` if it is one of `RESIZE_MODES`."""
+    if resize not in RESIZE_MODES:
+        raise InputError(f"`resize` must be one of {RESIZE_MODES}. Received: resize={resize!r}")
+    return resize
+
+
+def check_file_not_empty(path):
+    """Returns `path` as a string if the file is not empty (0 bytes)."""
+    path = os.fspath(path)
+    if os.path.getsize(path) == 0:
+        raise InputError(f"{path}: empty file (0 bytes)")
+    return path
+
+
+def unreadable_image(path, error):
+    """The InputError for an image file Pillow failed to read with `error`, naming the file."""
+    reason = " ".join(str(error).replace(repr(path), "").replace(path, "").split())
+    return InputError(f"{path}: cannot read image ({reason or type(error).__name__})")
+
+
+# === Arrays (the metrics) ===
+
+
+def check_images(name, images):
+    """Returns `images` as float64 `(n, height, width, channels)` with values in [0, 1]."""
+    try:
+        array = np.asarray(images, dtype="float64")
+    except (TypeError, ValueError):
+        raise InputError(f"`{name}` must be a numeric array. Received: {type(images).__name__}") from None
+    if array.ndim != 4:
+        raise InputError(
+            f"`{name}` must have shape (n, height, width, channels) (NHWC). Received: shape {array.shape}"
+        )
+    if array.shape[0] == 0 or 0 in array.shape[1:]:
+        raise InputError(f"`{name}` must hold at least one non-empty image. Received: shape {array.shape}")
+    _check_finite(name, array)
+    low, high = float(array.min()), float(array.max())
+    if low < 0.0 or high > 1.0:
+        raise InputError(f"`{name}` must have values in [0, 1]. Received: values in [{low:g}, {high:g}]")
+    return array
+
+
+def check_image_pair(x, y, names=("x", "y")):
+    """Checks two image batches of the same shape (e.g. originals and reconstructions)."""
+    x, y = check_images(names[0], x), check_images(names[1], y)
+    if x.shape != y.shape:
+        raise InputError(
+            f"`{names[0]}` and `{names[1]}` must have the same shape. Received: {x.shape} and {y.shape}"
+        )
+    return x, y
+
+
+def check_features(name, features, min_rows=2):
+    """Returns `features` as a finite float64 `(n, dim)` array with at least `min_rows` rows."""
+    try:
+        array = np.asarray(features, dtype="float64")
+    except (TypeError, ValueError):
+        raise InputError(f"`{name}` must be a numeric array. Received: {type(features).__name__}") from None
+    if array.ndim != 2 or array.shape[1] == 0:
+        raise InputError(f"`{name}` must have shape (n, dim). Received: shape {array.shape}")
+    if array.shape[0] < min_rows:
+        raise InputError(f"`{name}` must hold at least {min_rows} rows. Received: {array.shape[0]}")
+    _check_finite(name, array)
+    return array
+
+
+def check_feature_pair(a, b, names, min_rows=2):
+    """Checks two feature sets with the same dimension."""
+    a, b = check_features(names[0], a, min_rows), check_features(names[1], b, min_rows)
+    if a.shape[1] != b.shape[1]:
+        raise InputError(
+            f"`{names[0]}` and `{names[1]}` must have the same feature dimension. "
+            f"Received: {a.shape[1]} and {b.shape[1]}"
+        )
+    return a, b
+
+
+def _check_finite(name, array):
+    if not np.all(np.isfinite(array)):
+        raise InputError(f"`{name}` contains NaN or infinite values ({int(np.sum(~np.isfinite(array)))} of them)")

@@ -1,0 +1,30 @@
+"""The names every part of ava_keras agrees on, in one light module.
+
+Imports no TensorFlow or Keras, so the command line and the experiments
+answer `--help` at once; the models, losses and data pipelines import their
+choices from here too, so each list is written exactly once.
+"""
+
+from ava_keras.models.presets import PRESETS as _PRESETS  # pure data
+
+# The model variants of `AVA.from_preset` (ava_keras.models.presets.PRESETS).
+PRESET_NAMES = tuple(_PRESETS)
+# The four trainable blocks of an AVA model, each with its own optimizer.
+BLOCKS = ("encoder", "decoder", "discriminator", "latent_discriminator")
+# Gradient routing of `AVA`: every block minimises its full objective through
+# every path, or the paper's update rules (docs/design_choices.md).
+ROUTINGS = ("joint", "paper")
+# The reconstruction likelihoods of ava_keras.losses.reconstruction_loss.
+LIKELIHOODS = ("paper", "bernoulli", "gaussian")
+# The encoder's and decoder's adversarial terms (ava_keras.losses.generator_loss).
+GENERATOR_LOSSES = ("minimax", "non_saturating")
+# tf.distribute strategies of ava_keras.distribute.make_strategy.
+STRATEGIES = ("none", "mirrored", "multiworker")
+# Keras dtype policies `ava-keras train --precision` accepts.
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+# How ava_keras.data fits an image to the requested size.
+RESIZE_MODES = ("stretch", "crop", "pad")
+# File name endings ava_keras.data reads as images.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+# Per-image anomaly terms (ava_keras.layers.AnomalyScorer, docs/anomaly.md).
+ANOMALY_TERMS = ("reconstruction", "kl", "realism", "latent_realism")

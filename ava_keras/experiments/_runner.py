@@ -1,0 +1,92 @@
+"""The run skeleton the experiments share: seeded model state, a training loop that stops at divergence,
+progress and the CSV of runs.
+
+Imports no TensorFlow at the top, so experiment modules answer `--help` at once.
+"""
+
+import csv
+import math
+import time
+
+from ..constants import BLOCKS
+
+
+def capture_state(model):
+    """Numpy copies of an AVA's weights and noise-generator state, for `restore_state`."""
+    return {"weights": [v.numpy() for v in model.weights], "noise": model.sampling.seed_generator.state.numpy()}
+
+
+def restore_state(model, state, learning_rate=None):
+    """Puts `state` (from `capture_state` of a model built alike) into `model` and resets its optimizers.
+
+    Every built optimizer restarts from scratch: step counter 0 and every
+    slot (momentum, Adam's moments, ...) 0, the state these optimizers start
+    from; with `learning_rate`, each block's learning rate is set to it.
+    """
+    for variable, value in zip(model.weights, state["weights"]):
+        variable.assign(value)
+    model.sampling.seed_generator.state.assign(state["noise"])
+    for block in BLOCKS:
+        optimizer = getattr(model, f"{block}_optimizer")
+        if optimizer is None:
+            continue
+        if learning_rate is not None:
+            optimizer.learning_rate = learning_rate
+        for variable in optimizer.variables:
+            if variable.name != "learning_rate":  # the step counter and the slots
+                variable.assign(variable.numpy() * 0)
+
+
+def shuffled_batches(images, batch_size, seed):
+    """Yields batches of `images` forever: consecutive slices of permutations drawn with `seed`."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    order = np.empty(0, dtype=int)
+    while True:
+        if len(order) < batch_size:
+            order = np.concatenate([order, rng.permutation(len(images))])
+        batch, order = images[order[:batch_size]], order[batch_size:]
+        yield batch
+
+
+def train_steps(model, batches, steps, progress=None, label=""):
+    """Runs `model.train_on_batch` on `steps` batches from the iterator `batches`; stops at divergence.
+
+    A step diverges when any logged value is NaN or infinite. With `progress`
+    (e.g. `print`), the mean loss is reported five times during the run.
+
+    Returns:
+        `(losses, diverged_at, seconds)`: the loss of every step run, the
+        1-based step that diverged (None if none did), and the wall time of
+        the steps after the first (which traces the step function).
+    """
+    losses, seconds = [], 0.0
+    report_every = max(1, steps // 5)
+    for step in range(steps):
+        batch = next(batches)
+        step_start = time.time()
+        logs = model.train_on_batch(batch, return_dict=True)
+        values = {k: float(v) for k, v in logs.items()}
+        seconds += (time.time() - step_start) if step else 0.0
+        losses.append(values["loss"])
+        if not all(math.isfinite(v) for v in values.values()):
+            return losses, step + 1, seconds
+        if progress is not None and (step + 1) % report_every == 0 and step + 1 < steps:
+            recent = losses[-report_every:]
+            progress(f"    {label} step {step + 1}/{steps}: loss {sum(recent) / len(recent):.2f}", flush=True)
+    return losses, None, seconds
+
+
+def eta_minutes(start, done, total):
+    """Minutes left for `total - done` runs at the average pace since `start` (a `time.time()`)."""
+    return (time.time() - start) / done * (total - done) / 60
+
+
+def write_csv(path, rows):
+    """Writes `rows` (dicts with the same keys) as a CSV with a header; returns `path`."""
+    with open(path, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

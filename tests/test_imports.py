@@ -1,0 +1,94 @@
+"""`import ava_keras` gives the same package under any program name, and the command line's
+`--help` answers without TensorFlow."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import pytest
+
+import ava_keras as ak
+from ava_keras import cli
+
+
+def _python(code, argv0="ava-keras"):
+    """Runs `code` in a fresh interpreter whose sys.argv[0] is `argv0`; returns the completed process."""
+    program = f"import sys\nsys.argv[0] = {argv0!r}\n" + textwrap.dedent(code)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
+    return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.mark.parametrize("argv0", ["ava-keras", "ava-keras-my-script", "train.py"])
+def test_star_import_gives_the_full_package_under_any_program_name(argv0):
+    result = _python("""
+        import ava_keras
+        assert "tensorflow" not in sys.modules, "import ava_keras alone loaded TensorFlow"
+        from ava_keras import *
+        print(AVA.__name__, layers.ConvEncoder.__name__, sorted(PRESETS)[0], callable(export_saved_model))
+    """, argv0)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["AVA", "ConvEncoder", "ava1", "True"]
+
+
+def test_every_public_name_resolves():
+    for name in ak.__all__:
+        assert getattr(ak, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        ak.nonsense  # noqa: B018
+
+
+# Each command's --help, with TensorFlow and Keras made unimportable.
+HELPS = [["--help"], ["train", "--help"], ["sample", "--help"], ["reconstruct", "--help"], ["export", "--help"],
+         ["info", "--help"], ["experiment", "paper", "--help"], ["experiment", "quality", "--help"],
+         ["bench", "--help"], ["bench", "data-scale", "--help"]]
+
+
+def test_help_runs_without_tensorflow_importable():
+    result = _python(f"""
+        for name in ("tensorflow", "keras"):
+            sys.modules[name] = None  # `import tensorflow` now raises ImportError
+        import contextlib, io
+        from ava_keras import cli
+        for argv in {HELPS!r}:
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                code = cli.main(argv)
+            assert code == 0 and "usage: ava-keras" in out.getvalue(), (argv, code)
+        print("ok")
+    """)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_moved_names_still_work_with_a_deprecation_warning():
+    from ava_keras.callbacks.history_file import plot_history
+
+    with pytest.warns(DeprecationWarning, match="ava_keras.callbacks.history_file.plot_history"):
+        assert cli.plot_history is plot_history
+    from ava_keras.benchmarks import report, train_throughput
+
+    with pytest.warns(DeprecationWarning, match="ava_keras.benchmarks.report.TARGETS"):
+        assert train_throughput.TARGETS is report.TARGETS
+    import importlib
+
+    images, image_folder = (importlib.import_module(f"ava_keras.data.{m}") for m in ("images", "image_folder"))
+    with pytest.warns(DeprecationWarning, match="image_folder.check_image_header"):
+        assert images.check_image_header is image_folder.check_image_header
+    with pytest.warns(DeprecationWarning, match="load_all"):
+        ak._load_all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ak.load_all()
+
+
+def test_keras_load_model_finds_the_classes_when_keras_came_first(tmp_path):
+    path = tmp_path / "vae.keras"
+    model = ak.AVA.from_preset("vae", image_shape=(8, 8, 1), latent_dim=2, encoder_filters=(4,),
+                               decoder_filters=(4,), hidden_units=8, seed=0)
+    model.save(path)
+    result = _python(f"""
+        import keras
+        import ava_keras
+        print(type(keras.models.load_model({str(path)!r})).__name__)
+    """, argv0="load.py")
+    assert result.returncode == 0 and result.stdout.split() == ["AVA"], result.stderr
