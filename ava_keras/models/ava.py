@@ -21,6 +21,7 @@ from ava_keras.layers import (
 from ava_keras._validation import check_image_shape, check_positive_int
 from ava_keras.constants import BLOCKS as _BLOCKS
 from ava_keras.constants import ROUTINGS
+from ava_keras.errors import InputError
 from ava_keras.models.anomaly_terms import anomaly_terms
 from ava_keras.models.presets import PRESETS, SWITCHES, get_switches
 
@@ -157,14 +158,14 @@ class AVA(keras.Model):
         super().__init__(**kwargs)
         # === Config ===
         if routing not in ROUTINGS:
-            raise ValueError(f"`routing` must be one of {ROUTINGS}. Received: routing={routing!r}")
+            raise InputError(f"`routing` must be one of {ROUTINGS}. Received: routing={routing!r}")
         if generator_loss not in losses.GENERATOR_LOSSES:
-            raise ValueError(
+            raise InputError(
                 f"`generator_loss` must be one of {losses.GENERATOR_LOSSES}. "
                 f"Received: generator_loss={generator_loss!r}"
             )
         if likelihood not in losses.LIKELIHOODS:
-            raise ValueError(
+            raise InputError(
                 f"`likelihood` must be one of {losses.LIKELIHOODS}. Received: likelihood={likelihood!r}"
             )
         self.image_shape = check_image_shape(image_shape)
@@ -184,7 +185,7 @@ class AVA(keras.Model):
             ("feature_reconstruction_weight", feature_reconstruction_weight),
         ):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ValueError(f"`{name}` must be a non-negative number. Received: {name}={value!r}")
+                raise InputError(f"`{name}` must be a non-negative number. Received: {name}={value!r}")
             self.loss_weights_config[name] = float(value)
         self.seed = seed
         self.safety_checks = bool(safety_checks)
@@ -196,7 +197,7 @@ class AVA(keras.Model):
         if self.loss_weights_config["feature_reconstruction_weight"] > 0 and not hasattr(
             discriminator, "features"
         ):
-            raise ValueError(
+            raise InputError(
                 "`feature_reconstruction_weight` > 0 compares images in d's features, so it needs a "
                 "`discriminator` with a `features(images)` method (such as ava_keras.layers.Discriminator, "
                 f"built by presets ava1-ava5). Received: discriminator={discriminator!r}"
@@ -288,14 +289,14 @@ class AVA(keras.Model):
         images = ops.zeros((1,) + self.image_shape)
         outputs = self.encoder(images)
         if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
-            raise ValueError(
+            raise InputError(
                 "The encoder must return two tensors (mean, log_var). "
                 f"Received: {type(outputs).__name__} of length "
                 f"{len(outputs) if isinstance(outputs, (list, tuple)) else 1}"
             )
         mean, log_var = outputs
         if tuple(mean.shape) != tuple(log_var.shape) or len(mean.shape) != 2:
-            raise ValueError(
+            raise InputError(
                 "The encoder's mean and log_var must both have shape (batch, latent_dim). "
                 f"Received: {tuple(mean.shape)} and {tuple(log_var.shape)}"
             )
@@ -306,7 +307,7 @@ class AVA(keras.Model):
         )
         reconstruction = self.decoder(mean)
         if tuple(reconstruction.shape[1:]) != self.image_shape:
-            raise ValueError(
+            raise InputError(
                 f"The decoder returns images of shape {tuple(reconstruction.shape[1:])}, "
                 f"but image_shape={self.image_shape}."
             )
@@ -341,10 +342,10 @@ class AVA(keras.Model):
         switches = get_switches(variant) if isinstance(variant, str) else dict(variant)
         unknown = set(switches) - set(SWITCHES)
         if unknown:
-            raise ValueError(f"Unknown switches {sorted(unknown)}. Valid switches: {', '.join(SWITCHES)}.")
+            raise InputError(f"Unknown switches {sorted(unknown)}. Valid switches: {', '.join(SWITCHES)}.")
         for name, value in switches.items():
             if value and getattr(self, _SWITCH_BLOCK[name]) is None:
-                raise ValueError(
+                raise InputError(
                     f"Cannot turn on `{name}`: the model has no {_SWITCH_BLOCK[name]}. "
                     "Build it with one (e.g. AVA.from_preset('ava5', ...))."
                 )
@@ -399,7 +400,7 @@ class AVA(keras.Model):
         """
         for unused in ("optimizer", "loss"):
             if kwargs.get(unused) is not None:
-                raise ValueError(
+                raise InputError(
                     f"AVA.compile takes one optimizer per block, not `{unused}`: use "
                     "encoder_optimizer=, decoder_optimizer=, discriminator_optimizer=, "
                     "latent_discriminator_optimizer=."
@@ -460,7 +461,7 @@ class AVA(keras.Model):
         if len(shape) != 4 or any(
             got is not None and got != want for got, want in zip(shape[1:], self.image_shape)
         ):
-            raise ValueError(
+            raise InputError(
                 f"Expected images of shape (batch, {', '.join(map(str, self.image_shape))}) "
                 f"(the model's image_shape), got {shape}. Resize the data "
                 "or build the model with a matching image_shape."
@@ -886,7 +887,7 @@ class AVA(keras.Model):
             if self._batches_run != batches:
                 raise
         if self._batches_run == batches:
-            raise ValueError(f"`{method}` got no batches: the input is empty. Pass at least one image.")
+            raise InputError(f"`{method}` got no batches: the input is empty. Pass at least one image.")
 
     def make_train_function(self, force=False):
         if self.train_function is None or force:
@@ -939,7 +940,7 @@ class AVA(keras.Model):
             finite = np.isfinite(images)
             low, high = (images[finite].min(), images[finite].max()) if finite.any() else (np.inf, -np.inf)
             if not finite.all() or low < 0.0 or high > 1.0:
-                raise ValueError(_bad_images_message(np.count_nonzero(~finite), low, high))
+                raise InputError(_bad_images_message(np.count_nonzero(~finite), low, high))
         return images
 
     def encode(self, images, batch_size=256):
@@ -951,7 +952,7 @@ class AVA(keras.Model):
         """Returns g(z|Φ) for latent vectors `(n, latent_dim)`, pixels in [0, 1]."""
         latents = np.asarray(latents, dtype="float32")
         if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
-            raise ValueError(
+            raise InputError(
                 f"Expected latent vectors of shape (n, {self.latent_dim}), got {latents.shape}."
             )
         return self._run_batched(lambda z: self.decoder(z, training=False), latents, batch_size)
@@ -1002,13 +1003,13 @@ class AVA(keras.Model):
             means.append(self.encode(np.asarray(images)[:max_images], batch_size=batch_size)[0])
         means = np.concatenate(means) if means else np.zeros((0, self.latent_dim))
         if len(means) == 0:
-            raise ValueError("`fit_latent_sampler` got no images: pass the training images.")
+            raise InputError("`fit_latent_sampler` got no images: pass the training images.")
         return self.latent_sampler.fit(means, seed=seed)
 
     def discriminate(self, images, batch_size=256):
         """Returns d(x) = sigmoid(logit) in [0, 1], shape `(n, 1)`."""
         if self.discriminator is None:
-            raise ValueError("This model has no discriminator (it was built without one).")
+            raise InputError("This model has no discriminator (it was built without one).")
         images = self._images_array(images, "discriminate")
         return self._run_batched(
             lambda x: ops.sigmoid(self.discriminator(x, training=False)), images, batch_size
@@ -1105,7 +1106,7 @@ def _check_not_empty(x, what):
         shape = getattr(x, "shape", None)
         empty = (len(shape) > 0 and shape[0] == 0) if shape is not None else isinstance(x, (list, tuple)) and not x
     if empty:
-        raise ValueError(f"{what} got no images (the input is empty). Pass at least one image.")
+        raise InputError(f"{what} got no images (the input is empty). Pass at least one image.")
 
 
 def _bad_images_message(nonfinite, low, high):

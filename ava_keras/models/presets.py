@@ -1,5 +1,7 @@
 """The six variants (docs/design_choices.md) as data: preset name -> switches + description."""
 
+from ava_keras.errors import InputError
+
 SWITCHES = (
     "decoder_discriminator",
     "decoder_leaning",
@@ -43,7 +45,7 @@ PRESETS = {
 def get_switches(preset):
     """Returns a copy of the switches of `preset`, or raises a ValueError listing the presets."""
     if preset not in PRESETS:
-        raise ValueError(
+        raise InputError(
             f"Unknown preset {preset!r}. Valid presets: {', '.join(PRESETS)}."
         )
     return dict(PRESETS[preset]["switches"])
