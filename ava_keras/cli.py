@@ -13,6 +13,7 @@ step, as Ctrl-C does, and also exits with status 2.
 
 import argparse
 import contextlib
+import csv
 import importlib
 import importlib.util
 import json
@@ -39,7 +40,7 @@ FOLDER_DEFAULTS = {"image_size": 64, "channels": 3, "batch_size": 32, "latent_di
 # The default networks halve the image twice (stride-2 convolutions); above
 # MAX_SIDE the encoder's dense layer alone has over 33 million weights.
 MIN_SIDE, MAX_SIDE = 4, 256
-EXPERIMENTS = ("paper", "quality")
+EXPERIMENTS = ("anomaly", "paper", "quality")
 EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 MODEL_FILE, EXPORT_DIR, GRID_DIR = "model.keras", "saved_model", "grids"
 HISTORY_FILE, LOSS_PLOT = "history.json", "loss.png"
@@ -214,6 +215,8 @@ def build_parser():
     reconstruct.add_argument("--out", required=True, metavar="DIR2", help="output folder")
     reconstruct.add_argument("--resize", choices=RESIZE_MODES, default="crop", help="how to fit images to the size")
 
+    _add_score_parser(commands)
+
     export = commands.add_parser("export", formatter_class=defaults, help="export a TensorFlow SavedModel",
                                  description="Write a SavedModel with endpoints serve, encode, decode, "
                                  "reconstruct, generate and discriminate (see ava_keras.export_saved_model).")
@@ -244,6 +247,29 @@ def build_parser():
     )
     bench.add_argument("arguments", nargs=argparse.REMAINDER, help="options of the benchmark")
     return parser
+
+
+def _add_score_parser(commands):
+    score = commands.add_parser(
+        "score", formatter_class=_Formatter, help="rank the images of a folder by how anomalous they are",
+        description="Score every readable image under DIR, resized to the model's image size: reconstruction "
+        "error, KL term, realism d(x) and latent realism D(mu(x)) (where the model has them) and the combined "
+        "anomaly score (model.anomaly_scores; docs/anomaly.md). Writes a CSV with one row per image, most "
+        "anomalous first, and optionally a grid of the most and least anomalous images.",
+    )
+    score.add_argument("model", metavar="MODEL", help="a .keras file written by 'ava-keras train'")
+    score.add_argument("directory", metavar="DIR", help="folder of images to score (searched recursively)")
+    score.add_argument("--out", default="scores.csv", help="output CSV file")
+    score.add_argument("--grid", metavar="PNG", help="also write the most anomalous images (top rows) and the "
+                       "least anomalous (bottom rows) to this PNG")
+    score.add_argument("--resize", choices=RESIZE_MODES, default="crop", help="how to fit images to the size")
+
+
+def _check_score(args):
+    _check_image_dir(args.directory)
+    for flag, path in (("--out", args.out), ("--grid", args.grid)):
+        if path and os.path.isdir(path):
+            raise UsageError(f"{flag} {path!r} is a folder; pass a file name")
 
 
 # === Checks before TensorFlow ===
@@ -304,8 +330,10 @@ def _check_train(args):
 def _check(args):
     if args.command == "train":
         _check_train(args)
-    elif args.command in ("sample", "reconstruct", "export", "info"):
+    elif args.command in ("sample", "reconstruct", "export", "info", "score"):
         _check_model_file(args.model)
+    if args.command == "score":
+        _check_score(args)
     if args.command == "sample" and os.path.isdir(args.out):
         raise UsageError(f"--out {args.out!r} is a folder; pass a PNG file name such as grid.png")
     if args.command == "reconstruct":
@@ -440,6 +468,7 @@ def _train(args):
               file=sys.stderr)
         return EXIT_USAGE  # usually a learning rate too high for the data: a user error
     log_likelihood = model.fit_latent_sampler(train, seed=args.seed)
+    model.fit_anomaly_scores(train)  # `ava-keras score` and the `score` endpoint standardise on these images
     final_grid = grids.write("final", step=args.epochs + 1)
     print(f"Fitted a {model.latent_sampler_components}-component Gaussian mixture to the training means "
           f"(mean log-likelihood {log_likelihood:.1f}); samples now come from it: {final_grid}")
@@ -464,21 +493,58 @@ def _sample(args):
     return 0
 
 
+def _read_folder(ak, directory, model, resize):
+    """`(uint8 images, their paths)`: every readable image under `directory` at the model's image shape.
+
+    Unreadable files are skipped with the warning `train` gives (`ak.data.warn_unreadable`).
+    """
+    height, width, channels = model.image_shape
+    paths = ak.data.find_image_files(directory)
+    images, good, bad = ak.data.read_images(paths, (height, width), channels, resize)
+    if bad:
+        ak.data.warn_unreadable(directory, bad)
+    if not good:
+        raise InputError(f"None of the {len(paths)} image files in {directory!r} could be read.")
+    return images, good
+
+
 def _reconstruct(args):
     ak = _load_tensorflow()
     model = _load_model(args.model)
-    height, width, channels = model.image_shape
-    paths = ak.data.find_image_files(args.directory)
-    images, good, bad = ak.data.read_images(paths, (height, width), channels, args.resize)
-    if bad:
-        warnings.warn(f"Skipped {len(bad)} unreadable image file(s): "
-                      + "; ".join(f"{p} ({reason})" for p, reason in bad))
-    if not good:
-        raise InputError(f"None of the {len(paths)} image files in {args.directory!r} could be read.")
+    images, good = _read_folder(ak, args.directory, model, args.resize)
     reconstructions = model.reconstruct(images.astype("float32") / 255.0)
     names = [os.path.splitext(os.path.relpath(p, args.directory))[0] + ".png" for p in good]
     ak.datasets.write_image_folder(reconstructions, args.out, names=names)
     print(f"Wrote {len(good)} reconstructions to {args.out}")
+    return 0
+
+
+GRID_EXTREMES = 8  # images per end of the `score --grid` picture
+
+
+def _score(args):
+    ak = _load_tensorflow()
+    model = _load_model(args.model)
+    images, good = _read_folder(ak, args.directory, model, args.resize)
+    if not model.anomaly_scorer.is_fitted:
+        warnings.warn(f"{args.model} has no anomaly statistics (model.fit_anomaly_scores was not run): the "
+                      "anomaly column is the reconstruction error alone")
+    scores = model.anomaly_scores(images)
+    order = np.argsort(-scores["anomaly"], kind="stable")
+    names = ["anomaly"] + [name for name in scores if name != "anomaly"]
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["file"] + names)
+        for i in order:
+            writer.writerow([os.path.relpath(good[i], args.directory)] + [f"{scores[n][i]:.6g}" for n in names])
+    print(f"Scored {len(good)} image(s); wrote {args.out} (most anomalous first: "
+          f"{os.path.relpath(good[order[0]], args.directory)}, anomaly {scores['anomaly'][order[0]]:.3g})")
+    if args.grid:
+        count = min(GRID_EXTREMES, max(1, len(good) // 2))
+        extremes = np.concatenate([images[order[:count]], images[order[::-1][:count]]])
+        path = ak.callbacks.sample_grid.save_image_grid(extremes, args.grid, columns=count, min_tile=64)
+        print(f"Wrote the {count} most anomalous (top) and {count} least anomalous (bottom) images to {path}")
     return 0
 
 
@@ -564,7 +630,7 @@ def _bench(args):
     return _run_module("ava_keras.benchmarks.train_throughput", "ava-keras bench", args.arguments)
 
 
-COMMANDS = {"train": _train, "sample": _sample, "reconstruct": _reconstruct, "export": _export,
+COMMANDS = {"train": _train, "sample": _sample, "reconstruct": _reconstruct, "score": _score, "export": _export,
             "info": _info, "experiment": _experiment, "bench": _bench}
 # What the checks raise, and files the user named that are missing or not writable.
 _USER_ERRORS = (UsageError, InputError, MissingDependencyError, FileNotFoundError, NotADirectoryError,

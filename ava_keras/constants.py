@@ -26,3 +26,5 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 RESIZE_MODES = ("stretch", "crop", "pad")
 # File name endings ava_keras.data reads as images.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+# Per-image anomaly terms (ava_keras.layers.AnomalyScorer, docs/anomaly.md).
+ANOMALY_TERMS = ("reconstruction", "kl", "realism", "latent_realism")

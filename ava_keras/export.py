@@ -12,6 +12,7 @@ import keras
 import tensorflow as tf
 
 from ava_keras.errors import InputError
+from ava_keras.models.anomaly_terms import anomaly_terms
 from ava_keras.models.ava import AVA
 from ava_keras.version import __version__
 
@@ -50,6 +51,9 @@ def _endpoint_functions(model, noise=None):
         latents = model.latent_sampler(noise(n, seed))
         return {"images": model.decoder(latents, training=False)}
 
+    def score(images):
+        return anomaly_terms(model, images)
+
     def discriminate(images):
         return {"probability": tf.sigmoid(model.discriminator(images, training=False))}
 
@@ -61,6 +65,7 @@ def _endpoint_functions(model, noise=None):
         "encode": (encode, [images_spec]),
         "decode": (decode, [latents_spec]),
         "reconstruct": (reconstruct, [images_spec]),
+        "score": (score, [images_spec]),
         "generate": (
             generate,
             [tf.TensorSpec((), tf.int32, name="n"), tf.TensorSpec((), tf.int32, name="seed")],
@@ -100,13 +105,16 @@ def export_saved_model(model, path=None, overwrite=False):
     | `encode` | `images` | `mean`, `log_var`, each (batch, L) (eq. 1) |
     | `decode` | `latents` (batch, L) float32 | `images` (batch, H, W, C) |
     | `generate` | `n` int32 scalar, `seed` int32 scalar | `images` (n, H, W, C) |
+    | `score` | `images` | `reconstruction`, `kl`, `realism` (with d), `latent_realism` (with D), `anomaly`, each (batch,) |
     | `discriminate` | `images` | `probability` (batch, 1) = d(x) in [0, 1] |
     | `discriminate_latent` | `latents` | `probability` (batch, 1) = D(μ) in [0, 1] |
 
     `generate` decodes z drawn by `model.latent_sampler` (N(0, I), or the
     mixture fitted by `model.fit_latent_sampler`) with stateless random ops: the same
     non-negative `seed` gives the same images, equal to `model.sample(n,
-    seed)`; `seed=-1` draws fresh noise. For TFLite, see `export_tflite`. `discriminate` exists only when the
+    seed)`; `seed=-1` draws fresh noise. `score` gives the outputs of
+    `model.anomaly_scores` (with the statistics stored by
+    `model.fit_anomaly_scores`). For TFLite, see `export_tflite`. `discriminate` exists only when the
     model has a discriminator, `discriminate_latent` only when it has a
     latent discriminator. A JSON summary (image shape, latent size, variant,
     endpoints, ava_keras version) is written to `assets.extra/ava_keras.json`.
@@ -149,6 +157,7 @@ def export_saved_model(model, path=None, overwrite=False):
         "endpoints": list(endpoints) + ["serving_default"],
         "random_seed": RANDOM_SEED,
         "latent_sampler": "gaussian_mixture" if model.latent_sampler.is_fitted else "standard_normal",
+        "anomaly_terms": list(model.anomaly_scorer.combined_terms) if model.anomaly_scorer.is_fitted else None,
     }
     os.makedirs(os.path.join(path, os.path.dirname(METADATA_FILE)), exist_ok=True)
     with open(os.path.join(path, METADATA_FILE), "w", encoding="utf-8") as file:

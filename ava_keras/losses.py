@@ -30,17 +30,24 @@ def _mean_per_example(values):
     return ops.mean(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1)
 
 
-def reconstruction_loss(images, reconstructions):
+def _batch_mean(values, per_example):
+    """`values` `(batch,)` as they are when `per_example`, else their mean."""
+    return values if per_example else ops.mean(values)
+
+
+def reconstruction_loss(images, reconstructions, per_example=False):
     """R = ½‖x − x′‖², summed over pixels, averaged over the batch (eq. 1).
 
     The paper's term: the negative log-likelihood of a Gaussian decoder with
-    σ = 1 (up to a constant), far wider than pixels in [0, 1] spread.
+    σ = 1 (up to a constant), far wider than pixels in [0, 1] spread. With
+    `per_example`, every reconstruction loss here returns `(batch,)` values
+    instead of their mean.
     """
     squared = ops.square(ops.subtract(images, reconstructions))
-    return ops.mean(0.5 * _sum_per_example(squared))
+    return _batch_mean(0.5 * _sum_per_example(squared), per_example)
 
 
-def bernoulli_reconstruction_loss(images, reconstructions):
+def bernoulli_reconstruction_loss(images, reconstructions, per_example=False):
     """−Σᵢ [xᵢ log x′ᵢ + (1 − xᵢ) log(1 − x′ᵢ)]: binary cross-entropy, batch mean.
 
     The negative log-likelihood of a Bernoulli decoder (Kingma & Welling
@@ -49,7 +56,7 @@ def bernoulli_reconstruction_loss(images, reconstructions):
     """
     probabilities = ops.clip(reconstructions, EPSILON, 1.0 - EPSILON)
     log_likelihood = images * ops.log(probabilities) + (1.0 - images) * ops.log(1.0 - probabilities)
-    return ops.mean(-_sum_per_example(log_likelihood))
+    return _batch_mean(-_sum_per_example(log_likelihood), per_example)
 
 
 def optimal_variance(images, reconstructions):
@@ -61,34 +68,35 @@ def optimal_variance(images, reconstructions):
     return ops.maximum(ops.mean(ops.square(ops.subtract(images, reconstructions))), MIN_VARIANCE)
 
 
-def gaussian_reconstruction_loss(images, reconstructions, variance=None):
+def gaussian_reconstruction_loss(images, reconstructions, variance=None, per_example=False):
     """−log N(x; x′, σ̂²I) with the optimal σ̂² of `optimal_variance`, batch mean.
 
     Per example: ½ D log(2π σ̂²) + ‖x − x′‖² / (2σ̂²), D the number of pixel
     values. With σ̂² set to the mean squared error this is ½ D (log(2π σ̂²) + 1):
     the reconstruction is weighted as strongly as the data's own spread
     warrants, instead of the paper's fixed σ = 1. `variance` overrides σ̂²
-    (e.g. σ̂² over every replica's batch under tf.distribute).
+    (e.g. σ̂² over every replica's batch under tf.distribute); with
+    `per_example` it may also be one σ² per example, shape `(batch,)`.
     """
     variance = optimal_variance(images, reconstructions) if variance is None else variance
     squared = _sum_per_example(ops.square(ops.subtract(images, reconstructions)))
     pixels = ops.cast(ops.size(images) // ops.shape(images)[0], squared.dtype)
-    return ops.mean(0.5 * pixels * ops.log(2.0 * math.pi * variance) + squared / (2.0 * variance))
+    return _batch_mean(0.5 * pixels * ops.log(2.0 * math.pi * variance) + squared / (2.0 * variance), per_example)
 
 
-def likelihood_reconstruction_loss(images, reconstructions, likelihood="paper", variance=None):
+def likelihood_reconstruction_loss(images, reconstructions, likelihood="paper", variance=None, per_example=False):
     """The reconstruction term under `likelihood`, one of `LIKELIHOODS`.
 
     `"paper"`: eq. 1's ½‖x − x′‖² (`reconstruction_loss`); `"bernoulli"`:
     `bernoulli_reconstruction_loss`; `"gaussian"`: `gaussian_reconstruction_loss`
-    (with σ̂² = `variance` when given).
+    (with σ̂² = `variance` when given). `per_example`: one value per example.
     """
     if likelihood == "paper":
-        return reconstruction_loss(images, reconstructions)
+        return reconstruction_loss(images, reconstructions, per_example)
     if likelihood == "bernoulli":
-        return bernoulli_reconstruction_loss(images, reconstructions)
+        return bernoulli_reconstruction_loss(images, reconstructions, per_example)
     if likelihood == "gaussian":
-        return gaussian_reconstruction_loss(images, reconstructions, variance)
+        return gaussian_reconstruction_loss(images, reconstructions, variance, per_example)
     raise InputError(f"`likelihood` must be one of {LIKELIHOODS}. Received: likelihood={likelihood!r}")
 
 
@@ -103,10 +111,10 @@ def feature_reconstruction_loss(real_features, fake_features):
     return reconstruction_loss(ops.stop_gradient(real_features), fake_features)
 
 
-def kl_divergence(mean, log_var):
-    """K = ½ Σⱼ (σⱼ² + μⱼ² − 1 − log σⱼ²), KL to N(0, I), batch mean (eq. 1)."""
-    per_example = 0.5 * ops.sum(ops.exp(log_var) + ops.square(mean) - 1.0 - log_var, axis=-1)
-    return ops.mean(per_example)
+def kl_divergence(mean, log_var, per_example=False):
+    """K = ½ Σⱼ (σⱼ² + μⱼ² − 1 − log σⱼ²), KL to N(0, I), batch mean (eq. 1); `(batch,)` with `per_example`."""
+    values = 0.5 * ops.sum(ops.exp(log_var) + ops.square(mean) - 1.0 - log_var, axis=-1)
+    return _batch_mean(values, per_example)
 
 
 def log_probability(logits):

@@ -152,6 +152,7 @@ def _not_a_keras_zip(path):
         (["sample", "{tmp}/file.png"], "not a .keras model file"),
         (["info", "{tmp}/archive.keras"], "archive.keras"),
         (["reconstruct", "{tmp}/archive.keras", "{tmp}/empty", "--out", "{tmp}/r"], "no image files"),
+        (["score", "{tmp}/archive.keras", "{tmp}/empty"], "no image files"),
         (["export"], "required: MODEL, OUTDIR"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
@@ -171,7 +172,7 @@ def test_user_errors_print_one_line_and_exit_2(tmp_path, capsys, argv, fragment)
     assert fragment.format(tmp=tmp_path) in lines[0]
 
 
-@pytest.mark.parametrize("command", ["train", "sample", "reconstruct", "export", "info"])
+@pytest.mark.parametrize("command", ["train", "sample", "reconstruct", "score", "export", "info"])
 def test_help_explains_every_flag(command, capsys):
     assert cli.main([command, "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())

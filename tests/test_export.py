@@ -16,7 +16,7 @@ from ava_keras.export import METADATA_FILE
 from tests._tiny import IMAGE_SHAPE, LATENT_DIM, tiny_images, tiny_model
 
 N_GENERATED, SEED = 5, 7
-ENDPOINTS = ("serve", "encode", "decode", "reconstruct", "generate", "discriminate", "discriminate_latent")
+ENDPOINTS = ("serve", "encode", "decode", "reconstruct", "score", "generate", "discriminate", "discriminate_latent")
 
 # Runs in a fresh interpreter whose sys.path cannot reach ava_keras.
 _FRESH_PROCESS = """
@@ -38,7 +38,7 @@ inputs = np.load(inputs_path)
 images, latents = tf.constant(inputs["images"]), tf.constant(inputs["latents"])
 n, seed = tf.constant({n}), tf.constant({seed})
 arguments = {{
-    "serve": (images,), "encode": (images,), "decode": (latents,), "reconstruct": (images,),
+    "serve": (images,), "encode": (images,), "decode": (latents,), "reconstruct": (images,), "score": (images,),
     "discriminate": (images,), "discriminate_latent": (latents,),
 }}
 outputs = {{}}
@@ -71,6 +71,7 @@ print(json.dumps({{
 def exported(tmp_path_factory):
     """A tiny AVA5 (every endpoint), its export, inputs and the Keras outputs."""
     model = tiny_model()
+    model.fit_anomaly_scores(tiny_images(20, seed=4))  # `score` goes through the fitted statistics
     path = ak.export_saved_model(model, str(tmp_path_factory.mktemp("export") / "ava5"))
     images = tiny_images(3)
     latents = np.random.default_rng(1).normal(size=(3, LATENT_DIM)).astype("float32")
@@ -86,6 +87,7 @@ def exported(tmp_path_factory):
         "discriminate_latent/probability": ops.convert_to_numpy(
             ops.sigmoid(model.latent_discriminator(latents))
         ),
+        **{f"score/{name}": values for name, values in model.anomaly_scores(images).items()},
     }
     return path, images, latents, expected
 
@@ -136,7 +138,7 @@ def test_vae_export_goes_to_saved_models_without_discriminator_endpoints(tmp_pat
     assert path == os.path.join("saved_models", "vae")
     loaded = tf.saved_model.load(path)
     assert sorted(loaded.signatures) == sorted(
-        ["serve", "serving_default", "encode", "decode", "reconstruct", "generate"]
+        ["serve", "serving_default", "encode", "decode", "reconstruct", "score", "generate"]
     )
     with open(os.path.join(path, METADATA_FILE), encoding="utf-8") as file:
         metadata = json.load(file)
@@ -174,6 +176,7 @@ def test_every_endpoint_runs_in_tflite_and_matches_the_keras_model(tmp_path):
         "decode": {"images": model.decode(latents)},
         "discriminate": {"probability": model.discriminate(images)},
         "discriminate_latent": {"probability": ops.convert_to_numpy(ops.sigmoid(model.latent_discriminator(latents)))},
+        "score": model.anomaly_scores(images),
     }
     inputs = {"images": images, "latents": latents}
     for name, want in expected.items():
@@ -227,7 +230,7 @@ def test_cli_export_tflite(tmp_path, capsys):
     model = tiny_model("vae")
     model.save(tmp_path / "model.keras")
     assert cli.main(["export", str(tmp_path / "model.keras"), str(tmp_path / "lite"), "--tflite"]) == 0
-    assert "Exported 5 TFLite files" in capsys.readouterr().out
+    assert "Exported 6 TFLite files" in capsys.readouterr().out  # serve, encode, decode, reconstruct, score, generate
     images = tiny_images(2)
     runner = tf.lite.Interpreter(model_path=str(tmp_path / "lite" / "reconstruct.tflite")).get_signature_runner(
         "reconstruct"

@@ -192,6 +192,14 @@ def _describe_bad(directory, bad):
     return "; ".join(listed) + more
 
 
+def warn_unreadable(directory, bad, stacklevel=2):
+    """Warns once that the `(path, reason)` files of `bad` under `directory` were skipped, naming them."""
+    warnings.warn(
+        f"Skipped {len(bad)} unreadable image file(s) in '{directory}': {_describe_bad(directory, bad)}",
+        stacklevel=stacklevel,
+    )
+
+
 def image_folder(
     directory,
     image_size,
@@ -319,13 +327,9 @@ def image_folder(
     else:
         good, bad = check_headers(paths, verbose=verbose)
     if bad:
-        listing = _describe_bad(directory, bad)
         if strict:
-            raise InputError(f"{len(bad)} unreadable image file(s) in '{directory}': {listing}")
-        warnings.warn(
-            f"Skipped {len(bad)} unreadable image file(s) in '{directory}': {listing}",
-            stacklevel=2,
-        )
+            raise InputError(f"{len(bad)} unreadable image file(s) in '{directory}': {_describe_bad(directory, bad)}")
+        warn_unreadable(directory, bad, stacklevel=3)
     if not good:
         raise InputError(f"None of the {len(paths)} image files in '{directory}' could be read.")
 

@@ -1,5 +1,6 @@
 """Metrics: the paper's eq. 17 and standard image-quality measures."""
 
+from ava_keras.evaluation.auroc import auroc
 from ava_keras.evaluation.digit_classifier import (
     DigitClassifier,
     classifier_features,
@@ -17,6 +18,7 @@ from ava_keras.evaluation.paper_metric import best_generated_image, paper_rmse, 
 __all__ = [
     "DigitClassifier",
     "RandomFeatures",
+    "auroc",
     "best_generated_image",
     "classifier_features",
     "classifier_fid",

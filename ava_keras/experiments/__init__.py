@@ -1,5 +1,5 @@
 """Reproductions of published experiments (`ava-keras experiment ...`)."""
 
-from ava_keras.experiments import paper, quality
+from ava_keras.experiments import anomaly, paper, quality
 
-__all__ = ["paper", "quality"]
+__all__ = ["anomaly", "paper", "quality"]

@@ -9,6 +9,7 @@ from keras import ops
 
 from ava_keras import distribute, losses
 from ava_keras.layers import (
+    AnomalyScorer,
     ConvDecoder,
     ConvEncoder,
     DiffAugment,
@@ -21,6 +22,7 @@ from ava_keras._validation import check_image_shape, check_positive_int
 from ava_keras.constants import BLOCKS as _BLOCKS
 from ava_keras.constants import ROUTINGS
 from ava_keras.errors import InputError
+from ava_keras.models.anomaly_terms import anomaly_terms
 from ava_keras.models.presets import PRESETS, SWITCHES, get_switches
 
 # The block each switch needs, and the block whose update each switch gates.
@@ -313,6 +315,9 @@ class AVA(keras.Model):
             self.discriminator(images)
         if self.latent_discriminator is not None:
             self.latent_discriminator(mean)
+        terms = ("reconstruction", "kl") + ("realism",) * (self.discriminator is not None)
+        terms += ("latent_realism",) * (self.latent_discriminator is not None)
+        self.anomaly_scorer = AnomalyScorer(terms, name="anomaly_scorer")
         self.built = True
 
     # === Variant switches ===
@@ -1009,6 +1014,53 @@ class AVA(keras.Model):
         return self._run_batched(
             lambda x: ops.sigmoid(self.discriminator(x, training=False)), images, batch_size
         )
+
+    def anomaly_scores(self, images, batch_size=256):
+        """Per-image realism and anomaly scores: which images are unusual or unlike the training data.
+
+        Returns a dict of `(n,)` float32 arrays (see
+        `ava_keras.models.anomaly_terms.anomaly_terms`): `reconstruction` (the
+        error under the model's likelihood), `kl`, `realism` (logit of d(x),
+        models with d), `latent_realism` (logit of D(μ(x)), models with D)
+        and `anomaly`, higher = more anomalous: the terms standardised on the
+        training images by `fit_anomaly_scores` and combined by
+        `model.anomaly_scorer` (until then, the reconstruction error alone).
+        Images are checked as `encode` checks them. See docs/anomaly.md.
+        """
+        images = self._images_array(images, "anomaly_scores")
+        scores = [
+            {k: ops.convert_to_numpy(v) for k, v in anomaly_terms(self, images[i : i + batch_size]).items()}
+            for i in range(0, len(images), batch_size)
+        ]
+        return {name: np.concatenate([batch[name] for batch in scores]) for name in scores[0]}
+
+    def fit_anomaly_scores(self, images, batch_size=256, terms=None, max_images=10_000):
+        """Fits `model.anomaly_scorer` to the training `images`; returns the terms it combines.
+
+        Stores, for a Gaussian likelihood, σ̂² = the images' mean squared
+        reconstruction error, then each term's mean and standard deviation on
+        `images`. `terms` chooses the terms to combine (default
+        `ava_keras.layers.anomaly_scorer.DEFAULT_ANOMALY_TERMS`, the
+        benchmark's choice, those the model has). The statistics are saved
+        with the model and used by the SavedModel's `score` endpoint.
+
+        Args:
+            images: Array of training images `(n, H, W, C)` in [0, 1] (or
+                uint8), or a `tf.data.Dataset` of such batches (or of
+                `(images, ...)` tuples).
+            batch_size: Batch size for scoring.
+            terms: Names of the terms to combine (see above).
+            max_images: Use at most this many images (the first ones).
+        """
+        if isinstance(images, tf.data.Dataset):
+            batches = (b[0] if isinstance(b, (tuple, list)) else b for b in images.unbatch().batch(max_images).take(1))
+            images = next((b.numpy() for b in batches), np.zeros((0,) + self.image_shape, "float32"))
+        images = self._images_array(np.asarray(images)[:max_images], "fit_anomaly_scores")
+        if self.likelihood == "gaussian":
+            errors = self.reconstruct(images, batch_size) - images
+            variance = max(float(np.mean(np.square(errors, dtype="float64"))), losses.MIN_VARIANCE)
+            self.anomaly_scorer.variance.assign(variance)
+        return self.anomaly_scorer.fit(self.anomaly_scores(images, batch_size), terms=terms)
 
     # === Serialization ===
 
