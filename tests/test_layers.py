@@ -28,6 +28,7 @@ HARNESS_CASES = [
     (layers.GaussianMixture, {"dim": 5, "num_components": 3}, ((2,), (2, 5)), (2, 5)),
     (layers.DiffAugment, {"seed": 0}, (2, 9, 7, 3), (2, 9, 7, 3)),
     (layers.Discriminator, {"filters": (4,), "spectral_normalization": True}, (2, 9, 7, 1), (2, 1)),
+    (layers.AnomalyScorer, {"terms": ["reconstruction", "kl"]}, (4, 2), (4,)),
 ]
 
 

@@ -1,6 +1,7 @@
 """Mixed precision: fit under mixed_float16 and mixed_bfloat16, loss scaling per block, `.keras` round trips."""
 
 import json
+import os
 
 import keras
 import numpy as np
@@ -156,8 +157,9 @@ def test_cli_train_precision_flag(precision, tmp_path, capsys):
 
 def test_bench_precision_axis(tmp_path):
     out = tmp_path / "bench"
+    targets = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "targets.json")
     assert cli.main(["bench", "--quick", "--in-process", "--precisions", "float32", "mixed_bfloat16",
-                     "--out", str(out)]) == 0
+                     "--targets", targets, "--out", str(out)]) == 0
     summary = json.loads((out / "train_throughput.json").read_text())
     train = [r for r in summary["results"] if r["kind"] == "train"]
     assert [(r["preset"], r["precision"]) for r in train] == [
