@@ -13,9 +13,11 @@ from ava_keras.errors import InputError
 from ava_keras.experiments._common import machine
 
 # The keys a targets file may set: step-time ratios to the VAE, achieved FLOP/s
-# as a fraction of matmul FLOP/s, pipeline speed-up, memory, safety-check overhead.
-TARGET_KEYS = ("ava1_ratio", "ava5_ratio", "flops_fraction", "pipeline_factor", "peak_memory_gib", "traces",
-               "checks_overhead")
+# as a fraction of matmul FLOP/s, pipeline speed-up, memory, safety-check overhead;
+# and for `bench data-scale`, memory mode's (peak - baseline) / data.
+TRAINING_TARGET_KEYS = ("ava1_ratio", "ava5_ratio", "flops_fraction", "pipeline_factor", "peak_memory_gib",
+                        "traces", "checks_overhead")
+TARGET_KEYS = TRAINING_TARGET_KEYS + ("memory_peak_over_data",)
 
 
 def read_targets(path):
@@ -194,7 +196,7 @@ def write_report(results, timed_out, args, seconds):
         "machine": machine(),
         "isolated_processes": not args.in_process,
         "seconds": seconds,
-        "targets": targets,
+        "targets": None if targets is None else {k: v for k, v in targets.items() if k in TRAINING_TARGET_KEYS},
         "checks": {name: {"measured": v, "target": t, "met": m} for name, (v, t, m) in checks.items()},
         "results": results,
         "timed_out": timed_out,
