@@ -38,6 +38,25 @@ def preset_list(text):
     return names
 
 
+def add_budget_arguments(parser, presets, quick_presets, seeds, steps, quick_steps, batch_size):
+    """Adds `--presets`, `--seeds`, `--steps` (None: the default, or the `--quick` value) and `--batch-size`."""
+    parser.add_argument(
+        "--presets", type=preset_list, default=None,
+        help=f"Comma-separated presets (default {','.join(presets)}; {','.join(quick_presets)} with --quick).",
+    )
+    parser.add_argument(
+        "--seeds", type=positive_int, default=None,
+        help=f"Number of seeds (0, 1, ...) per model (default {seeds}; 1 with --quick).",
+    )
+    parser.add_argument(
+        "--steps", type=positive_int, default=None,
+        help=f"Training steps per run, the budget (default {steps}; {quick_steps} with --quick).",
+    )
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=batch_size, help=f"Images per step (default {batch_size})."
+    )
+
+
 def machine():
     """Platform, processor, CPU count and Python version, for the record of a run."""
     return {

@@ -29,7 +29,7 @@ import os
 import time
 
 from ..constants import ANOMALY_TERMS as TERMS
-from ._common import machine, make_out_dir, positive_int, preset_list, sample_sd
+from ._common import add_budget_arguments, machine, make_out_dir, sample_sd
 from ._runner import eta_minutes, shuffled_batches, train_steps
 
 SETTINGS = ("one_class", "ood")
@@ -61,22 +61,8 @@ def add_arguments(parser):
         "--settings", type=_setting_list, default=SETTINGS,
         help="Comma-separated settings: one_class (digits 0-4 vs 5-9), ood (digits vs photo crops).",
     )
-    parser.add_argument(
-        "--presets", type=preset_list, default=None,
-        help=f"Comma-separated presets (default {','.join(DEFAULT_PRESETS)}; {','.join(QUICK_PRESETS)} with --quick).",
-    )
-    parser.add_argument(
-        "--seeds", type=positive_int, default=None,
-        help=f"Number of seeds (0, 1, ...) per model (default {DEFAULT_SEEDS}; 1 with --quick).",
-    )
-    parser.add_argument(
-        "--steps", type=positive_int, default=None,
-        help=f"Training steps per run (default {DEFAULT_STEPS}; {QUICK_STEPS} with --quick).",
-    )
-    parser.add_argument(
-        "--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE,
-        help=f"Images per step (default {DEFAULT_BATCH_SIZE}).",
-    )
+    add_budget_arguments(parser, DEFAULT_PRESETS, QUICK_PRESETS, DEFAULT_SEEDS, DEFAULT_STEPS, QUICK_STEPS,
+                         DEFAULT_BATCH_SIZE)
     parser.add_argument(
         "--quick", action="store_true",
         help=f"CI budget: presets {','.join(QUICK_PRESETS)}, one seed, {QUICK_STEPS} steps.",

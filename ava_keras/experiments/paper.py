@@ -218,8 +218,6 @@ def reference_scores():
     is the lowest score of any one of the ten images themselves, i.e. what a
     perfect autoencoder (x′ = x) would score.
     """
-    import numpy as np
-
     from ava_keras.datasets import ten_images
     from ava_keras.evaluation import paper_rmse
 

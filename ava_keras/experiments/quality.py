@@ -33,7 +33,7 @@ import os
 import time
 
 from ..constants import GENERATOR_LOSSES, LIKELIHOODS
-from ._common import BLOCKS, PRESETS, machine, make_out_dir, positive_float, positive_int, preset_list, sample_sd
+from ._common import BLOCKS, PRESETS, add_budget_arguments, machine, make_out_dir, positive_float, sample_sd
 from ._runner import eta_minutes, shuffled_batches, train_steps, write_csv
 
 BASELINE = "keras_io_vae"
@@ -92,25 +92,10 @@ def add_arguments(parser):
         "--dataset", choices=DATASETS, default="digits",
         help="Held-out real images to score on: digits (28x28x1, labelled) or photos (32x32x3 crops).",
     )
-    parser.add_argument(
-        "--presets", type=preset_list, default=None,
-        help=f"Comma-separated presets (default all six; {','.join(QUICK_PRESETS)} with --quick).",
-    )
+    add_budget_arguments(parser, PRESETS, QUICK_PRESETS, DEFAULT_SEEDS, DEFAULT_STEPS, QUICK_STEPS, DEFAULT_BATCH_SIZE)
     parser.add_argument(
         "--no-baseline", dest="baseline", action="store_false",
         help=f"Skip the keras.io VAE row ({BASELINE}).",
-    )
-    parser.add_argument(
-        "--seeds", type=positive_int, default=None,
-        help=f"Number of seeds (0, 1, ...) per model (default {DEFAULT_SEEDS}; 1 with --quick).",
-    )
-    parser.add_argument(
-        "--steps", type=positive_int, default=None,
-        help=f"Training steps per run, the budget (default {DEFAULT_STEPS}; {QUICK_STEPS} with --quick).",
-    )
-    parser.add_argument(
-        "--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE,
-        help=f"Images per step (default {DEFAULT_BATCH_SIZE}).",
     )
     parser.add_argument(
         "--likelihood", choices=LIKELIHOODS, default=None,
