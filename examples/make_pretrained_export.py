@@ -83,6 +83,10 @@ history = model.fit(
 
 model.fit_latent_sampler(train, seed=args.seed)
 
+## Anomaly scores: the `score` endpoint standardises each term on the training digits
+
+model.fit_anomaly_scores(train)
+
 ## Export
 
 path = ak.export_saved_model(model, args.output, overwrite=args.overwrite)

@@ -236,3 +236,17 @@ def test_cli_export_tflite(tmp_path, capsys):
         "reconstruct"
     )
     np.testing.assert_allclose(runner(images=images)["reconstructions"], model.reconstruct(images), atol=1e-5)
+
+
+def test_the_shipped_export_scores_digits_above_noise():
+    """saved_models/ava5_digits answers `score`: real digits are less anomalous than uniform noise."""
+    from ava_keras.evaluation import digits_split
+
+    served = tf.saved_model.load(os.path.join(os.path.dirname(__file__), os.pardir, "saved_models", "ava5_digits"))
+    held_out = digits_split()[2][:32]
+    digits = tf.image.resize(held_out, (16, 16), method="bicubic", antialias=True).numpy().clip(0, 1)
+    noise = np.random.default_rng(0).random(digits.shape).astype("float32")
+    scores = {name: served.score(images) for name, images in (("digits", digits), ("noise", noise))}
+    assert set(scores["digits"]) == {"reconstruction", "kl", "realism", "latent_realism", "anomaly"}
+    assert np.isfinite(scores["digits"]["anomaly"].numpy()).all()
+    assert scores["digits"]["anomaly"].numpy().max() < scores["noise"]["anomaly"].numpy().min()
