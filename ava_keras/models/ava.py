@@ -924,6 +924,8 @@ class AVA(keras.Model):
     def _run_batched(self, function, inputs, batch_size):
         inputs = np.asarray(inputs, dtype="float32")
         outputs = [function(inputs[i : i + batch_size]) for i in range(0, max(len(inputs), 1), batch_size)]
+        if isinstance(outputs[0], dict):
+            return {k: np.concatenate([ops.convert_to_numpy(o[k]) for o in outputs]) for k in outputs[0]}
         if isinstance(outputs[0], (tuple, list)):
             return tuple(np.concatenate([ops.convert_to_numpy(o[k]) for o in outputs]) for k in range(len(outputs[0])))
         return np.concatenate([ops.convert_to_numpy(o) for o in outputs])
@@ -1028,11 +1030,7 @@ class AVA(keras.Model):
         Images are checked as `encode` checks them. See docs/anomaly.md.
         """
         images = self._images_array(images, "anomaly_scores")
-        scores = [
-            {k: ops.convert_to_numpy(v) for k, v in anomaly_terms(self, images[i : i + batch_size]).items()}
-            for i in range(0, len(images), batch_size)
-        ]
-        return {name: np.concatenate([batch[name] for batch in scores]) for name in scores[0]}
+        return self._run_batched(lambda x: anomaly_terms(self, x), images, batch_size)
 
     def fit_anomaly_scores(self, images, batch_size=256, terms=None, max_images=10_000):
         """Fits `model.anomaly_scorer` to the training `images`; returns the terms it combines.
