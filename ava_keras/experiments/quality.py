@@ -32,7 +32,7 @@ import math
 import os
 import time
 
-from ..constants import GENERATOR_LOSSES, LIKELIHOODS
+from ..constants import GENERATOR_LOSSES, LIKELIHOODS, PRECISIONS
 from ._common import BLOCKS, PRESETS, add_budget_arguments, machine, make_out_dir, positive_float, sample_sd
 from ._runner import eta_minutes, shuffled_batches, train_steps, write_csv
 
@@ -111,6 +111,10 @@ def add_arguments(parser):
             help=f"AVA models with `{name}=True` (a discriminator stabiliser; default off).",
         )
     parser.add_argument(
+        "--precision", choices=PRECISIONS, default="float32",
+        help="dtype policy of the AVA models (default float32); the keras.io VAE row stays float32.",
+    )
+    parser.add_argument(
         "--paper-settings", action="store_true",
         help="Train the AVA models with the paper's exact settings (ava_keras.PAPER_SETTINGS) instead of the defaults.",
     )
@@ -149,6 +153,7 @@ def resolve(args):
         "steps": args.steps or (QUICK_STEPS if args.quick else DEFAULT_STEPS),
         "batch_size": args.batch_size,
         "paper_settings": args.paper_settings,
+        "precision": args.precision,
         "model_options": options,
         "learning_rates": {
             block: getattr(args, f"{block}_lr") for block in BLOCKS if getattr(args, f"{block}_lr") is not None
@@ -252,7 +257,7 @@ def reference_scores(scorer, train):
     }
 
 
-def build_model(name, seed, image_shape, paper_settings=False, model_options=None):
+def build_model(name, seed, image_shape, paper_settings=False, model_options=None, precision="float32"):
     """A fresh model for `name` (a preset or `BASELINE`), built after `keras.utils.set_random_seed(seed)`."""
     import keras
 
@@ -272,12 +277,12 @@ def build_model(name, seed, image_shape, paper_settings=False, model_options=Non
     if not (switches["decoder_discriminator"] or switches["decoder_leaning"]):
         # Like r1_weight and the other stabilisers of d, a no-op for a preset without d.
         options.pop("feature_reconstruction_weight", None)
-    return AVA.from_preset(name, image_shape=image_shape, seed=seed, **NETWORK, **options)
+    return AVA.from_preset(name, image_shape=image_shape, seed=seed, dtype=precision, **NETWORK, **options)
 
 
 def run_benchmark(
-    dataset, presets, seeds, steps, batch_size, baseline=True, paper_settings=False, model_options=None,
-    learning_rates=None, classifier_cache=None, progress=None,
+    dataset, presets, seeds, steps, batch_size, baseline=True, paper_settings=False, precision="float32",
+    model_options=None, learning_rates=None, classifier_cache=None, progress=None,
 ):
     """Trains and scores every (model, seed).
 
@@ -303,7 +308,7 @@ def run_benchmark(
     rows, optimizers, start, total = [], {}, time.time(), len(models) * len(seeds)
     for name in models:
         for seed in seeds:
-            model = build_model(name, seed, train.shape[1:], paper_settings, model_options)
+            model = build_model(name, seed, train.shape[1:], paper_settings, model_options, precision)
             if name != BASELINE:
                 model.compile()
                 for block, rate in learning_rates.items():
@@ -362,11 +367,12 @@ def _train_and_score(model, name, seed, steps, batch_size, train, scorer, say):
     n = len(scorer.held_out)
     scores, samples = {key: "" for key, _, _ in METRICS}, None
     if diverged_at is None:
-        reconstructions = model.reconstruct(scorer.held_out)
-        prior_samples = model.sample(n, seed=seed)
+        # float32 for the scorer whatever the model's dtype policy.
+        reconstructions = np.asarray(model.reconstruct(scorer.held_out), dtype="float32")
+        prior_samples = np.asarray(model.sample(n, seed=seed), dtype="float32")
         if name != BASELINE:
             model.fit_latent_sampler(train, seed=seed)
-            samples = model.sample(n, seed=seed)
+            samples = np.asarray(model.sample(n, seed=seed), dtype="float32")
         else:
             samples = prior_samples
         if all(np.all(np.isfinite(a)) for a in (reconstructions, prior_samples, samples)):
@@ -427,7 +433,9 @@ def format_table(summary, references, config):
         f"Data: {config.get('data', '?')}. FID/KID/precision/recall: {config.get('samples_per_model', '?')} "
         f"samples vs the held-out images in the features of the {features} (not comparable with Inception FID); "
         "AVA samples from the fitted latent mixture, `FID prior` from N(0, I); the keras.io VAE samples N(0, I). "
-        f"Budget: {config.get('steps')} steps of batch {config.get('batch_size')}; mean ± SD over seeds.",
+        f"Budget: {config.get('steps')} steps of batch {config.get('batch_size')}; mean ± SD over seeds."
+        + (f" AVA models trained under the `{config['precision']}` dtype policy."
+           if config.get("precision", "float32") != "float32" else ""),
         "",
         header,
         "|---" * (len(METRICS) + 2) + "|",
