@@ -106,7 +106,8 @@ def test_tiny_run_writes_finite_outputs_and_its_table_rebuilds_from_them(tmp_pat
     assert config["model_options"] == {"generator_loss": "minimax", "adversarial_weight": 0.5}
     assert config["optimizers"]["decoder"]["learning_rate"] == pytest.approx(5e-4)
     assert config["optimizers"]["encoder"]["learning_rate"] == pytest.approx(1e-3)  # AVA.compile's default
-    assert config["samples_per_model"] == 397 and config["classifier"]["held_out_accuracy"] > 0.95
+    # By default as many samples as training images, so the real-images row scores all of them.
+    assert config["samples_per_model"] == 1400 and config["classifier"]["held_out_accuracy"] > 0.95
     reference = summary["references"]["training_images"]
     assert reference["fid"] < summary["summary"]["ava1"]["fid"]["mean"]
     table = (tmp_path / "tiny_table.md").read_text()
@@ -117,9 +118,11 @@ def test_tiny_run_writes_finite_outputs_and_its_table_rebuilds_from_them(tmp_pat
 
 def test_tiny_photos_run_scores_in_random_features(tmp_path):
     args = _parse(["--dataset", "photos", "--steps", "2", "--seeds", "1", "--presets", "vae", "--no-baseline",
-                   "--label", "photos", "--out", str(tmp_path)])
+                   "--samples", "100", "--precision", "mixed_bfloat16", "--label", "photos", "--out", str(tmp_path)])
     assert quality.run(args) == 0
     rows = _check_rows(tmp_path / "photos_runs.csv", [("vae", "0", "ok", "2")])
     assert rows[0]["confidence"] == ""  # no classifier for photographs
     config = json.loads((tmp_path / "photos_summary.json").read_text())["config"]
     assert config["image_shape"] == [32, 32, 3] and config["features"] == "RandomFeatures(seed=0)"
+    assert config["samples_per_model"] == 100 and config["precision"] == "mixed_bfloat16"
+    assert "trained under the `mixed_bfloat16` dtype policy" in (tmp_path / "photos_table.md").read_text()

@@ -6,7 +6,7 @@ and batches. Then scores each on held-out images it never saw:
 
 - `digits`: scikit-learn's digits at 28x28x1 (ava_keras.evaluation.digits_split:
   1,400 training, 397 held-out). Sample quality: classifier FID and KID of
-  397 samples, k-NN precision/recall (k=3), all in the features of
+  the samples, k-NN precision/recall (k=3), all in the features of
   ava_keras's own digit classifier (trained once and cached; NOT comparable
   with Inception FID), and the classifier's mean confidence on the samples.
 - `photos`: 32x32 RGB crops of scikit-image's photographs shrunk 4x, so
@@ -14,6 +14,12 @@ and batches. Then scores each on held-out images it never saw:
   (ava_keras.datasets.photo_crops: 2,000 training crops, seed 0; 500 held-out
   crops, seed 1). Sample quality: Fréchet distance, KID and precision/recall
   in the features of a fixed random CNN (ava_keras.evaluation.RandomFeatures).
+
+Each model is scored on `--samples` samples, by default as many as there are
+training images (1,400 digits, 2,000 crops): the "real training images"
+reference row scores all of them, the floor a perfect generator would reach
+at that sample size. Fewer samples make FID noisier (with 397 samples, the
+FID of random real training digits has an SD of 1.7; see docs/quality.md).
 
 Every model also gets reconstruction MSE, PSNR and SSIM on the held-out
 images. An AVA model's samples are scored twice: drawn from the prior
@@ -33,7 +39,9 @@ import os
 import time
 
 from ..constants import GENERATOR_LOSSES, LIKELIHOODS, PRECISIONS
-from ._common import BLOCKS, PRESETS, add_budget_arguments, machine, make_out_dir, positive_float, sample_sd
+from ._common import (
+    BLOCKS, PRESETS, add_budget_arguments, machine, make_out_dir, positive_float, positive_int, sample_sd,
+)
 from ._runner import eta_minutes, shuffled_batches, train_steps, write_csv
 
 BASELINE = "keras_io_vae"
@@ -111,6 +119,11 @@ def add_arguments(parser):
             help=f"AVA models with `{name}=True` (a discriminator stabiliser; default off).",
         )
     parser.add_argument(
+        "--samples", type=positive_int, default=None,
+        help="Samples scored per model (default: as many as there are training images, 1,400 digits or 2,000 "
+             "crops, so the real-training-images reference row scores all of them at the same sample size).",
+    )
+    parser.add_argument(
         "--precision", choices=PRECISIONS, default="float32",
         help="dtype policy of the AVA models (default float32); the keras.io VAE row stays float32.",
     )
@@ -152,6 +165,7 @@ def resolve(args):
         "seeds": list(range(args.seeds or (1 if args.quick else DEFAULT_SEEDS))),
         "steps": args.steps or (QUICK_STEPS if args.quick else DEFAULT_STEPS),
         "batch_size": args.batch_size,
+        "samples": args.samples,
         "paper_settings": args.paper_settings,
         "precision": args.precision,
         "model_options": options,
@@ -239,21 +253,22 @@ class Scorer:
         return scores
 
 
-def reference_scores(scorer, train):
+def reference_scores(scorer, train, samples):
     """Scores without a generative model, for scale.
 
-    `training_images`: as many training images as held-out ones, as the
-    "samples" (the floor a perfect generator could reach at this sample
-    size); no reconstruction scores. `mean_image`: the mean training image as
-    every sample and every reconstruction (what a collapsed model gives).
+    `training_images`: the first `samples` training images (all of them if
+    there are fewer) as the "samples": the floor a perfect generator could
+    reach at this sample size; no reconstruction scores. `mean_image`: the
+    mean training image as every sample and every reconstruction (what a
+    collapsed model gives).
     """
     import numpy as np
 
-    n = len(scorer.held_out)
-    mean = np.repeat(train.mean(axis=0, keepdims=True), n, axis=0)
+    mean = train.mean(axis=0)
     return {
-        "training_images": scorer(train[:n], None),
-        "mean_image": scorer(mean, mean),
+        "training_images": scorer(train[:samples], None),
+        "mean_image": scorer(np.broadcast_to(mean, (samples,) + mean.shape),
+                             np.broadcast_to(mean, scorer.held_out.shape)),
     }
 
 
@@ -281,8 +296,8 @@ def build_model(name, seed, image_shape, paper_settings=False, model_options=Non
 
 
 def run_benchmark(
-    dataset, presets, seeds, steps, batch_size, baseline=True, paper_settings=False, precision="float32",
-    model_options=None, learning_rates=None, classifier_cache=None, progress=None,
+    dataset, presets, seeds, steps, batch_size, samples=None, baseline=True, paper_settings=False,
+    precision="float32", model_options=None, learning_rates=None, classifier_cache=None, progress=None,
 ):
     """Trains and scores every (model, seed).
 
@@ -302,7 +317,8 @@ def run_benchmark(
     train, held_out = load_data(dataset)
     say = progress or (lambda *a, **k: None)
     scorer = Scorer(dataset, held_out, classifier_cache, say)
-    references = reference_scores(scorer, train)
+    samples = samples or len(train)
+    references = reference_scores(scorer, train, samples)
     models = ((BASELINE,) if baseline else ()) + tuple(presets)
     grids = {"held-out images": held_out[:GRID_IMAGES]}
     rows, optimizers, start, total = [], {}, time.time(), len(models) * len(seeds)
@@ -316,10 +332,10 @@ def run_benchmark(
                         getattr(model, f"{block}_optimizer").learning_rate = rate
                 optimizers.update({b: _describe_optimizer(getattr(model, f"{b}_optimizer")) for b in BLOCKS
                                    if getattr(model, f"{b}_optimizer") is not None})
-            row, samples = _train_and_score(model, name, seed, steps, batch_size, train, scorer, say)
+            row, generated = _train_and_score(model, name, seed, steps, batch_size, samples, train, scorer, say)
             rows.append(row)
-            if seed == seeds[0] and samples is not None:
-                grids[name] = samples[:GRID_IMAGES]
+            if seed == seeds[0] and generated is not None:
+                grids[name] = generated[:GRID_IMAGES]
             say(
                 f"[{len(rows)}/{total}] {name} seed={seed}: "
                 + (
@@ -345,7 +361,7 @@ def run_benchmark(
         "features": "digit classifier" if dataset == "digits" else "RandomFeatures(seed=0)",
         "network": {k: list(v) if isinstance(v, tuple) else v for k, v in NETWORK.items()},
         "optimizers": optimizers,
-        "samples_per_model": len(held_out),
+        "samples_per_model": samples,
     }
     if scorer.classifier is not None:
         config["classifier"] = {"path": scorer.classifier.path,
@@ -358,13 +374,12 @@ def _describe_optimizer(optimizer):
     return {"class": type(optimizer).__name__, **{k: config[k] for k in ("learning_rate", "beta_1") if k in config}}
 
 
-def _train_and_score(model, name, seed, steps, batch_size, train, scorer, say):
-    """Trains `model` for `steps` batches and scores it; returns `(row, samples or None)`."""
+def _train_and_score(model, name, seed, steps, batch_size, n, train, scorer, say):
+    """Trains `model` for `steps` batches and scores `n` samples; returns `(row, samples or None)`."""
     import numpy as np
 
     batches = shuffled_batches(train, batch_size, seed)
     losses, diverged_at, seconds = train_steps(model, batches, steps, say, label=f"{name} seed={seed}")
-    n = len(scorer.held_out)
     scores, samples = {key: "" for key, _, _ in METRICS}, None
     if diverged_at is None:
         # float32 for the scorer whatever the model's dtype policy.
