@@ -6,7 +6,8 @@ and batches. Then scores each on held-out images it never saw:
 
 - `digits`: scikit-learn's digits at 28x28x1 (ava_keras.evaluation.digits_split:
   1,400 training, 397 held-out). Sample quality: classifier FID and KID of
-  the samples, k-NN precision/recall (k=3), all in the features of
+  the samples, k-NN precision/recall (k=3, of as many samples as held-out
+  images), all in the features of
   ava_keras's own digit classifier (trained once and cached; NOT comparable
   with Inception FID), and the classifier's mean confidence on the samples.
 - `photos`: 32x32 RGB crops of scikit-image's photographs shrunk 4x, so
@@ -236,7 +237,8 @@ class Scorer:
         from ava_keras import evaluation
 
         features = self.features(samples)
-        precision, recall = evaluation.precision_recall(self.real_features, features, k=3)
+        # k-NN recall depends on the number of samples: as many as the held-out images, as in Kynkäänniemi et al.
+        precision, recall = evaluation.precision_recall(self.real_features, features[: len(self.real_features)], k=3)
         scores = {
             "fid": evaluation.frechet_distance(self.real_features, features),
             "kid": evaluation.kernel_distance(self.real_features, features),
@@ -444,9 +446,14 @@ def format_table(summary, references, config):
     """Markdown: one row per model (mean ± SD over seeds) and the two reference rows."""
     features = config.get("features", "digit classifier")
     header = "| model | " + " | ".join(h for _, h, _ in METRICS) + " | ok runs |"
+    sizes = (
+        f"FID/KID: {config['samples_per_model']} samples, precision/recall: the first as many as held-out images,"
+        if "samples" in config  # runs before `--samples` scored as many samples as held-out images
+        else f"FID/KID/precision/recall: {config.get('samples_per_model', '?')} samples"
+    )
     lines = [
-        f"Data: {config.get('data', '?')}. FID/KID/precision/recall: {config.get('samples_per_model', '?')} "
-        f"samples vs the held-out images in the features of the {features} (not comparable with Inception FID); "
+        f"Data: {config.get('data', '?')}. {sizes} "
+        f"vs the held-out images in the features of the {features} (not comparable with Inception FID); "
         "AVA samples from the fitted latent mixture, `FID prior` from N(0, I); the keras.io VAE samples N(0, I). "
         f"Budget: {config.get('steps')} steps of batch {config.get('batch_size')}; mean ± SD over seeds."
         + (f" AVA models trained under the `{config['precision']}` dtype policy."
