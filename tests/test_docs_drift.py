@@ -83,3 +83,16 @@ def test_precision_run_regenerates_and_the_doc_quotes_its_step_times(tmp_path, c
         float32, bfloat16 = step_ms[(preset, "float32")], step_ms[(preset, "mixed_bfloat16")]
         row = f"| {name} | {float32:,.0f} | {bfloat16:,.0f} | {float32 / bfloat16:.2f} |"
         assert row in doc, f"docs/performance.md does not quote {row} from {precision}/train_throughput.jsonl"
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_precision_quality_tables_regenerate_and_the_doc_quotes_them(precision):
+    """The mixed-precision quality check: `ava-keras experiment quality --precision ...` runs quoted in the doc."""
+    from ava_keras.experiments import quality
+
+    stem = f"{PERFORMANCE}/precision/digits_precision_{precision}"
+    command = f"ava-keras experiment quality (table rebuilt from {stem}_runs.csv)"
+    table = quality.table_from_files(ROOT / f"{stem}_runs.csv", ROOT / f"{stem}_summary.json")
+    assert_matches_committed(table, f"{stem}_table.md", command)
+    assert_doc_quotes("\n".join(line for line in table.splitlines() if line.startswith("| AVA5 |")),
+                      "docs/performance.md", f"{stem}_table.md", command)

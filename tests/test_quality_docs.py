@@ -50,3 +50,16 @@ def test_readme_quotes_the_committed_main_command_run():
     missing = {name: text for name, text in quoted.items() if text not in readme}
     assert not missing, f"README.md does not quote the committed main-command run: {missing}"
     assert all(count > 0 for count in check["predicted_digit_counts_mixture_samples"])
+
+
+def test_doc_quotes_the_committed_real_data_floor():
+    """docs/quality.md's spread of the real-images FID comes from benchmarks/real_data_floor.py's committed run."""
+    with open(os.path.join(RESULTS, "real_data_floor.json"), encoding="utf-8") as file:
+        floor = json.load(file)
+    with open(os.path.join(ROOT, "docs", "quality.md"), encoding="utf-8") as file:
+        doc = " ".join(file.read().split())
+    for dataset in ("digits", "photos"):
+        spread = floor[dataset]["fid_random_n"]
+        assert len(spread["draws"]) > 1
+        quoted = f"{spread['mean']:.2f} ± {spread['sd']:.2f}"
+        assert quoted in doc, f"docs/quality.md does not quote the {dataset} floor {quoted}"
