@@ -1,7 +1,6 @@
 """The anomaly experiment: argument parsing, summary arithmetic, the data settings and a quick run."""
 
 import argparse
-import ast
 import csv
 import json
 import math
@@ -12,6 +11,7 @@ import pytest
 from ava_keras import cli
 from ava_keras.experiments import anomaly
 from ava_keras.layers.anomaly_scorer import ANOMALY_TERMS
+from tests._imports import top_level_import_roots
 
 
 def _parse(argv):
@@ -38,11 +38,7 @@ def test_cli_reports_a_bad_option_in_one_line(capsys):
 
 
 def test_module_imports_no_tensorflow_at_top_level():
-    tree = ast.parse(open(anomaly.__file__, encoding="utf-8").read())
-    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    names = [a.name for n in top if isinstance(n, ast.Import) for a in n.names]
-    names += [n.module for n in top if isinstance(n, ast.ImportFrom)]
-    assert not [n for n in names if n.split(".")[0] in ("tensorflow", "keras", "numpy")]
+    assert not [root for root in top_level_import_roots(anomaly) if root in ("tensorflow", "keras", "numpy")]
 
 
 def test_settings_split_the_digits_as_documented():

@@ -1,7 +1,6 @@
 """The paper's experiment: argument parsing, table arithmetic, and a --quick run."""
 
 import argparse
-import ast
 import csv
 import json
 import math
@@ -11,6 +10,7 @@ import sys
 import pytest
 
 from ava_keras.experiments import paper
+from tests._imports import top_level_import_roots
 
 
 def _parse(argv):
@@ -33,11 +33,7 @@ def test_arguments_defaults_and_errors():
 
 
 def test_module_imports_no_tensorflow_at_top_level():
-    tree = ast.parse(open(paper.__file__, encoding="utf-8").read())
-    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    names = [a.name for n in top if isinstance(n, ast.Import) for a in n.names]
-    names += [n.module for n in top if isinstance(n, ast.ImportFrom)]
-    assert not [n for n in names if n.split(".")[0] in ("tensorflow", "keras", "ava_keras", "numpy")]
+    assert not [root for root in top_level_import_roots(paper) if root in ("tensorflow", "keras", "ava_keras", "numpy")]
 
 
 def _row(model, gamma, seed, rmse):

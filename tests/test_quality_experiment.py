@@ -1,7 +1,6 @@
 """The quality experiment: argument parsing, summary arithmetic, and a tiny-budget run."""
 
 import argparse
-import ast
 import csv
 import json
 import math
@@ -11,6 +10,7 @@ import pytest
 from ava_keras import cli
 from ava_keras.experiments import quality
 from tests._quality import shared_classifier
+from tests._imports import top_level_import_roots
 
 
 def _parse(argv):
@@ -43,11 +43,7 @@ def test_cli_reports_a_bad_option_in_one_line(capsys):
 
 
 def test_module_imports_no_tensorflow_at_top_level():
-    tree = ast.parse(open(quality.__file__, encoding="utf-8").read())
-    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    names = [a.name for n in top if isinstance(n, ast.Import) for a in n.names]
-    names += [n.module for n in top if isinstance(n, ast.ImportFrom)]
-    assert not [n for n in names if n.split(".")[0] in ("tensorflow", "keras", "numpy")]
+    assert not [root for root in top_level_import_roots(quality) if root in ("tensorflow", "keras", "numpy")]
 
 
 def _row(model, seed, fid, seconds, status="ok"):
