@@ -13,6 +13,7 @@ VERSION = re.search(
 DATASET_EXTRAS = ["scikit-learn>=1.3", "scikit-image>=0.22"]
 PLOT_EXTRAS = ["matplotlib>=3.7"]
 TENSORBOARD_EXTRAS = ["tensorboard>=2.16"]
+DOCS_EXTRAS = ["pdoc>=14"]
 
 setup(
     name="ava_keras",
@@ -33,10 +34,12 @@ setup(
         "plots": PLOT_EXTRAS,
         "tensorboard": TENSORBOARD_EXTRAS,
         "all": DATASET_EXTRAS + PLOT_EXTRAS + TENSORBOARD_EXTRAS,
-        "test": DATASET_EXTRAS + PLOT_EXTRAS + TENSORBOARD_EXTRAS + ["pytest>=7", "pytest-xdist>=3"],
+        "docs": DOCS_EXTRAS,
+        "test": DATASET_EXTRAS + PLOT_EXTRAS + TENSORBOARD_EXTRAS + DOCS_EXTRAS + ["pytest>=7", "pytest-xdist>=3"],
     },
     entry_points={"console_scripts": ["ava-keras=ava_keras.cli:main"]},
     license="Apache-2.0",
+    license_files=["LICENSE"],
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

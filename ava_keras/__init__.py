@@ -29,7 +29,6 @@ _PUBLIC = {
     "AVA": "ava_keras.models.ava",
     "PAPER_SETTINGS": "ava_keras.models.presets",
     "PRESETS": "ava_keras.models.presets",
-    "benchmarks": "ava_keras.benchmarks",
     "callbacks": "ava_keras.callbacks",
     "data": "ava_keras.data",
     "datasets": "ava_keras.datasets",

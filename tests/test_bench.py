@@ -10,7 +10,8 @@ import pytest
 import tensorflow as tf
 
 from ava_keras import cli
-from ava_keras.benchmarks import HostStallMonitor, step_flops
+from ava_keras._host_stalls import HostStallMonitor
+from ava_keras.benchmarks._flops import step_flops
 from tests._tiny import IMAGE_SHAPE, tiny_model
 
 

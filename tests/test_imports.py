@@ -65,13 +65,6 @@ def test_moved_names_still_work_with_a_deprecation_warning():
 
     with pytest.warns(DeprecationWarning, match="ava_keras.callbacks.history_file.plot_history"):
         assert cli.plot_history is plot_history
-    from ava_keras.benchmarks import report, train_throughput
-
-    with pytest.warns(DeprecationWarning, match="ava_keras.benchmarks.report.summarize"):
-        assert train_throughput.summarize is report.summarize
-    # The project's targets left the library; the old name says where they went.
-    with pytest.raises(AttributeError, match="benchmarks/targets.json"):
-        train_throughput.TARGETS
     import importlib
 
     images, image_folder = (importlib.import_module(f"ava_keras.data.{m}") for m in ("images", "image_folder"))

@@ -1,28 +1,11 @@
-"""Measuring tools: step FLOPs from the traced graph, host-pause correction, input-pipeline speed.
+"""The benchmarks behind `ava-keras bench` and `ava-keras bench data-scale`.
 
-`ava-keras bench` (train_throughput.py: jobs; measure.py: measurements;
-report.py: tables and checks against a targets file) is built on them. The tools are
-loaded on first use (PEP 562), so `ava-keras bench --help` imports no TensorFlow.
+`train_throughput` runs the jobs of `ava-keras bench`, `measure` measures
+them (step time less the host's pauses, FLOPs, memory) and `report` writes
+the tables and checks them against a targets file; `data_scale` is
+`ava-keras bench data-scale`. Run them through the command line; they have
+no Python API. The modules import TensorFlow only when they measure, so
+`ava-keras bench --help` answers at once.
 """
 
-import importlib as _importlib
-
-_PUBLIC = {
-    "HostStallMonitor": "ava_keras.benchmarks.host_stalls",
-    "StepTimer": "ava_keras.benchmarks.step_timer",
-    "images_per_second": "ava_keras.data.throughput",
-    "step_flops": "ava_keras.benchmarks.flops",
-}
-
-
-def __getattr__(name):
-    if name in _PUBLIC:
-        return getattr(_importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_PUBLIC))
-
-
-__all__ = sorted(_PUBLIC)
+__all__ = []

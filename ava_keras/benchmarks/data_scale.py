@@ -112,7 +112,7 @@ def _baseline_mib():
 def measure(directory, side, mode, batch_size):
     """One measurement: up-front time, first-epoch images per second, peak memory."""
     import ava_keras as ak
-    from ava_keras.benchmarks.host_stalls import HostStallMonitor
+    from ava_keras._host_stalls import HostStallMonitor
     from ava_keras.data.image_folder import FULL_CHECK_FILES
 
     baseline = _baseline_mib()

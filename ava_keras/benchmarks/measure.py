@@ -40,7 +40,7 @@ def matmul_flops_per_second(size=MATMUL_SIZE, trials=9, dtype="float32"):
     """
     import tensorflow as tf
 
-    from ava_keras.benchmarks.host_stalls import HostStallMonitor
+    from ava_keras._host_stalls import HostStallMonitor
 
     a = tf.cast(tf.random.stateless_normal((size, size), seed=(1, 2)), dtype)
     matmul = tf.function(lambda x: tf.matmul(x, x))
@@ -85,9 +85,9 @@ def measure_training(preset, image_shape, batch_size, warmup, steps, trials, jit
     import tensorflow as tf
 
     import ava_keras as ak
-    from ava_keras.benchmarks.flops import step_flops
-    from ava_keras.benchmarks.host_stalls import HostStallMonitor
-    from ava_keras.benchmarks.step_timer import StepTimer
+    from ava_keras._host_stalls import HostStallMonitor
+    from ava_keras.benchmarks._flops import step_flops
+    from ava_keras.benchmarks._step_timer import StepTimer
 
     import_memory = _peak_memory_mib()
     images = np.random.default_rng(0).random((batch_size * 4,) + tuple(image_shape)).astype("float32")
@@ -145,7 +145,7 @@ def measure_checks(preset, image_shape, batch_size, warmup, steps, trials):
     import tensorflow as tf
 
     import ava_keras as ak
-    from ava_keras.benchmarks.host_stalls import HostStallMonitor
+    from ava_keras._host_stalls import HostStallMonitor
 
     images = np.random.default_rng(0).random((batch_size * 4,) + tuple(image_shape)).astype("float32")
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True).repeat()
@@ -217,7 +217,7 @@ def profile_op_types(preset, image_shape, batch_size, steps=5, top=12, precision
     from tensorflow.python.profiler.internal import _pywrap_profiler_plugin as profiler_plugin
 
     import ava_keras as ak
-    from ava_keras.benchmarks.host_stalls import HostStallMonitor
+    from ava_keras._host_stalls import HostStallMonitor
 
     images = np.random.default_rng(0).random((batch_size * 4,) + tuple(image_shape)).astype("float32")
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True).repeat()

@@ -36,7 +36,6 @@ import os
 import subprocess
 import sys
 import time
-import warnings
 
 from ava_keras.benchmarks import measure, report
 from ava_keras.constants import PRECISIONS
@@ -164,24 +163,6 @@ def run(args):
         print(f"[bench {i}/{len(jobs)}] {report.describe(job)}: {outcome} ({time.time() - job_start:.0f} s)", flush=True)
     report.write_report(results, timed_out, args, time.time() - start)
     return 0
-
-
-# Names that moved to ava_keras.benchmarks.measure and .report, kept for one release (PEP 562).
-_MOVED = {"MATMUL_SIZE": measure, "matmul_flops_per_second": measure, "measure_training": measure,
-          "measure_checks": measure, "measure_traces": measure, "profile_op_types": measure,
-          "measure_pipeline": measure, "summarize": report, "format_report": report}
-
-
-def __getattr__(name):
-    if name == "TARGETS":
-        raise AttributeError("The project's benchmark targets moved out of the library, to benchmarks/targets.json "
-                             "of the ava_keras repository; pass a targets file with `ava-keras bench --targets`.")
-    if name in _MOVED:
-        module = _MOVED[name]
-        warnings.warn(f"ava_keras.benchmarks.train_throughput.{name} moved to {module.__name__}.{name}; the old "
-                      "name will be removed in the next release", DeprecationWarning, stacklevel=2)
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":

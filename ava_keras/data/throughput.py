@@ -19,7 +19,7 @@ def images_per_second(dataset, batches=None, warmup_batches=1, exclude_host_paus
         warmup_batches: Batches read before the clock starts (pipeline start-up,
             first-epoch caching).
         exclude_host_pauses: Do not count the time the host paused this
-            virtual machine (see `ava_keras.benchmarks.HostStallMonitor`), as
+            virtual machine (watched by a helper process), as
             `ava-keras bench` does for its step times.
 
     Returns:
@@ -37,7 +37,7 @@ def images_per_second(dataset, batches=None, warmup_batches=1, exclude_host_paus
     with contextlib.ExitStack() as stack:
         monitor = None
         if exclude_host_pauses:
-            from ava_keras.benchmarks.host_stalls import HostStallMonitor
+            from ava_keras._host_stalls import HostStallMonitor
 
             monitor = stack.enter_context(HostStallMonitor())
         start = time.perf_counter()
