@@ -13,6 +13,7 @@ VERSION = re.search(
 DATASET_EXTRAS = ["scikit-learn>=1.3", "scikit-image>=0.22"]
 PLOT_EXTRAS = ["matplotlib>=3.7"]
 TENSORBOARD_EXTRAS = ["tensorboard>=2.16"]
+LITERT_EXTRAS = ["ai-edge-litert>=1.2"]  # LiteRT's interpreter for the exported .tflite files
 
 setup(
     name="ava_keras",
@@ -32,8 +33,9 @@ setup(
         "datasets": DATASET_EXTRAS,
         "plots": PLOT_EXTRAS,
         "tensorboard": TENSORBOARD_EXTRAS,
-        "all": DATASET_EXTRAS + PLOT_EXTRAS + TENSORBOARD_EXTRAS,
-        "test": DATASET_EXTRAS + PLOT_EXTRAS + TENSORBOARD_EXTRAS + ["pytest>=7", "pytest-xdist>=3"],
+        "litert": LITERT_EXTRAS,
+        "all": DATASET_EXTRAS + PLOT_EXTRAS + TENSORBOARD_EXTRAS + LITERT_EXTRAS,
+        "test": DATASET_EXTRAS + PLOT_EXTRAS + TENSORBOARD_EXTRAS + LITERT_EXTRAS + ["pytest>=7", "pytest-xdist>=3"],
     },
     entry_points={"console_scripts": ["ava-keras=ava_keras.cli:main"]},
     license="Apache-2.0",

@@ -74,11 +74,17 @@ def folder_of(command):
     return words[2]
 
 
+PHOTOS = 42  # the 14 bundled photographs, as they are and mirrored both ways: more than one default batch (32)
+
+
 def make_photo_folder(cwd, folder):
-    """Writes the 14 bundled photographs (64x64) into `cwd/folder`, a user's folder of images."""
+    """Writes `PHOTOS` images (64x64) into `cwd/folder`, a user's folder of photographs."""
+    import numpy as np
+
     from ava_keras.datasets import load_photos, write_image_folder
 
-    write_image_folder(load_photos(image_size=64), Path(cwd) / folder)
+    photos = load_photos(image_size=64)
+    write_image_folder(np.concatenate([photos, photos[:, :, ::-1], photos[:, ::-1]]), Path(cwd) / folder)
 
 
 def model_dir(cwd, command):
@@ -113,12 +119,12 @@ def check_own_folder_recipe(tmp_path):
     words = {which: shlex.split(the_command(which), comments=True) for which in ON_THE_TRAINED_MODEL}
     assert (tmp_path / words["sample"][words["sample"].index("--out") + 1]).stat().st_size > 1000
     recon = tmp_path / words["reconstruct"][words["reconstruct"].index("--out") + 1]
-    assert len(list(recon.iterdir())) >= 14
+    assert len(list(recon.iterdir())) >= PHOTOS
     assert any((tmp_path / words["export"][3]).rglob("saved_model.pb"))
     assert "ava3" in outputs["info"]
     with open(tmp_path / words["score"][words["score"].index("--out") + 1], newline="") as file:
         rows = list(csv.DictReader(file))
-    assert len(rows) == 14 and "anomaly" in rows[0]
+    assert len(rows) == PHOTOS and "anomaly" in rows[0]
     assert (tmp_path / words["score"][words["score"].index("--grid") + 1]).stat().st_size > 1000
 
 
