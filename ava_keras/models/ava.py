@@ -434,6 +434,8 @@ class AVA(keras.Model):
             setattr(self, f"{block}_optimizer", optimizer)
 
     def get_compile_config(self):
+        if not self.compiled:  # nothing to restore: loading leaves the model uncompiled
+            return None
         config = {"jit_compile": bool(self.jit_compile), "auto_scale_loss": getattr(self, "_auto_scale_loss", True)}
         for block in _BLOCKS:
             optimizer = getattr(self, f"{block}_optimizer", None)
