@@ -14,6 +14,7 @@ DATASET_EXTRAS = ["scikit-learn>=1.3", "scikit-image>=0.22"]
 PLOT_EXTRAS = ["matplotlib>=3.7"]
 TENSORBOARD_EXTRAS = ["tensorboard>=2.16"]
 DOCS_EXTRAS = ["pdoc>=14"]
+LITERT_EXTRAS = ["ai-edge-litert>=1.2"]  # LiteRT's interpreter for the exported .tflite files
 
 setup(
     name="ava_keras",
@@ -33,9 +34,11 @@ setup(
         "datasets": DATASET_EXTRAS,
         "plots": PLOT_EXTRAS,
         "tensorboard": TENSORBOARD_EXTRAS,
-        "all": DATASET_EXTRAS + PLOT_EXTRAS + TENSORBOARD_EXTRAS,
+        "litert": LITERT_EXTRAS,
         "docs": DOCS_EXTRAS,
-        "test": DATASET_EXTRAS + PLOT_EXTRAS + TENSORBOARD_EXTRAS + DOCS_EXTRAS + ["pytest>=7", "pytest-xdist>=3"],
+        "all": DATASET_EXTRAS + PLOT_EXTRAS + TENSORBOARD_EXTRAS + LITERT_EXTRAS,
+        "test": DATASET_EXTRAS + PLOT_EXTRAS + TENSORBOARD_EXTRAS + LITERT_EXTRAS + DOCS_EXTRAS
+        + ["pytest>=7", "pytest-xdist>=3"],
     },
     entry_points={"console_scripts": ["ava-keras=ava_keras.cli:main"]},
     license="Apache-2.0",

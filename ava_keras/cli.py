@@ -19,7 +19,9 @@ import importlib.util
 import json
 import math
 import os
+import re
 import sys
+import tempfile
 import warnings
 import zipfile
 
@@ -346,8 +348,43 @@ def _check(args):
 # === Commands (TensorFlow is imported from here on) ===
 
 
+# What TensorFlow's libraries print while they load, before absl's logging starts (so whatever
+# TF_CPP_MIN_LOG_LEVEL says): "I0000 00:00:1796268901.409254 3786 port.cc:153] oneDNN ..." and the like.
+_TENSORFLOW_LOAD_LINE = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"
+    r"|[IWE]0000 \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\] "
+)
+
+
+def _import_tensorflow_quietly():
+    """Imports TensorFlow with its C++ log lines off, unless the user set `TF_CPP_MIN_LOG_LEVEL`.
+
+    Level 3 keeps TensorFlow's C++ logging (e.g. "failed call to cuInit" on a
+    machine without a GPU, or grappler's remapper declining a fusion;
+    docs/design_choices.md, choice 17) off the console. The lines printed while its libraries load
+    ignore that level, so they are dropped from stderr during the import;
+    anything else printed then is passed on.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    sys.stderr.flush()
+    saved_stderr = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved_stderr, 2)
+            os.close(saved_stderr)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if not _TENSORFLOW_LOAD_LINE.match(line)))
+            sys.stderr.flush()
+
+
 def _load_tensorflow():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _import_tensorflow_quietly()
     import ava_keras
 
     ava_keras.load_all()

@@ -1,4 +1,4 @@
-"""The errors ava_keras raises for bad input and missing optional dependencies.
+"""The errors ava_keras raises for bad input, missing optional dependencies and diverged training.
 
 Imports no TensorFlow. The command line reports these (and missing or
 unwritable files) in one line with exit status 2; any other exception is a
@@ -25,6 +25,23 @@ class InputError(ValueError):
 
 class MissingDependencyError(ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
+
+
+class TrainingDivergedError(FloatingPointError):
+    """A training step's loss terms or gradients became non-finite; the model kept its last finite weights.
+
+    A `FloatingPointError`, so code catching that keeps working.
+
+    Attributes:
+        step: the 1-based step (optimizer iteration) that diverged.
+        term: what became non-finite, e.g. `"kl term"` or
+            `"squared norm of the discriminator's gradients"`.
+        value: its value (`inf` or `nan`).
+    """
+
+    def __init__(self, message, step, term, value):
+        super().__init__(message)
+        self.step, self.term, self.value = step, term, value
 
 
 def import_optional(module, needed_by):

@@ -2,7 +2,8 @@
 
 The files hold the endpoints of `export_saved_model` (see there), built from
 TFLite's builtin ops only: no Flex (Select TF ops) delegate is needed, so
-they run in the plain TFLite runtime, e.g. on phones.
+they run in the plain TFLite runtime, LiteRT (`pip install 'ava_keras[litert]'`
+for its Python interpreter, `ai_edge_litert`), e.g. on phones.
 """
 
 import math
@@ -53,7 +54,8 @@ def export_tflite(model, path=None, overwrite=False):
     `decode`, `reconstruct`, `generate`, and `discriminate`,
     `discriminate_latent` when the model has those networks), with the same
     inputs and outputs; `<endpoint>.tflite` holds one signature of that name.
-    Only TFLite builtin ops are used (no Flex delegate). `generate(n, seed)`
+    Only TFLite builtin ops are used (no Flex delegate), so LiteRT's
+    interpreter (`ai_edge_litert.interpreter.Interpreter`) runs them. `generate(n, seed)`
     draws its noise with `builtin_noise`: the same non-negative seed gives the
     same images on every run, but not those of `model.sample(n, seed)`, whose
     random ops are not TFLite ops; `seed=-1` draws fresh noise.
@@ -68,8 +70,9 @@ def export_tflite(model, path=None, overwrite=False):
 
     Example:
 
+    >>> from ai_edge_litert.interpreter import Interpreter  # pip install 'ava_keras[litert]'
     >>> files = ava_keras.export_tflite(model, "ava5_tflite")
-    >>> generate = tf.lite.Interpreter(files["generate"]).get_signature_runner("generate")
+    >>> generate = Interpreter(files["generate"]).get_signature_runner("generate")
     >>> images = generate(n=np.int32(16), seed=np.int32(0))["images"]
     """
     check_model(model)

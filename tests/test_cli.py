@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,7 +43,8 @@ def trained(folder, tmp_path_factory):
         pytest.skip("the ava-keras console script is not installed (pip install -e .)")
     out = tmp_path_factory.mktemp("run") / "out"
     log_dir = out.parent / "logs"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
+    env = dict(os.environ, KERAS_BACKEND="tensorflow")
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the default: the command itself keeps TensorFlow's logging quiet
     result = subprocess.run(
         [ENTRY_POINT, "train", str(folder), "--epochs", "1", "--out", str(out), "--log-dir", str(log_dir),
          "--preset", "ava1", "--verbose", "2", *TRAIN_FLAGS],
@@ -74,6 +76,21 @@ def test_train_subprocess_writes_every_output_and_each_loads(trained):
     assert history["epochs_completed"] == 1 and not history["interrupted"]
     assert np.isfinite(history["history"]["loss"][0])
     assert any(name.startswith("events.out.tfevents") for _, _, files in os.walk(log_dir) for name in files)
+
+
+def test_train_prints_no_tensorflow_log_lines_by_default(trained):
+    _, _, result = trained
+    assert result.returncode == 0, result.stderr[-3000:]
+    # TensorFlow's C++ log lines: "E0000 00:00:1796268824.157135 2198 cuda_platform.cc:52] failed call to cuInit ..."
+    tensorflow_lines = [line for line in result.stderr.splitlines()
+                        if re.match(r"[IWEF]\d{4} |WARNING: All log messages before absl", line)]
+    assert not tensorflow_lines, tensorflow_lines
+
+
+def test_the_users_tf_cpp_min_log_level_is_kept(monkeypatch):
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+    cli._import_tensorflow_quietly()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
 
 
 def test_sample_reconstruct_export_info_on_the_trained_model(trained, folder, tmp_path, capsys):

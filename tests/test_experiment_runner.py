@@ -5,15 +5,17 @@ import math
 
 import keras
 import numpy as np
+import pytest
 
-from ava_keras.experiments import _runner
+from ava_keras.errors import TrainingDivergedError
+from ava_keras.experiments import _runner, paper
 from tests._tiny import tiny_images, tiny_model
 
 
 def _train(model, images, steps=3):
-    losses, diverged_at, _ = _runner.train_steps(model, itertools.repeat(images), steps)
-    assert diverged_at is None and len(losses) == steps
-    return losses, [v.numpy() for v in model.weights]
+    run = _runner.train_steps(model, itertools.repeat(images), steps)
+    assert run.status == "ok" and run.diverged_at is None and len(run.losses) == steps
+    return run.losses, [v.numpy() for v in model.weights]
 
 
 def test_restore_state_repeats_a_run_exactly_adam_slots_included():
@@ -45,11 +47,45 @@ def test_train_steps_stops_at_the_first_non_finite_value_and_reports_progress():
     model = tiny_model("vae", safety_checks=False)  # the loop itself must notice
     model.compile(encoder_optimizer=keras.optimizers.SGD(1e12), decoder_optimizer=keras.optimizers.SGD(1e12))
     lines = []
-    losses, diverged_at, seconds = _runner.train_steps(
+    run = _runner.train_steps(
         model, _runner.shuffled_batches(tiny_images(8), 4, seed=0), 50, lambda text, **_: lines.append(text), "vae")
-    assert diverged_at is not None and len(losses) == diverged_at < 50 and seconds >= 0
-    assert all(math.isfinite(v) for v in losses[:-1])  # it stopped at the first bad step
-    assert all(line.startswith("    vae step ") for line in lines) and len(lines) == (diverged_at - 1) // 10
+    assert run.status == "diverged" and len(run.losses) == run.diverged_at < 50 and run.seconds >= 0
+    assert run.term.endswith(" term") and run.term[: -len(" term")] in model.trackers
+    assert all(math.isfinite(v) for v in run.losses[:-1])  # it stopped at the first bad step
+    assert all(line.startswith("    vae step ") for line in lines) and len(lines) == (run.diverged_at - 1) // 10
+
+
+def test_train_steps_records_the_models_divergence_stop_as_data():
+    model = tiny_model("vae")  # safety checks on: the model raises TrainingDivergedError
+    model.compile(encoder_optimizer=keras.optimizers.SGD(1e12), decoder_optimizer=keras.optimizers.SGD(1e12))
+    run = _runner.train_steps(model, _runner.shuffled_batches(tiny_images(8), 4, seed=0), 50)
+    assert run.status == "diverged" and 1 <= run.diverged_at < 50
+    assert len(run.losses) == run.diverged_at - 1  # the diverging step returned no loss
+    assert all(math.isfinite(v) for v in run.losses) and run.term and not run.term.startswith("the ")
+    # Its step is the model's own (optimizer iterations + 1), and the model kept its last finite weights.
+    assert int(model.encoder_optimizer.iterations) == run.diverged_at - 1
+    assert all(np.all(np.isfinite(v.numpy())) for v in model.weights)
+    assert run.divergence_columns() == {"diverged_at_step": run.diverged_at, "diverged_term": run.term}
+    assert run.describe_divergence() == f"DIVERGED at step {run.diverged_at} ({run.term})"
+
+
+def test_fit_still_raises_the_divergence_stop():
+    model = tiny_model("vae")
+    model.compile(encoder_optimizer=keras.optimizers.SGD(1e12), decoder_optimizer=keras.optimizers.SGD(1e12))
+    with pytest.raises(TrainingDivergedError, match=r"Training diverged at step \d+: the ") as caught:
+        model.fit(tiny_images(8), batch_size=4, epochs=20, verbose=0)
+    assert isinstance(caught.value, FloatingPointError) and caught.value.step >= 1
+    assert caught.value.term in str(caught.value) and not math.isfinite(caught.value.value)
+
+
+def test_a_diverging_run_is_a_row_and_the_sweep_goes_on():
+    # γ = 1e6 diverges within 3 steps; the run after it (γ = 0.01) completes and is scored.
+    rows = paper.run_sweep("paper", (1e6, 0.01), seeds=[0], steps=3, models=("ava1",))
+    diverged, after = rows
+    assert diverged["status"] == "diverged" and diverged["rmse"] == ""
+    assert 1 <= diverged["diverged_at_step"] <= 3 and diverged["diverged_term"]
+    assert after["status"] == "ok" and 0.0 <= after["rmse"] <= 1.0
+    assert after["diverged_at_step"] == "" and after["diverged_term"] == ""
 
 
 def test_shuffled_batches_cover_every_image_once_per_pass():

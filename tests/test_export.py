@@ -161,7 +161,13 @@ def test_export_refuses_bad_targets(tmp_path):
     assert (tmp_path / "taken" / "file.txt").read_text() == "keep me"
 
 
-def test_every_endpoint_runs_in_tflite_and_matches_the_keras_model(tmp_path):
+def litert_interpreter(path):
+    """LiteRT's interpreter (the runtime for .tflite files) on the file `path`."""
+    module = pytest.importorskip("ai_edge_litert.interpreter", reason="LiteRT: pip install 'ava_keras[litert]'")
+    return module.Interpreter(model_path=str(path))
+
+
+def test_every_endpoint_runs_in_litert_and_matches_the_keras_model(tmp_path):
     model = tiny_model()
     model.fit_latent_sampler(tiny_images(40, seed=3))  # generate goes through the fitted mixture
     files = ak.export_tflite(model, tmp_path / "tflite")
@@ -180,13 +186,13 @@ def test_every_endpoint_runs_in_tflite_and_matches_the_keras_model(tmp_path):
     }
     inputs = {"images": images, "latents": latents}
     for name, want in expected.items():
-        runner = tf.lite.Interpreter(model_path=files[name]).get_signature_runner(name)
+        runner = litert_interpreter(files[name]).get_signature_runner(name)
         got = runner(**{key: inputs[key] for key in runner.get_input_details()})
         assert sorted(got) == sorted(want), name
         for key in want:
             np.testing.assert_allclose(got[key], want[key], atol=1e-5, rtol=0, err_msg=f"{name}/{key}")
 
-    generate = tf.lite.Interpreter(model_path=files["generate"]).get_signature_runner("generate")
+    generate = litert_interpreter(files["generate"]).get_signature_runner("generate")
     n, seed = np.int32(N_GENERATED), np.int32(SEED)
     got = generate(n=n, seed=seed)["images"]
     # The same draws in TensorFlow, through the fitted mixture and the decoder.
@@ -232,7 +238,7 @@ def test_cli_export_tflite(tmp_path, capsys):
     assert cli.main(["export", str(tmp_path / "model.keras"), str(tmp_path / "lite"), "--tflite"]) == 0
     assert "Exported 6 TFLite files" in capsys.readouterr().out  # serve, encode, decode, reconstruct, score, generate
     images = tiny_images(2)
-    runner = tf.lite.Interpreter(model_path=str(tmp_path / "lite" / "reconstruct.tflite")).get_signature_runner(
+    runner = litert_interpreter(tmp_path / "lite" / "reconstruct.tflite").get_signature_runner(
         "reconstruct"
     )
     np.testing.assert_allclose(runner(images=images)["reconstructions"], model.reconstruct(images), atol=1e-5)

@@ -1,14 +1,16 @@
-"""The run skeleton the experiments share: seeded model state, a training loop that stops at divergence,
-progress and the CSV of runs.
+"""The run skeleton the experiments share: seeded model state, a training loop that records a diverging run
+as data (so a sweep goes on), progress and the CSV of runs.
 
 Imports no TensorFlow at the top, so experiment modules answer `--help` at once.
 """
 
 import csv
+import dataclasses
 import math
 import time
 
 from ..constants import BLOCKS
+from ..errors import TrainingDivergedError
 
 
 def capture_state(model):
@@ -50,32 +52,72 @@ def shuffled_batches(images, batch_size, seed):
         yield batch
 
 
+@dataclasses.dataclass
+class TrainingRun:
+    """What `train_steps` ran: the loss of every finished step and, if a step diverged, which and where.
+
+    Attributes:
+        losses: the loss of every step that finished.
+        seconds: wall time of the steps after the first (which traces the step function).
+        diverged_at: the 1-based step that diverged, or None.
+        term: what became non-finite at that step (e.g. `"kl term"`), or `""`.
+    """
+
+    losses: list
+    seconds: float
+    diverged_at: int | None = None
+    term: str = ""
+
+    @property
+    def status(self):
+        return "ok" if self.diverged_at is None else "diverged"
+
+    def diverged(self, step, term):
+        """Marks the run diverged at `step` on `term`; returns the run."""
+        self.diverged_at, self.term = step, term
+        return self
+
+    def describe_divergence(self):
+        return f"DIVERGED at step {self.diverged_at} ({self.term})"
+
+    def divergence_columns(self):
+        """The `diverged_at_step` and `diverged_term` columns of a run's CSV row."""
+        return {"diverged_at_step": "" if self.diverged_at is None else self.diverged_at,
+                "diverged_term": self.term}
+
+
 def train_steps(model, batches, steps, progress=None, label=""):
     """Runs `model.train_on_batch` on `steps` batches from the iterator `batches`; stops at divergence.
 
-    A step diverges when any logged value is NaN or infinite. With `progress`
-    (e.g. `print`), the mean loss is reported five times during the run.
+    A step diverges when the model's divergence stop raises a
+    `TrainingDivergedError` (the model then keeps its weights from before
+    that step), or, with `safety_checks=False`, when a logged value is NaN or
+    infinite. Either way the run is returned as data, marked diverged, so a
+    sweep goes on with its next run. With `progress` (e.g. `print`), the
+    mean loss is reported five times during the run.
 
     Returns:
-        `(losses, diverged_at, seconds)`: the loss of every step run, the
-        1-based step that diverged (None if none did), and the wall time of
-        the steps after the first (which traces the step function).
+        A `TrainingRun`.
     """
-    losses, seconds = [], 0.0
+    run = TrainingRun(losses=[], seconds=0.0)
     report_every = max(1, steps // 5)
     for step in range(steps):
         batch = next(batches)
         step_start = time.time()
-        logs = model.train_on_batch(batch, return_dict=True)
+        try:
+            logs = model.train_on_batch(batch, return_dict=True)
+        except TrainingDivergedError as error:
+            return run.diverged(step + 1, error.term)
         values = {k: float(v) for k, v in logs.items()}
-        seconds += (time.time() - step_start) if step else 0.0
-        losses.append(values["loss"])
-        if not all(math.isfinite(v) for v in values.values()):
-            return losses, step + 1, seconds
+        run.seconds += (time.time() - step_start) if step else 0.0
+        run.losses.append(values["loss"])
+        non_finite = [k for k, v in values.items() if not math.isfinite(v)]
+        if non_finite:
+            return run.diverged(step + 1, f"{non_finite[0]} term")
         if progress is not None and (step + 1) % report_every == 0 and step + 1 < steps:
-            recent = losses[-report_every:]
+            recent = run.losses[-report_every:]
             progress(f"    {label} step {step + 1}/{steps}: loss {sum(recent) / len(recent):.2f}", flush=True)
-    return losses, None, seconds
+    return run
 
 
 def eta_minutes(start, done, total):

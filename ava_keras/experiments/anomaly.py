@@ -149,7 +149,8 @@ def evaluate_scores(model, train, normal, anomalous):
 def run_benchmark(settings, presets, seeds, steps, batch_size, progress=None):
     """Trains and scores every (setting, preset, seed); returns `{"rows": [...], "config": {...}}`.
 
-    A run whose training diverges is marked `"diverged"` with no AUROC.
+    A run whose training diverges is marked `"diverged"` with its step and
+    term and no AUROC; the runs after it go on.
     """
     from ava_keras.experiments.quality import NETWORK, build_model
 
@@ -164,17 +165,17 @@ def run_benchmark(settings, presets, seeds, steps, batch_size, progress=None):
                 model = build_model(name, seed, train.shape[1:])
                 model.compile()
                 batches = shuffled_batches(train, batch_size, seed)
-                _, diverged_at, seconds = train_steps(model, batches, steps, say, label=f"{name} seed={seed}")
+                run = train_steps(model, batches, steps, say, label=f"{name} seed={seed}")
                 row = {"setting": setting, "model": name, "seed": seed, "steps": steps, "batch_size": batch_size,
-                       "status": "ok" if diverged_at is None else "diverged", "train_seconds": round(seconds, 2)}
-                if diverged_at is None:
+                       "status": run.status, **run.divergence_columns(), "train_seconds": round(run.seconds, 2)}
+                if run.diverged_at is None:
                     row.update({f"auroc[{k}]": v for k, v in evaluate_scores(model, train, normal, anomalous).items()})
                 rows.append(row)
                 best = max((k for k in row if k.startswith("auroc[")), key=row.get, default=None)
                 say(f"[{len(rows)}/{total}] {setting} {name} seed={seed}: "
                     + (f"AUROC reconstruction {row['auroc[reconstruction]']:.3f}, best {best} {row[best]:.3f}"
-                       if diverged_at is None else f"DIVERGED at step {diverged_at}")
-                    + f" ({seconds:.0f} s training; ETA {eta_minutes(start, len(rows), total):.1f} min)",
+                       if run.diverged_at is None else run.describe_divergence())
+                    + f" ({run.seconds:.0f} s training; ETA {eta_minutes(start, len(rows), total):.1f} min)",
                     flush=True)
     config = {
         "data": "ava_keras.evaluation.digits_split() (28x28x1); one_class: train on digits "

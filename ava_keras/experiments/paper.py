@@ -137,12 +137,15 @@ def run_sweep(routing, learning_rates, seeds, steps, clipnorm=None, models=MODEL
     block and traced once; before each run its weights and noise state are
     reset to those of a fresh model built with `keras.utils.set_random_seed(seed)`
     and its optimizers restart (step 0, empty slots) at learning rate γ. A run stops early, marked
-    `"diverged"`, when any logged loss becomes NaN or infinite; its score is
-    then left empty and it is counted, never dropped.
+    `"diverged"`, at the first step whose loss terms or gradients are not
+    finite (the model's divergence stop; that step changes nothing, so
+    `final_loss` is the last finite loss); its score is then left empty, the
+    step and the term are recorded, and the sweep goes on.
 
     Returns:
         A list of dicts, one per run: `routing, model, learning_rate, seed,
-        steps, clipnorm, status, rmse, final_loss, diverged_at_step, seconds`.
+        steps, clipnorm, status, rmse, final_loss, diverged_at_step,
+        diverged_term, seconds`.
     """
     import keras
 
@@ -176,12 +179,13 @@ def run_sweep(routing, learning_rates, seeds, steps, clipnorm=None, models=MODEL
             for gamma in learning_rates:
                 run_start = time.time()
                 restore_state(model, initial, learning_rate=gamma)
-                losses, diverged_at, _ = train_steps(model, itertools.repeat(batch), steps)
-                loss = losses[-1] if losses else float("nan")
+                run = train_steps(model, itertools.repeat(batch), steps)
+                loss = run.losses[-1] if run.losses else float("nan")
                 rmse = float("nan")
-                if diverged_at is None:
+                if run.diverged_at is None:
                     _, rmse = best_generated_image(model, images, return_score=True)
-                status = "ok" if diverged_at is None and math.isfinite(rmse) else "diverged"
+                    if not math.isfinite(rmse):
+                        run.diverged(steps, "eq. 17 score")
                 rows.append(
                     {
                         "routing": routing,
@@ -190,16 +194,16 @@ def run_sweep(routing, learning_rates, seeds, steps, clipnorm=None, models=MODEL
                         "seed": seed,
                         "steps": steps,
                         "clipnorm": "" if clipnorm is None else clipnorm,
-                        "status": status,
-                        "rmse": rmse if status == "ok" else "",
+                        "status": run.status,
+                        "rmse": rmse if run.status == "ok" else "",
                         "final_loss": loss,
-                        "diverged_at_step": "" if diverged_at is None else diverged_at,
+                        **run.divergence_columns(),
                         "seconds": round(time.time() - run_start, 2),
                     }
                 )
                 if progress is not None:
                     eta = eta_minutes(start, len(rows), total)
-                    result = f"{rmse:.4f}" if status == "ok" else f"DIVERGED at step {diverged_at}"
+                    result = f"{rmse:.4f}" if run.status == "ok" else run.describe_divergence()
                     progress(
                         f"[{routing} {len(rows)}/{total}] {preset} γ={gamma:g} seed={seed}: "
                         f"{result} ({rows[-1]['seconds']:.1f} s, ETA {eta:.1f} min)",

@@ -309,7 +309,8 @@ def run_benchmark(
     for `steps` batches drawn by a permutation seeded by `seed`, so every
     model sees the same batches. `train_seconds` times the steps after the
     first (which traces the step). A run whose losses or outputs become
-    non-finite is marked `"diverged"`, its scores left empty, and counted.
+    non-finite is marked `"diverged"` with its step and term, its scores left
+    empty, and counted; the runs after it go on.
 
     Returns:
         A dict: `rows` (one dict per run), `references` (see
@@ -344,7 +345,7 @@ def run_benchmark(
                     f"FID {row['fid']:.2f} (prior {row['fid_prior']:.2f}), KID {row['kid']:.4f}, "
                     f"P/R {row['precision']:.2f}/{row['recall']:.2f}, MSE {row['mse']:.4f}, SSIM {row['ssim']:.3f}"
                     if row["status"] == "ok"
-                    else f"DIVERGED at step {row['diverged_at_step']}"
+                    else f"DIVERGED at step {row['diverged_at_step']} ({row['diverged_term']})"
                 )
                 + f" ({row['train_seconds']:.0f} s training; "
                 f"ETA {eta_minutes(start, len(rows), total):.1f} min)",
@@ -381,9 +382,9 @@ def _train_and_score(model, name, seed, steps, batch_size, n, train, scorer, say
     import numpy as np
 
     batches = shuffled_batches(train, batch_size, seed)
-    losses, diverged_at, seconds = train_steps(model, batches, steps, say, label=f"{name} seed={seed}")
+    run = train_steps(model, batches, steps, say, label=f"{name} seed={seed}")
     scores, samples = {key: "" for key, _, _ in METRICS}, None
-    if diverged_at is None:
+    if run.diverged_at is None:
         # float32 for the scorer whatever the model's dtype policy.
         reconstructions = np.asarray(model.reconstruct(scorer.held_out), dtype="float32")
         prior_samples = np.asarray(model.sample(n, seed=seed), dtype="float32")
@@ -397,14 +398,14 @@ def _train_and_score(model, name, seed, steps, batch_size, n, train, scorer, say
             # The keras.io VAE's samples are its prior samples: their FID is already scored.
             scores["fid_prior"] = scores["fid"] if samples is prior_samples else scorer.fid(prior_samples)
         else:
-            diverged_at, samples = steps, None
-    scores["train_seconds"] = round(seconds, 2)
+            run.diverged(steps, "samples or reconstructions")
+            samples = None
+    scores["train_seconds"] = round(run.seconds, 2)
     row = {"model": name, "seed": seed, "steps": steps, "batch_size": batch_size,
-           "status": "ok" if diverged_at is None else "diverged",
-           "diverged_at_step": "" if diverged_at is None else diverged_at}
-    if diverged_at is not None:
+           "status": run.status, **run.divergence_columns()}
+    if run.diverged_at is not None:
         scores.update({key: "" for key, _, _ in METRICS if key != "train_seconds"})
-    tail = losses[-max(1, steps // 10):]
+    tail = run.losses[-max(1, steps // 10):]
     row.update(scores, final_loss=float(np.mean(tail)) if tail else "")
     return row, samples
 

@@ -59,12 +59,9 @@ class GaussianMixture(keras.layers.Layer):
         k, d = self.num_components, self.dim
         self.logits = self.add_weight(name="logits", shape=(k,), initializer="zeros", trainable=False)
         self.means = self.add_weight(name="means", shape=(k, d), initializer="zeros", trainable=False)
-        self.scale_tril = self.add_weight(
-            name="scale_tril",
-            shape=(k, d, d),
-            initializer=lambda shape, dtype=None: ops.tile(ops.eye(d, dtype=dtype)[None], (k, 1, 1)),
-            trainable=False,
-        )
+        self.scale_tril = self.add_weight(name="scale_tril", shape=(k, d, d), initializer="zeros", trainable=False)
+        # Identity scales (N(0, I) per component), assigned, so that the weight's config holds no lambda.
+        self.scale_tril.assign(ops.tile(ops.eye(d, dtype=self.scale_tril.dtype)[None], (k, 1, 1)))
         self.fitted = self.add_weight(name="fitted", shape=(), initializer="zeros", trainable=False)
         self.built = True
 

@@ -21,7 +21,7 @@ from ava_keras.layers import (
 from ava_keras._validation import check_image_shape, check_positive_int
 from ava_keras.constants import BLOCKS as _BLOCKS
 from ava_keras.constants import ROUTINGS
-from ava_keras.errors import InputError
+from ava_keras.errors import InputError, TrainingDivergedError
 from ava_keras.models.anomaly_terms import anomaly_terms
 from ava_keras.models.presets import PRESETS, SWITCHES, get_switches
 
@@ -434,6 +434,8 @@ class AVA(keras.Model):
             setattr(self, f"{block}_optimizer", optimizer)
 
     def get_compile_config(self):
+        if not self.compiled:  # nothing to restore: loading leaves the model uncompiled
+            return None
         config = {"jit_compile": bool(self.jit_compile), "auto_scale_loss": getattr(self, "_auto_scale_loss", True)}
         for block in _BLOCKS:
             optimizer = getattr(self, f"{block}_optimizer", None)
@@ -845,10 +847,12 @@ class AVA(keras.Model):
         kind, step, term, value, low, high = self._fault.numpy().tolist()
         if kind == _BAD_IMAGES:
             return ValueError(_bad_images_message(value, low, high))
-        return FloatingPointError(
-            f"Training diverged at step {int(step)}: {self._fault_terms[int(term)]} became {value}. "
+        term = self._fault_terms[int(term)]
+        return TrainingDivergedError(
+            f"Training diverged at step {int(step)}: {term} became {value}. "
             "The model keeps its weights and optimizer states from before that step; lower the "
-            "learning rate or check the data."
+            "learning rate or check the data.",
+            step=int(step), term=term.removeprefix("the "), value=value,
         )
 
     def _raising_faults(self, function):

@@ -1,0 +1,183 @@
+"""Every `ava-keras` command README.md shows, run exactly as the README writes it.
+
+The commands are read from README.md's shell blocks and run in a shell, in an
+empty working folder, with no flag added: an edited command is what gets
+tested. The folder a command names (e.g. `path/to/photos`) is created there
+with the bundled photographs. A fast test checks that every command the README
+shows is one these tests know how to run.
+"""
+
+import csv
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+ENTRY_POINT = shutil.which("ava-keras")
+# A TensorFlow C++ log line, e.g. "E0000 00:00:1796268824.157135 2198 cuda_platform.cc:52] failed call to cuInit".
+TENSORFLOW_LOG_LINE = re.compile(r"[IWEF]\d{4} \d\d:\d\d:[\d.]+ +\d+ [\w.]+:\d+\] ")
+# The commands that use the model `train FOLDER` writes, in the README's order.
+ON_THE_TRAINED_MODEL = ("sample", "reconstruct", "export", "info", "score")
+
+
+def readme_commands():
+    """Every `ava-keras ...` command in README.md's shell blocks, as written (comments included)."""
+    commands = []
+    for language, block in re.findall(r"^```(\w*)\n(.*?)^```", README.read_text(), flags=re.M | re.S):
+        if language not in ("", "bash", "sh", "console"):
+            continue
+        for line in block.splitlines():
+            if "ava-keras " in line:
+                commands.append(line[line.index("ava-keras "):])
+    return commands
+
+
+def kind(command):
+    """What a command does, the key of `RECIPES`: e.g. `"experiment paper"` or `"train FOLDER"`."""
+    words = shlex.split(command, comments=True)[1:]
+    if words[0] == "experiment":
+        return " ".join(words[:2])
+    if words[0] == "train":
+        if "--dataset" in words:
+            return "train --dataset"
+        return "train FOLDER --strategy" if "--strategy" in words else "train FOLDER"
+    return words[0]
+
+
+def the_command(which):
+    """The one README command of kind `which`."""
+    found = [c for c in readme_commands() if kind(c) == which]
+    assert len(found) == 1, f"README.md should show one `{which}` command, found {found}"
+    return found[0]
+
+
+def run(command, cwd):
+    """Runs `command` in a shell in `cwd`; returns the CompletedProcess. TensorFlow's logging is left as is."""
+    if ENTRY_POINT is None:
+        pytest.skip("the ava-keras console script is not installed (pip install -e .)")
+    env = dict(os.environ)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the user's default: the command keeps TensorFlow quiet itself
+    result = subprocess.run(command, shell=True, cwd=cwd, capture_output=True, text=True, timeout=1800, env=env)
+    assert result.returncode == 0, f"{command} exited {result.returncode}:\n{result.stderr[-3000:]}"
+    assert not [line for line in result.stderr.splitlines() if TENSORFLOW_LOG_LINE.match(line)], result.stderr
+    return result
+
+
+def folder_of(command):
+    """The image folder a `train` command names (its positional argument)."""
+    words = shlex.split(command, comments=True)
+    return words[2]
+
+
+PHOTOS = 42  # the 14 bundled photographs, as they are and mirrored both ways: more than one default batch (32)
+
+
+def make_photo_folder(cwd, folder):
+    """Writes `PHOTOS` images (64x64) into `cwd/folder`, a user's folder of photographs."""
+    import numpy as np
+
+    from ava_keras.datasets import load_photos, write_image_folder
+
+    photos = load_photos(image_size=64)
+    write_image_folder(np.concatenate([photos, photos[:, :, ::-1], photos[:, ::-1]]), Path(cwd) / folder)
+
+
+def model_dir(cwd, command):
+    """The folder `ava-keras train` writes by default: saved_models/<folder name>-<preset>."""
+    words = shlex.split(command, comments=True)
+    preset = words[words.index("--preset") + 1] if "--preset" in words else "ava5"
+    return Path(cwd) / "saved_models" / f"{Path(folder_of(command)).name}-{preset}"
+
+
+# === Each kind of command, run as the README writes it ===
+
+
+def check_main_command(tmp_path):
+    run(the_command("train --dataset"), tmp_path)
+    out = tmp_path / "saved_models" / "digits-ava5"
+    for name in ("model.keras", "saved_model", "grids/final.png", "loss.png", "history.json"):
+        assert (out / name).exists(), name
+
+
+def check_own_folder_recipe(tmp_path):
+    """`train FOLDER`, then every command on its model, in the README's order."""
+    train = the_command("train FOLDER")
+    make_photo_folder(tmp_path, folder_of(train))
+    run(train, tmp_path)
+    model = model_dir(tmp_path, train)
+    assert (model / "model.keras").exists() and (model / "saved_model").is_dir()
+    outputs = {}
+    for which in ON_THE_TRAINED_MODEL:
+        command = the_command(which)
+        assert str(model.relative_to(tmp_path) / "model.keras") in command, (command, model)
+        outputs[which] = run(command, tmp_path).stdout
+    words = {which: shlex.split(the_command(which), comments=True) for which in ON_THE_TRAINED_MODEL}
+    assert (tmp_path / words["sample"][words["sample"].index("--out") + 1]).stat().st_size > 1000
+    recon = tmp_path / words["reconstruct"][words["reconstruct"].index("--out") + 1]
+    assert len(list(recon.iterdir())) >= PHOTOS
+    assert any((tmp_path / words["export"][3]).rglob("saved_model.pb"))
+    assert "ava3" in outputs["info"]
+    with open(tmp_path / words["score"][words["score"].index("--out") + 1], newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == PHOTOS and "anomaly" in rows[0]
+    assert (tmp_path / words["score"][words["score"].index("--grid") + 1]).stat().st_size > 1000
+
+
+def check_mirrored(tmp_path):
+    train = the_command("train FOLDER --strategy")
+    make_photo_folder(tmp_path, folder_of(train))
+    run(train, tmp_path)
+    assert (model_dir(tmp_path, train) / "model.keras").exists()
+
+
+def check_experiment(name, outputs):
+    def check(tmp_path):
+        run(the_command(f"experiment {name}"), tmp_path)
+        for output in outputs:
+            assert (tmp_path / f"{name}_results" / output).stat().st_size > 0, output
+
+    return check
+
+
+def check_paper(tmp_path):
+    check_experiment("paper", ("paper_tables.md", "paper_summary.json", "paper_figure5.png"))(tmp_path)
+    with open(tmp_path / "paper_results" / "paper_runs.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    # γ = 1 diverges within --quick's steps: recorded with its step and term, and the sweep went on.
+    diverged = [r for r in rows if r["status"] == "diverged"]
+    assert diverged and all(int(r["diverged_at_step"]) >= 1 and r["diverged_term"] for r in diverged)
+    assert [r for r in rows if r["status"] == "ok"]
+
+
+def check_bench(tmp_path):
+    run(the_command("bench"), tmp_path)
+    assert any((tmp_path / "benchmark_results").iterdir())
+
+
+RECIPES = {
+    "train --dataset": check_main_command,
+    "train FOLDER": check_own_folder_recipe,  # and every command on its model
+    "train FOLDER --strategy": check_mirrored,
+    "experiment paper": check_paper,
+    "experiment quality": check_experiment("quality", ("quality_summary.json",)),
+    "experiment anomaly": check_experiment("anomaly", ("anomaly_summary.json", "anomaly_table.md")),
+    "bench": check_bench,
+}
+COVERED = set(RECIPES) | set(ON_THE_TRAINED_MODEL)
+
+
+def test_every_readme_command_is_covered_here():
+    shown = {kind(command): command for command in readme_commands()}
+    assert not set(shown) - COVERED, f"README.md shows commands these tests do not run: {set(shown) - COVERED}"
+    assert not COVERED - set(shown), f"these tests cover commands README.md no longer shows: {COVERED - set(shown)}"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("which", list(RECIPES))
+def test_readme_command_runs_as_written(which, tmp_path):
+    RECIPES[which](tmp_path)
