@@ -69,7 +69,10 @@ def _text(value):
 
 
 def _shape_text(tensor):
-    return "(" + tf.strings.reduce_join(tf.strings.as_string(tf.shape(tensor)), separator=", ") + ")"
+    """`tensor`'s shape as text, as `str(tuple(shape))` gives it."""
+    shape = tf.shape(tensor)
+    comma = tf.where(tf.size(shape) == 1, ",", "")
+    return "(" + tf.strings.reduce_join(tf.strings.as_string(shape), separator=", ") + comma + ")"
 
 
 def _nonfinite_count(tensor):
@@ -84,7 +87,7 @@ def _has_shape(tensor, shape):
 
 
 def _not_empty(endpoint, tensor, refuse):
-    return refuse(tf.shape(tensor)[0] >= 1, lambda: empty_input_message(f"`{endpoint}`"), tensor)
+    return refuse(tf.size(tensor) > 0, lambda: empty_input_message(f"`{endpoint}`"), tensor)
 
 
 def checked_images(model, images, endpoint, refuse=raise_unless):
@@ -99,7 +102,8 @@ def checked_images(model, images, endpoint, refuse=raise_unless):
         high = tf.reduce_max(tf.where(finite, images, -float("inf")))
         return bad_images_message(_nonfinite_count(images), low, high, exported=True, text=_text, where=tf.where)
 
-    images = _not_empty(endpoint, refuse(_has_shape(images, model.image_shape), wrong_shape, images), refuse)
+    images = _not_empty(endpoint, images, refuse)
+    images = refuse(_has_shape(images, model.image_shape), wrong_shape, images)
     # NaN fails both comparisons and ±inf one of them: one pass checks finiteness and range.
     in_range = tf.reduce_all((images >= 0.0) & (images <= 1.0))
     return refuse(in_range, wrong_values, images)
@@ -114,7 +118,8 @@ def checked_latents(model, latents, endpoint, refuse=raise_unless):
     def nonfinite():
         return nonfinite_latents_message(_nonfinite_count(latents), text=_text)
 
-    latents = _not_empty(endpoint, refuse(_has_shape(latents, (model.latent_dim,)), wrong_shape, latents), refuse)
+    latents = _not_empty(endpoint, latents, refuse)
+    latents = refuse(_has_shape(latents, (model.latent_dim,)), wrong_shape, latents)
     # |z| ≤ the largest float32 is False for NaN and ±inf (TFLite has no IsFinite op).
     finite = tf.reduce_all(tf.abs(latents) <= tf.float32.max)
     return refuse(finite, nonfinite, latents)
