@@ -216,3 +216,18 @@ def test_tflite_refuses_bad_input_with_an_out_of_bounds_gather(tmp_path):
     for n in (0, -1, MAX_GENERATE + 1):
         with pytest.raises(RuntimeError, match="gather index out of bounds"):
             generate(n=np.int32(n), seed=np.int32(SEED))
+
+
+def test_cli_export_max_generate(tmp_path, capsys):
+    from ava_keras import cli
+
+    model = tiny_model("vae")
+    model.save(tmp_path / "model.keras")
+    command = ["export", str(tmp_path / "model.keras"), str(tmp_path / "export"), "--max-generate", "7"]
+    assert cli.main(command) == 0
+    with open(tmp_path / "export" / METADATA_FILE, encoding="utf-8") as file:
+        assert json.load(file)["max_generate"] == 7
+    capsys.readouterr()
+    assert cli.main(command[:3] + ["--overwrite", "--max-generate", "0"]) == 2
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last_line == "ava-keras: error: `max_generate` must be a positive integer. Received: max_generate=0"
