@@ -6,7 +6,8 @@ Builds an AVA5 of the shipped `saved_models/ava5_digits` architecture (16x16x1, 
 untrained weights, which do not change the latency), writes it twice in one run, once with the
 checks of `ava_keras.export_saved_model` and once with every check removed from the graph, loads
 both with `tf.saved_model.load` and times each endpoint at batch 1 and 256 (`generate` at n = 1
-and 256). Calls alternate between the two exports in rounds; the median per call is reported.
+and 256). Calls alternate between the two exports in rounds; the median time per call over the
+rounds is reported, with the first and third quartiles (the spread a shared machine adds).
 """
 
 import argparse
@@ -23,7 +24,7 @@ from _report import write_result  # noqa: E402
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 256])
-    parser.add_argument("--rounds", type=int, default=15, help="alternating rounds per endpoint and batch size")
+    parser.add_argument("--rounds", type=int, default=21, help="alternating rounds per endpoint and batch size")
     parser.add_argument("--calls", type=int, default=20, help="calls per round (timed together)")
     parser.add_argument("--out", help="write the JSON result here")
     args = parser.parse_args()
@@ -72,12 +73,15 @@ def main():
                         call(export)
                     times[name].append((time.perf_counter() - start) / args.calls * 1e3)
             medians = {name: statistics.median(values) for name, values in times.items()}
+            quartiles = {name: statistics.quantiles(values, n=4) for name, values in times.items()}
             row = {
                 "endpoint": endpoint,
                 "batch": batch,
                 "ms_with_checks": round(medians["with_checks"], 3),
                 "ms_without_checks": round(medians["without_checks"], 3),
                 "overhead_percent": round(100 * (medians["with_checks"] / medians["without_checks"] - 1), 1),
+                "ms_quartiles_with_checks": [round(q, 3) for q in quartiles["with_checks"][::2]],
+                "ms_quartiles_without_checks": [round(q, 3) for q in quartiles["without_checks"][::2]],
             }
             print(row, flush=True)
             results.append(row)
