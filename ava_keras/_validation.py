@@ -179,7 +179,12 @@ def bad_images_message(nonfinite, low, high, exported=False, text=_python_text, 
             "divide 0-255 pixels by 255 (uint8 arrays are divided for you) or map [-1, 1] data with (x + 1) / 2; "
             "or load image files with ak.data.image_folder, which scales them for you."
         )
-    return "AVA expects images with finite values in [0, 1], but a batch has " + problem + ". Replace NaN and inf values; " + fix
+    return (
+        "AVA expects images with finite values in [0, 1], but a batch has "
+        + problem
+        + ". Replace NaN and inf values; "
+        + fix
+    )
 
 
 def nonfinite_latents_message(nonfinite, text=_python_text):

@@ -34,7 +34,7 @@ GENERATE_MEMORY = 2**30  # bytes of decoder tensors one `generate` call may use,
 def decoder_bytes_per_image(model):
     """The bytes of every tensor the decoder computes for one image (its weights not counted)."""
     graph = (
-        tf.function(lambda latents: model.decoder(latents, training=False))
+        tf.function(lambda latents: model.decoder(latents, training=False), autograph=False)
         .get_concrete_function(tf.TensorSpec((1, model.latent_dim), tf.float32))
         .graph
     )

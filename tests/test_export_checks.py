@@ -41,13 +41,17 @@ def _bad_inputs():
     latents_nan, latents_inf = latents.copy(), latents.copy()
     latents_nan[0, 0], latents_inf[1, :] = np.nan, np.inf
     images_255 = (images * 255).astype("float32")
+    signed = images * 2 - 1
     uint8 = (images * 255).round().astype("uint8")
     uint8[0, 0, :2, 0] = 0, 255  # the full 0-255 range
     bad_images = {
         "pixels_0_255": (images_255, bad_images_message(0, images_255.min(), images_255.max(), exported=True)),
         "uint8": (uint8, bad_images_message(0, uint8.min(), uint8.max(), exported=True)),
-        "minus_1_to_1": (images * 2 - 1, bad_images_message(0, (images * 2 - 1).min(), (images * 2 - 1).max(), exported=True)),
-        "half_nan": (half_nan, bad_images_message(int(np.isnan(half_nan).sum()), finite.min(), finite.max(), exported=True)),
+        "minus_1_to_1": (signed, bad_images_message(0, signed.min(), signed.max(), exported=True)),
+        "half_nan": (
+            half_nan,
+            bad_images_message(int(np.isnan(half_nan).sum()), finite.min(), finite.max(), exported=True),
+        ),
         "inf": (np.full_like(images, np.inf), bad_images_message(images.size, np.inf, -np.inf, exported=True)),
     }
     bad_latents = {
@@ -231,3 +235,18 @@ def test_cli_export_max_generate(tmp_path, capsys):
     assert cli.main(command[:3] + ["--overwrite", "--max-generate", "0"]) == 2
     last_line = capsys.readouterr().err.strip().splitlines()[-1]
     assert last_line == "ava-keras: error: `max_generate` must be a positive integer. Received: max_generate=0"
+
+
+@pytest.mark.integration
+def test_the_cost_table_is_the_committed_benchmark_result():
+    root = os.path.dirname(os.path.dirname(__file__))
+    with open(os.path.join(root, "docs", "performance", "export_checks.json"), encoding="utf-8") as file:
+        result = json.load(file)
+    with open(os.path.join(root, "saved_models", "README.md"), encoding="utf-8") as file:
+        readme = file.read()
+    assert result["command"] in readme
+    for row in result["results"]:
+        cells = [row["ms_without_checks"], row["ms_with_checks"], row["ms_fastest_round_without_checks"],
+                 row["ms_fastest_round_with_checks"]]
+        line = f"| `{row['endpoint']}` | {row['batch']} | " + " | ".join(f"{value:.2f}" for value in cells) + " |"
+        assert line in readme, line

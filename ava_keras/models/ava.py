@@ -1106,4 +1106,3 @@ def _check_not_empty(x, what):
         empty = (len(shape) > 0 and shape[0] == 0) if shape is not None else isinstance(x, (list, tuple)) and not x
     if empty:
         raise InputError(empty_input_message(what))
-
