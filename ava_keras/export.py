@@ -150,6 +150,7 @@ def _endpoint_functions(model, noise=None, max_generate=None, refuse=raise_unles
     images_spec = tf.TensorSpec((None, height, width, channels), tf.float32, name="images")
     latents_spec = tf.TensorSpec((None, model.latent_dim), tf.float32, name="latents")
 
+    # Each checked function is named after its endpoint, which names its graph and signature in errors.
     def check_images(endpoint, function):
         def checked(images):
             return function(checked_images(model, images, endpoint, refuse))
