@@ -19,9 +19,15 @@ def check_positive_int(name, value, allow_zero=False):
     """Returns `value` (an int or numpy integer, not a bool) as an int ≥ 1 (≥ 0 with `allow_zero`)."""
     lowest = 0 if allow_zero else 1
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
-        kind = "a non-negative" if allow_zero else "a positive"
-        raise InputError(f"`{name}` must be {kind} integer. Received: {name}={value!r}")
+        raise InputError(positive_int_message(name, repr(value), allow_zero))
     return int(value)
+
+
+def positive_int_message(name, received, allow_zero=False, maximum=None):
+    """The message for `name` (given as the text `received`) not being an integer ≥ 1 (≥ 0), ≤ `maximum`."""
+    kind = "a non-negative" if allow_zero else "a positive"
+    bound = "" if maximum is None else f" no larger than {maximum}"
+    return f"`{name}` must be {kind} integer{bound}. Received: {name}=" + received
 
 
 def check_filters(name, filters, allow_empty=False):
@@ -136,6 +142,77 @@ def unreadable_image(path, error):
     """The InputError for an image file Pillow failed to read with `error`, naming the file."""
     reason = " ".join(str(error).replace(repr(path), "").replace(path, "").split())
     return InputError(f"{path}: cannot read image ({reason or type(error).__name__})")
+
+
+# === Model inputs (the model's methods and the SavedModel export) ===
+#
+# The messages take their numbers as text and their choices through `where`,
+# so the export builds the same words from tensors in the graph
+# (`text=tf.strings.as_string`, `where=tf.where`).
+
+
+def _python_where(condition, yes, no):
+    return yes if condition else no
+
+
+def _python_text(value):
+    return str(int(value)) if isinstance(value, (int, np.integer)) else f"{value:g}"
+
+
+def bad_images_message(nonfinite, low, high, exported=False, text=_python_text, where=_python_where):
+    """What is wrong with a batch of images outside [0, 1], and how to fix it.
+
+    Args:
+        nonfinite: The number of NaN and inf values.
+        low, high: The lowest and highest finite value (inf and -inf if none is finite).
+        exported: Advice for the SavedModel export, which takes float32
+            images only, instead of the model's methods.
+        text, where: Turn a number into text and choose between two texts.
+    """
+    values = "values from " + text(low) + " to " + text(high)
+    finite_values = where(low <= high, " and finite " + values, "")
+    problem = where(nonfinite > 0, text(nonfinite) + " non-finite value(s) (NaN or inf)" + finite_values, values)
+    if exported:
+        fix = "divide 0-255 pixels by 255 or map [-1, 1] data with (x + 1) / 2 (the export takes float32 images)."
+    else:
+        fix = (
+            "divide 0-255 pixels by 255 (uint8 arrays are divided for you) or map [-1, 1] data with (x + 1) / 2; "
+            "or load image files with ak.data.image_folder, which scales them for you."
+        )
+    return (
+        "AVA expects images with finite values in [0, 1], but a batch has "
+        + problem
+        + ". Replace NaN and inf values; "
+        + fix
+    )
+
+
+def nonfinite_latents_message(nonfinite, text=_python_text):
+    """The message for latent vectors with `nonfinite` NaN or inf values."""
+    return (
+        "AVA expects latent vectors with finite values, but a batch has "
+        + text(nonfinite)
+        + " non-finite value(s) (NaN or inf). Replace NaN and inf values."
+    )
+
+
+def image_shape_message(image_shape, received):
+    """The message for images of shape `received` (text) where `(batch,) + image_shape` was expected."""
+    return (
+        f"Expected images of shape (batch, {', '.join(map(str, image_shape))}) (the image_shape of the model), got "
+        + received
+        + ". Resize the data or build the model with a matching image_shape."
+    )
+
+
+def latent_shape_message(latent_dim, received):
+    """The message for latent vectors of shape `received` (text) where `(n, latent_dim)` was expected."""
+    return f"Expected latent vectors of shape (n, {latent_dim}), got " + received + "."
+
+
+def empty_input_message(what):
+    """The message for `what` (e.g. "`encode`") getting no images."""
+    return f"{what} got no images (the input is empty). Pass at least one image."
 
 
 # === Arrays (the metrics) ===

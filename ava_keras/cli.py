@@ -225,6 +225,9 @@ def build_parser():
     export.add_argument("model", metavar="MODEL", help="a .keras file written by 'ava-keras train'")
     export.add_argument("outdir", metavar="OUTDIR", help="output folder")
     export.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTDIR")
+    export.add_argument("--max-generate", type=int, metavar="N",
+                        help="the largest n the generate endpoint accepts (default: as many images as the "
+                        "decoder's tensors for them fit in 1 GiB; see ava_keras.export_saved_model)")
     export.add_argument("--tflite", action="store_true",
                         help="write TensorFlow Lite files instead: OUTDIR/<endpoint>.tflite, one per endpoint, "
                         "builtin ops only (see ava_keras.export_tflite)")
@@ -588,10 +591,14 @@ def _score(args):
 def _export(args):
     ak = _load_tensorflow()
     if args.tflite:
-        files = ak.export_tflite(_load_model(args.model), args.outdir, overwrite=args.overwrite)
+        files = ak.export_tflite(
+            _load_model(args.model), args.outdir, overwrite=args.overwrite, max_generate=args.max_generate
+        )
         print(f"Exported {len(files)} TFLite files to {args.outdir}: {', '.join(map(os.path.basename, files.values()))}")
         return 0
-    path = ak.export_saved_model(_load_model(args.model), args.outdir, overwrite=args.overwrite)
+    path = ak.export_saved_model(
+        _load_model(args.model), args.outdir, overwrite=args.overwrite, max_generate=args.max_generate
+    )
     print(f"Exported SavedModel to {path}")
     return 0
 

@@ -11,6 +11,15 @@ import os
 import keras
 import tensorflow as tf
 
+from ava_keras._validation import (
+    bad_images_message,
+    check_positive_int,
+    empty_input_message,
+    image_shape_message,
+    latent_shape_message,
+    nonfinite_latents_message,
+    positive_int_message,
+)
 from ava_keras.errors import InputError
 from ava_keras.models.anomaly_terms import anomaly_terms
 from ava_keras.models.ava import AVA
@@ -19,18 +28,142 @@ from ava_keras.version import __version__
 DEFAULT_EXPORT_DIR = "saved_models"
 METADATA_FILE = os.path.join("assets.extra", "ava_keras.json")
 RANDOM_SEED = -1  # `generate(n, seed=RANDOM_SEED)` draws fresh noise.
+GENERATE_MEMORY = 2**30  # bytes of decoder tensors one `generate` call may use, by default
 
 
-def _endpoint_functions(model, noise=None):
+def decoder_bytes_per_image(model):
+    """The bytes of every tensor the decoder computes for one image (its weights not counted)."""
+    graph = (
+        tf.function(lambda latents: model.decoder(latents, training=False), autograph=False)
+        .get_concrete_function(tf.TensorSpec((1, model.latent_dim), tf.float32))
+        .graph
+    )
+    skipped = ("Placeholder", "ReadVariableOp", "Const", "Identity", "NoOp")
+    return sum(
+        tensor.shape.num_elements() * tensor.dtype.size
+        for op in graph.get_operations()
+        if op.type not in skipped
+        for tensor in op.outputs
+        if tensor.dtype.is_floating and tensor.shape.is_fully_defined()
+    )
+
+
+def default_max_generate(model):
+    """The largest `n` for which `generate(n)`'s decoder tensors fit in `GENERATE_MEMORY` (1 GiB)."""
+    return max(1, GENERATE_MEMORY // decoder_bytes_per_image(model))
+
+
+def raise_unless(valid, message, value):
+    """`value`, run after an Assert that raises an InvalidArgumentError with `message()` unless `valid`.
+
+    `message` is called only in the branch taken when `valid` is False.
+    """
+    message = tf.cond(valid, lambda: tf.constant(""), message)
+    with tf.control_dependencies([tf.debugging.Assert(valid, [message])]):
+        return tf.identity(value)
+
+
+def _text(value):
+    """A number tensor as text, as `f"{value:g}"` (floats) or `str(value)` (integers) gives it."""
+    return tf.strings.as_string(value, shortest=value.dtype.is_floating)
+
+
+def _shape_text(tensor):
+    """`tensor`'s shape as text, as `str(tuple(shape))` gives it."""
+    shape = tf.shape(tensor)
+    comma = tf.where(tf.size(shape) == 1, ",", "")
+    return "(" + tf.strings.reduce_join(tf.strings.as_string(shape), separator=", ") + comma + ")"
+
+
+def _nonfinite_count(tensor):
+    return tf.size(tensor) - tf.math.count_nonzero(tf.math.is_finite(tensor), dtype=tf.int32)
+
+
+def _has_shape(tensor, shape):
+    """True if `tensor`'s shape is `(batch,) + shape`, as a boolean tensor (for a tensor of any rank)."""
+    actual = tf.shape(tensor)
+    padded = tf.concat([actual, tf.zeros([len(shape) + 1], tf.int32)], 0)[: len(shape) + 1]
+    return (tf.size(actual) == len(shape) + 1) & tf.reduce_all(padded[1:] == shape)
+
+
+def _not_empty(endpoint, tensor, refuse):
+    return refuse(tf.size(tensor) > 0, lambda: empty_input_message(f"`{endpoint}`"), tensor)
+
+
+def checked_images(model, images, endpoint, refuse=raise_unless):
+    """`images` once they have shape `(batch ≥ 1,) + model.image_shape` and finite values in [0, 1]."""
+
+    def wrong_shape():
+        return image_shape_message(model.image_shape, _shape_text(images))
+
+    def wrong_values():
+        finite = tf.math.is_finite(images)
+        low = tf.reduce_min(tf.where(finite, images, float("inf")))
+        high = tf.reduce_max(tf.where(finite, images, -float("inf")))
+        return bad_images_message(_nonfinite_count(images), low, high, exported=True, text=_text, where=tf.where)
+
+    images = _not_empty(endpoint, images, refuse)
+    images = refuse(_has_shape(images, model.image_shape), wrong_shape, images)
+    # NaN fails both comparisons and ±inf one of them: one pass checks finiteness and range.
+    in_range = tf.reduce_all((images >= 0.0) & (images <= 1.0))
+    return refuse(in_range, wrong_values, images)
+
+
+def checked_latents(model, latents, endpoint, refuse=raise_unless):
+    """`latents` once they have shape `(n ≥ 1, model.latent_dim)` and finite values."""
+
+    def wrong_shape():
+        return latent_shape_message(model.latent_dim, _shape_text(latents))
+
+    def nonfinite():
+        return nonfinite_latents_message(_nonfinite_count(latents), text=_text)
+
+    latents = _not_empty(endpoint, latents, refuse)
+    latents = refuse(_has_shape(latents, (model.latent_dim,)), wrong_shape, latents)
+    # |z| ≤ the largest float32 is False for NaN and ±inf (TFLite has no IsFinite op).
+    finite = tf.reduce_all(tf.abs(latents) <= tf.float32.max)
+    return refuse(finite, nonfinite, latents)
+
+
+def checked_count(n, max_generate, refuse=raise_unless):
+    """`n` once 1 ≤ n ≤ `max_generate`."""
+
+    def out_of_range():
+        return positive_int_message("n", _text(n), maximum=max_generate)
+
+    return refuse((n >= 1) & (n <= max_generate), out_of_range, n)
+
+
+def _endpoint_functions(model, noise=None, max_generate=None, refuse=raise_unless):
     """Returns `{name: (function, input_signature)}` for `model`'s endpoints.
 
     `noise(n, seed)` gives the `(uniform, normal)` draws `generate` feeds to
     `model.latent_sampler`; by default the sampler's own (`model.sample`'s).
+    Every endpoint checks its input first (`checked_images`,
+    `checked_latents`, `checked_count` with `max_generate`, by default
+    `default_max_generate(model)`); `refuse(valid, message, value)` stops a
+    call with invalid input.
     """
     noise = noise or model.latent_sampler.noise
+    max_generate = max_generate or default_max_generate(model)
     height, width, channels = model.image_shape
     images_spec = tf.TensorSpec((None, height, width, channels), tf.float32, name="images")
     latents_spec = tf.TensorSpec((None, model.latent_dim), tf.float32, name="latents")
+
+    # Each checked function is named after its endpoint, which names its graph and signature in errors.
+    def check_images(endpoint, function):
+        def checked(images):
+            return function(checked_images(model, images, endpoint, refuse))
+
+        checked.__name__ = endpoint
+        return checked
+
+    def check_latents(endpoint, function):
+        def checked(latents):
+            return function(checked_latents(model, latents, endpoint, refuse))
+
+        checked.__name__ = endpoint
+        return checked
 
     def reconstruct(images):
         mean, _ = model.encoder(images, training=False)
@@ -47,6 +180,7 @@ def _endpoint_functions(model, noise=None):
         # Same draws as `model.sample(n, seed)`: the latent sampler's stateless noise
         # (unless `noise` replaces it). A fresh seed comes from a float
         # RandomUniform, a TFLite op (RandomUniformInt is not).
+        n = checked_count(n, max_generate, refuse)
         seed = tf.where(seed < 0, tf.cast(tf.random.uniform(()) * 2.0**30, tf.int32), seed)
         latents = model.latent_sampler(noise(n, seed))
         return {"images": model.decoder(latents, training=False)}
@@ -61,20 +195,20 @@ def _endpoint_functions(model, noise=None):
         return {"probability": tf.sigmoid(model.latent_discriminator(latents, training=False))}
 
     endpoints = {
-        "serve": (reconstruct, [images_spec]),
-        "encode": (encode, [images_spec]),
-        "decode": (decode, [latents_spec]),
-        "reconstruct": (reconstruct, [images_spec]),
-        "score": (score, [images_spec]),
+        "serve": (check_images("serve", reconstruct), [images_spec]),
+        "encode": (check_images("encode", encode), [images_spec]),
+        "decode": (check_latents("decode", decode), [latents_spec]),
+        "reconstruct": (check_images("reconstruct", reconstruct), [images_spec]),
+        "score": (check_images("score", score), [images_spec]),
         "generate": (
             generate,
             [tf.TensorSpec((), tf.int32, name="n"), tf.TensorSpec((), tf.int32, name="seed")],
         ),
     }
     if model.discriminator is not None:
-        endpoints["discriminate"] = (discriminate, [images_spec])
+        endpoints["discriminate"] = (check_images("discriminate", discriminate), [images_spec])
     if model.latent_discriminator is not None:
-        endpoints["discriminate_latent"] = (discriminate_latent, [latents_spec])
+        endpoints["discriminate_latent"] = (check_latents("discriminate_latent", discriminate_latent), [latents_spec])
     return endpoints
 
 
@@ -93,7 +227,7 @@ def write_endpoints(model, endpoints, path):
     archive.write_out(path, verbose=False)
 
 
-def export_saved_model(model, path=None, overwrite=False):
+def export_saved_model(model, path=None, overwrite=False, max_generate=None):
     """Writes `model` as a TensorFlow SavedModel with one endpoint per use.
 
     Endpoints (each also a signature; `serving_default` is `serve`), with
@@ -117,13 +251,27 @@ def export_saved_model(model, path=None, overwrite=False):
     `model.fit_anomaly_scores`). For TFLite, see `export_tflite`. `discriminate` exists only when the
     model has a discriminator, `discriminate_latent` only when it has a
     latent discriminator. A JSON summary (image shape, latent size, variant,
-    endpoints, ava_keras version) is written to `assets.extra/ava_keras.json`.
+    endpoints, `max_generate`, ava_keras version) is written to
+    `assets.extra/ava_keras.json`.
+
+    Every endpoint checks its input in the graph, in the words of the
+    model's own methods: images must have shape `(batch ≥ 1, H, W, C)` and
+    finite float32 values in [0, 1] (a uint8 array that TensorFlow casts to
+    float32 is refused: "values from 0 to 255 ... divide 0-255 pixels by
+    255"); latents must have shape `(n ≥ 1, L)` and finite values;
+    `generate` needs 1 ≤ n ≤ `max_generate`. A refused call raises
+    `tf.errors.InvalidArgumentError`. Its first line is TensorFlow's
+    "Graph execution error:" (Python's function runtime puts it there);
+    the message follows on the line that starts with "assertion failed:".
 
     Args:
         model: A built `AVA` model.
         path: Output directory. Defaults to `saved_models/<preset or name>`
             under the current directory.
         overwrite: Whether to replace a non-empty existing directory.
+        max_generate: The largest `n` that `generate` accepts. Defaults to
+            `default_max_generate(model)`: as many images as the decoder's
+            tensors for them fit in 1 GiB.
 
     Returns:
         The path written.
@@ -143,7 +291,10 @@ def export_saved_model(model, path=None, overwrite=False):
     if os.path.isdir(path) and os.listdir(path) and not overwrite:
         raise InputError(f"Cannot export to {path!r}: the directory is not empty. Pass overwrite=True to replace it.")
 
-    endpoints = _endpoint_functions(model)
+    if max_generate is None:
+        max_generate = default_max_generate(model)
+    max_generate = check_positive_int("max_generate", max_generate)
+    endpoints = _endpoint_functions(model, max_generate=max_generate)
     write_endpoints(model, endpoints, path)
 
     metadata = {
@@ -156,6 +307,7 @@ def export_saved_model(model, path=None, overwrite=False):
         "routing": model.routing,
         "endpoints": list(endpoints) + ["serving_default"],
         "random_seed": RANDOM_SEED,
+        "max_generate": max_generate,
         "latent_sampler": "gaussian_mixture" if model.latent_sampler.is_fitted else "standard_normal",
         "anomaly_terms": list(model.anomaly_scorer.combined_terms) if model.anomaly_scorer.is_fitted else None,
     }

@@ -12,6 +12,7 @@ import tempfile
 
 import tensorflow as tf
 
+from ava_keras._validation import check_positive_int
 from ava_keras.errors import InputError
 from ava_keras.export import DEFAULT_EXPORT_DIR, _endpoint_functions, check_model, write_endpoints
 
@@ -47,7 +48,20 @@ def builtin_noise(n, dim, seed):
     return _uniform(n, seed, 2), tf.reshape(normal, tf.stack([n, dim]))
 
 
-def export_tflite(model, path=None, overwrite=False):
+def trap_unless(valid, message, value):
+    """`value`, run through a gather that is out of bounds unless `valid`.
+
+    TFLite has no builtin op that raises an error with a message (the
+    converter drops `tf.debugging.Assert`), but its GATHER fails on an index
+    out of bounds: the interpreter's `invoke` raises a RuntimeError ("gather
+    index out of bounds"). `message` is not used.
+    """
+    del message
+    one = tf.gather(tf.ones([1], value.dtype), tf.cast(tf.logical_not(valid), tf.int32))
+    return value * one
+
+
+def export_tflite(model, path=None, overwrite=False, max_generate=None):
     """Writes each endpoint of `model` as a `.tflite` file in the folder `path`.
 
     The endpoints are those of `export_saved_model` (`serve`, `encode`,
@@ -60,10 +74,21 @@ def export_tflite(model, path=None, overwrite=False):
     same images on every run, but not those of `model.sample(n, seed)`, whose
     random ops are not TFLite ops; `seed=-1` draws fresh noise.
 
+    The endpoints check their input as the SavedModel's do (image shape,
+    empty batch, finite values in [0, 1], finite latents, 1 ≤ n ≤
+    `max_generate`), but TFLite has no builtin op that raises an error with
+    a message: the converter drops `tf.debugging.Assert`. A check that
+    fails makes a GATHER op index out of bounds, so the interpreter's
+    `invoke` (or the signature runner's call) raises `RuntimeError: ...
+    gather index out of bounds ...`, which names no culprit. Check inputs
+    before calling the interpreter to give your users a clearer message.
+
     Args:
         model: A built `AVA` model.
         path: Output folder. Defaults to `saved_models/<preset or name>_tflite`.
         overwrite: Whether to replace `.tflite` files already in `path`.
+        max_generate: The largest `n` that `generate` accepts; defaults to
+            `default_max_generate(model)`, as for `export_saved_model`.
 
     Returns:
         `{endpoint: file path}`.
@@ -85,7 +110,9 @@ def export_tflite(model, path=None, overwrite=False):
     def noise(n, seed):
         return builtin_noise(n, model.latent_dim, seed)
 
-    endpoints = _endpoint_functions(model, noise=noise)
+    if max_generate is not None:
+        max_generate = check_positive_int("max_generate", max_generate)
+    endpoints = _endpoint_functions(model, noise=noise, max_generate=max_generate, refuse=trap_unless)
     files = {name: os.path.join(path, f"{name}.tflite") for name in endpoints}
     taken = [file for file in files.values() if os.path.exists(file)]
     if taken and not overwrite:

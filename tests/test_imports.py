@@ -39,6 +39,13 @@ def test_every_public_name_resolves():
         ak.nonsense  # noqa: B018
 
 
+@pytest.mark.parametrize("module", ["ava_keras.export", "ava_keras.tflite", "ava_keras.models.anomaly_terms"])
+def test_a_submodule_imported_first_imports_without_a_cycle(module):
+    result = _python(f"import {module}\nimport ava_keras\nprint(ava_keras.AVA.__name__)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["AVA"]
+
+
 # Each command's --help, with TensorFlow and Keras made unimportable.
 HELPS = [["--help"], ["train", "--help"], ["sample", "--help"], ["reconstruct", "--help"], ["export", "--help"],
          ["info", "--help"], ["experiment", "paper", "--help"], ["experiment", "quality", "--help"],

@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from ava_keras import losses
+from ava_keras.losses import kl_divergence, likelihood_reconstruction_loss
 
 
 def anomaly_terms(model, images):
@@ -28,10 +28,10 @@ def anomaly_terms(model, images):
     scorer = model.anomaly_scorer
     variance = scorer.reconstruction_variance(images, reconstructions) if model.likelihood == "gaussian" else None
     terms = {
-        "reconstruction": losses.likelihood_reconstruction_loss(
+        "reconstruction": likelihood_reconstruction_loss(
             images, reconstructions, model.likelihood, variance, per_example=True
         ),
-        "kl": losses.kl_divergence(mean, log_var, per_example=True),
+        "kl": kl_divergence(mean, log_var, per_example=True),
     }
     if model.discriminator is not None:
         terms["realism"] = ops.cast(model.discriminator(images, training=False), "float32")[:, 0]

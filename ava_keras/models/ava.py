@@ -18,7 +18,14 @@ from ava_keras.layers import (
     LatentDiscriminator,
     Sampling,
 )
-from ava_keras._validation import check_image_shape, check_positive_int
+from ava_keras._validation import (
+    bad_images_message,
+    check_image_shape,
+    check_positive_int,
+    empty_input_message,
+    image_shape_message,
+    latent_shape_message,
+)
 from ava_keras.constants import BLOCKS as _BLOCKS
 from ava_keras.constants import ROUTINGS
 from ava_keras.errors import InputError, TrainingDivergedError
@@ -463,11 +470,7 @@ class AVA(keras.Model):
         if len(shape) != 4 or any(
             got is not None and got != want for got, want in zip(shape[1:], self.image_shape)
         ):
-            raise InputError(
-                f"Expected images of shape (batch, {', '.join(map(str, self.image_shape))}) "
-                f"(the model's image_shape), got {shape}. Resize the data "
-                "or build the model with a matching image_shape."
-            )
+            raise InputError(image_shape_message(self.image_shape, str(shape)))
 
     def _check_images(self, images):
         """Checks the shape; uint8 images become float32 `x / 255`."""
@@ -846,7 +849,7 @@ class AVA(keras.Model):
         """The exception for the fault `_fault` holds."""
         kind, step, term, value, low, high = self._fault.numpy().tolist()
         if kind == _BAD_IMAGES:
-            return ValueError(_bad_images_message(value, low, high))
+            return ValueError(bad_images_message(int(value), low, high))
         term = self._fault_terms[int(term)]
         return TrainingDivergedError(
             f"Training diverged at step {int(step)}: {term} became {value}. "
@@ -946,7 +949,7 @@ class AVA(keras.Model):
             finite = np.isfinite(images)
             low, high = (images[finite].min(), images[finite].max()) if finite.any() else (np.inf, -np.inf)
             if not finite.all() or low < 0.0 or high > 1.0:
-                raise InputError(_bad_images_message(np.count_nonzero(~finite), low, high))
+                raise InputError(bad_images_message(np.count_nonzero(~finite), low, high))
         return images
 
     def encode(self, images, batch_size=256):
@@ -958,9 +961,7 @@ class AVA(keras.Model):
         """Returns g(z|Φ) for latent vectors `(n, latent_dim)`, pixels in [0, 1]."""
         latents = np.asarray(latents, dtype="float32")
         if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
-            raise InputError(
-                f"Expected latent vectors of shape (n, {self.latent_dim}), got {latents.shape}."
-            )
+            raise InputError(latent_shape_message(self.latent_dim, str(latents.shape)))
         return self._run_batched(lambda z: self.decoder(z, training=False), latents, batch_size)
 
     def reconstruct(self, images, batch_size=256):
@@ -1108,17 +1109,4 @@ def _check_not_empty(x, what):
         shape = getattr(x, "shape", None)
         empty = (len(shape) > 0 and shape[0] == 0) if shape is not None else isinstance(x, (list, tuple)) and not x
     if empty:
-        raise InputError(f"{what} got no images (the input is empty). Pass at least one image.")
-
-
-def _bad_images_message(nonfinite, low, high):
-    """What is wrong with a batch outside [0, 1], and how to fix it."""
-    problem = f"values from {low:g} to {high:g}"
-    if nonfinite:
-        problem = f"{int(nonfinite)} non-finite value(s) (NaN or inf)" + (f" and finite {problem}" if low <= high else "")
-    return (
-        f"AVA expects images with finite values in [0, 1], but a batch has {problem}. "
-        "Replace NaN and inf values; divide 0-255 pixels by 255 (uint8 arrays are divided for you) "
-        "or map [-1, 1] data with (x + 1) / 2; or load image files with ak.data.image_folder, "
-        "which scales them for you."
-    )
+        raise InputError(empty_input_message(what))
