@@ -192,7 +192,7 @@ def test_help_explains_every_flag(command, capsys):
 
 def test_choices_match_the_library():
     assert cli.PRESETS == tuple(ak.PRESETS)
-    from ava_keras.models.ava import ROUTINGS
+    from ava_keras.constants import ROUTINGS
 
     assert cli.ROUTINGS == ROUTINGS
     assert set(cli.RESIZE_MODES) == set(ak.data.RESIZE_MODES)

@@ -17,7 +17,7 @@ from keras import ops
 
 import ava_keras as ak
 from ava_keras import cli
-from ava_keras.models.ava import ROUTINGS
+from ava_keras.constants import ROUTINGS
 from tests._tiny import block_weights, sgd_compile, tiny_images, tiny_model
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
