@@ -66,14 +66,6 @@ def load_all():
         _loading = False
 
 
-def _load_all():
-    """The former name of `load_all` (the command line called it); kept for one release."""
-    import warnings
-
-    warnings.warn("ava_keras._load_all is deprecated; call ava_keras.load_all()", DeprecationWarning, stacklevel=2)
-    load_all()
-
-
 def __getattr__(name):
     if name in _PUBLIC and not _loading:
         load_all()

@@ -683,16 +683,5 @@ def main(argv=None):
         return EXIT_INTERNAL
 
 
-def __getattr__(name):
-    """Names that moved out of this module, kept for one release (PEP 562)."""
-    if name == "plot_history":
-        warnings.warn("ava_keras.cli.plot_history moved to ava_keras.callbacks.history_file.plot_history; "
-                      "the old name will be removed in the next release", DeprecationWarning, stacklevel=2)
-        from ava_keras.callbacks.history_file import plot_history
-
-        return plot_history
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 if __name__ == "__main__":
     sys.exit(main())
