@@ -65,15 +65,11 @@ def load_all():
         _loading = False
 
 
-def _load_all():
-    """The former name of `load_all` (the command line called it); kept for one release."""
-    import warnings
-
-    warnings.warn("ava_keras._load_all is deprecated; call ava_keras.load_all()", DeprecationWarning, stacklevel=2)
-    load_all()
-
-
 def __getattr__(name):
+    if _PUBLIC.get(name) == f"{__name__}.{name}":
+        # A submodule (`from ava_keras import losses`) is imported alone, so a
+        # module that the public names import can itself import it.
+        return _importlib.import_module(_PUBLIC[name])
     if name in _PUBLIC and not _loading:
         load_all()
         return globals()[name]

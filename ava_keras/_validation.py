@@ -47,6 +47,20 @@ def check_filters(name, filters, allow_empty=False):
     return filters
 
 
+def check_non_negative(name, value):
+    """Returns `value` (an int or float, not a bool) as a float ≥ 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise InputError(f"`{name}` must be a non-negative number. Received: {name}={value!r}")
+    return float(value)
+
+
+def check_choice(name, value, choices):
+    """Returns `value` if it is one of `choices`."""
+    if value not in choices:
+        raise InputError(f"`{name}` must be one of {choices}. Received: {name}={value!r}")
+    return value
+
+
 # === Layers ===
 
 
@@ -94,6 +108,13 @@ def check_image_shape(image_shape):
     return shape
 
 
+def check_image_batch_shape(shape, image_shape):
+    """Raises unless `shape` is `(batch,) + image_shape` (`None` matches any size)."""
+    shape = tuple(shape)
+    if len(shape) != 4 or any(got is not None and got != want for got, want in zip(shape[1:], image_shape)):
+        raise InputError(image_shape_message(image_shape, str(shape)))
+
+
 # === Image files ===
 
 
@@ -125,9 +146,7 @@ def check_channels(channels):
 
 def check_resize(resize):
     """Returns `resize` if it is one of `RESIZE_MODES`."""
-    if resize not in RESIZE_MODES:
-        raise InputError(f"`resize` must be one of {RESIZE_MODES}. Received: resize={resize!r}")
-    return resize
+    return check_choice("resize", resize, RESIZE_MODES)
 
 
 def check_file_not_empty(path):

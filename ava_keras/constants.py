@@ -2,15 +2,23 @@
 
 Imports no TensorFlow or Keras, so the command line and the experiments
 answer `--help` at once; the models, losses and data pipelines import their
-choices from here too, so each list is written exactly once.
+choices from here too, so each list is written exactly once. It imports
+nothing from ava_keras either: it is the bottom of the package's imports.
 """
 
-from ava_keras.models.presets import PRESETS as _PRESETS  # pure data
-
 # The model variants of `AVA.from_preset` (ava_keras.models.presets.PRESETS).
-PRESET_NAMES = tuple(_PRESETS)
+PRESET_NAMES = ("vae", "ava1", "ava2", "ava3", "ava4", "ava5")
 # The four trainable blocks of an AVA model, each with its own optimizer.
 BLOCKS = ("encoder", "decoder", "discriminator", "latent_discriminator")
+# The four switches that choose an AVA variant, and the block each one needs
+# (and whose update it gates).
+SWITCHES = ("decoder_discriminator", "decoder_leaning", "encoder_discriminator", "encoder_leaning")
+SWITCH_BLOCKS = {
+    "decoder_discriminator": "discriminator",
+    "decoder_leaning": "discriminator",
+    "encoder_discriminator": "latent_discriminator",
+    "encoder_leaning": "latent_discriminator",
+}
 # Gradient routing of `AVA`: every block minimises its full objective through
 # every path, or the paper's update rules (docs/design_choices.md).
 ROUTINGS = ("joint", "paper")

@@ -26,6 +26,9 @@ DEFAULT_TIMEOUT = 300
 HEALTH_CHECK_INTERVAL = 10
 # The jobs MultiWorkerMirroredStrategy understands (no parameter servers).
 JOBS = ("chief", "worker", "evaluator")
+# Vectors summed by `reduce_across_replicas` are padded to this length: at
+# most 11 logged terms plus two entries per block in an AVA's training step.
+REDUCED_LENGTH = 32
 
 
 def read_tf_config(text=None):
@@ -267,3 +270,36 @@ def step_logs(logs):
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode():
         return {name: tf.reshape(value, (1,)) for name, value in logs.items()}
     return logs
+
+
+def reduce_across_replicas(values, reduction):
+    """Combines per-replica `values` (a vector) over replicas: "sum", "min" or "max".
+
+    Called in a replica context, such as a train step; elsewhere, or on one
+    replica, returns `values`. Only all-reduce sums (no `all_gather`: its
+    collective instances were seen to clash between two MirroredStrategy
+    objects in one process). For "min" and "max" each replica's values fill
+    its own row of a zero matrix, and the rows are summed.
+
+    Args:
+        values: A float32 vector of at most `REDUCED_LENGTH` values for "sum".
+        reduction: `"sum"`, `"min"` or `"max"`.
+
+    Returns:
+        The reduced vector, the same on every replica.
+    """
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return values
+    if reduction == "sum":
+        # One fixed length for every reduced vector: collective instance keys
+        # are reused across MirroredStrategy objects in one process, and a
+        # reuse with another shape aborts ("Shape mismatch in the collective instance").
+        length = tf.shape(values)[0]
+        padded = tf.pad(values, [[0, REDUCED_LENGTH - length]])
+        return context.all_reduce("sum", padded)[:length]
+    own_row = tf.equal(tf.range(context.num_replicas_in_sync), context.replica_id_in_sync_group)
+    rows = context.all_reduce("sum", tf.where(own_row[:, None], values[None], 0.0))
+    return {"min": tf.reduce_min, "max": tf.reduce_max}[reduction](rows, axis=0)

@@ -21,7 +21,7 @@ from ava_keras._validation import (
     positive_int_message,
 )
 from ava_keras.errors import InputError
-from ava_keras.models.anomaly_terms import anomaly_terms
+from ava_keras.models.anomaly_scoring import anomaly_terms
 from ava_keras.models.ava import AVA
 from ava_keras.version import __version__
 

@@ -1,4 +1,4 @@
-"""Loss terms of the AVA paper, as pure functions (see docs/design_choices.md).
+"""Loss terms of the AVA paper, as pure functions, and the decoder likelihoods (see docs/design_choices.md).
 
 Every term is per example and averaged over the batch. Discriminator terms
 take logits: log d = -softplus(-logit) and log(1 - d) = -softplus(logit),
@@ -85,19 +85,13 @@ def gaussian_reconstruction_loss(images, reconstructions, variance=None, per_exa
 
 
 def likelihood_reconstruction_loss(images, reconstructions, likelihood="paper", variance=None, per_example=False):
-    """The reconstruction term under `likelihood`, one of `LIKELIHOODS`.
+    """The reconstruction term under `likelihood`, a name in `LIKELIHOODS` or a `Likelihood`.
 
     `"paper"`: eq. 1's ½‖x − x′‖² (`reconstruction_loss`); `"bernoulli"`:
     `bernoulli_reconstruction_loss`; `"gaussian"`: `gaussian_reconstruction_loss`
     (with σ̂² = `variance` when given). `per_example`: one value per example.
     """
-    if likelihood == "paper":
-        return reconstruction_loss(images, reconstructions, per_example)
-    if likelihood == "bernoulli":
-        return bernoulli_reconstruction_loss(images, reconstructions, per_example)
-    if likelihood == "gaussian":
-        return gaussian_reconstruction_loss(images, reconstructions, variance, per_example)
-    raise InputError(f"`likelihood` must be one of {LIKELIHOODS}. Received: likelihood={likelihood!r}")
+    return get_likelihood(likelihood).reconstruction_loss(images, reconstructions, variance, per_example)
 
 
 def feature_reconstruction_loss(real_features, fake_features):
@@ -158,16 +152,7 @@ def decoder_leaning_coefficient(images, reconstructions, likelihood="paper", var
     Returns a `(batch, 1)` tensor with gradients stopped: it is a fixed
     coefficient of the leaning term, not a path for gradients.
     """
-    error = images - reconstructions
-    if likelihood == "paper":
-        signal = _sum_per_example(error * reconstructions * (1.0 - reconstructions))
-    elif likelihood == "bernoulli":
-        signal = _mean_per_example(error)
-    elif likelihood == "gaussian":
-        signal = _mean_per_example(error * reconstructions * (1.0 - reconstructions))
-        signal = signal / (optimal_variance(images, reconstructions) if variance is None else variance)
-    else:
-        raise InputError(f"`likelihood` must be one of {LIKELIHOODS}. Received: likelihood={likelihood!r}")
+    signal = get_likelihood(likelihood).decoder_signal(images, reconstructions, variance)
     return ops.stop_gradient(ops.expand_dims(signal, -1))
 
 
@@ -179,7 +164,7 @@ def encoder_leaning_coefficient(mean, reconstruction_mean, likelihood="paper"):
     """
     difference = mean - reconstruction_mean
     signal = ops.sum(difference, axis=-1, keepdims=True)
-    if likelihood != "paper":
+    if get_likelihood(likelihood).calibrated:
         signal = signal / ops.cast(ops.shape(difference)[-1], signal.dtype)
     return ops.stop_gradient(signal)
 
@@ -196,3 +181,89 @@ def leaning_loss(coefficient, fake_logits):
 def r1_penalty(gradients):
     """½ E‖∇ₓ logit(x)‖² on real images (Mescheder et al. 2018), from `gradients` `(batch, ...)`."""
     return ops.mean(0.5 * _sum_per_example(ops.square(gradients)))
+
+
+# === Likelihoods ===
+
+
+class Likelihood:
+    """A decoder likelihood p(x | x′): the reconstruction term and the leaning signal it implies.
+
+    `get_likelihood(name)` returns the one registered under each name of
+    `LIKELIHOODS`; the model's objectives and anomaly terms use it.
+
+    Attributes:
+        name: Its name in `LIKELIHOODS`.
+        calibrated: Whether leaning signals are averaged over pixels and
+            latent dimensions (a calibrated likelihood), not summed (eq. 1's).
+        fits_variance: Whether it has a shared variance σ̂², estimated from
+            the reconstruction error (the Gaussian).
+    """
+
+    name = None
+    calibrated = True
+    fits_variance = False
+
+    def reconstruction_loss(self, images, reconstructions, variance=None, per_example=False):
+        """−log p(x | x′), batch mean (`(batch,)` with `per_example`); `variance` is σ̂² if it has one."""
+        raise NotImplementedError
+
+    def decoder_signal(self, images, reconstructions, variance=None):
+        """The decoder's error signal −∂ℓ/∂net_g per example, `(batch,)` (see `decoder_leaning_coefficient`)."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"<Likelihood {self.name!r}>"
+
+
+def _sigmoid_error_signal(images, reconstructions):
+    """(x − x′) a′_g(x′) per pixel, a_g the decoder's sigmoid output."""
+    return (images - reconstructions) * reconstructions * (1.0 - reconstructions)
+
+
+class _PaperLikelihood(Likelihood):
+    name = "paper"
+    calibrated = False
+
+    def reconstruction_loss(self, images, reconstructions, variance=None, per_example=False):
+        return reconstruction_loss(images, reconstructions, per_example)
+
+    def decoder_signal(self, images, reconstructions, variance=None):
+        return _sum_per_example(_sigmoid_error_signal(images, reconstructions))
+
+
+class _BernoulliLikelihood(Likelihood):
+    name = "bernoulli"
+
+    def reconstruction_loss(self, images, reconstructions, variance=None, per_example=False):
+        return bernoulli_reconstruction_loss(images, reconstructions, per_example)
+
+    def decoder_signal(self, images, reconstructions, variance=None):
+        return _mean_per_example(images - reconstructions)
+
+
+class _GaussianLikelihood(Likelihood):
+    name = "gaussian"
+    fits_variance = True
+
+    def reconstruction_loss(self, images, reconstructions, variance=None, per_example=False):
+        return gaussian_reconstruction_loss(images, reconstructions, variance, per_example)
+
+    def decoder_signal(self, images, reconstructions, variance=None):
+        variance = optimal_variance(images, reconstructions) if variance is None else variance
+        return _mean_per_example(_sigmoid_error_signal(images, reconstructions)) / variance
+
+
+_LIKELIHOODS = {
+    likelihood.name: likelihood
+    for likelihood in (_PaperLikelihood(), _BernoulliLikelihood(), _GaussianLikelihood())
+}
+
+
+def get_likelihood(likelihood):
+    """Returns the `Likelihood` named `likelihood` (one of `LIKELIHOODS`), or `likelihood` if it is one."""
+    if isinstance(likelihood, Likelihood):
+        return likelihood
+    if isinstance(likelihood, str) and likelihood in _LIKELIHOODS:
+        return _LIKELIHOODS[likelihood]
+    raise InputError(f"`likelihood` must be one of {LIKELIHOODS}. Received: likelihood={likelihood!r}")

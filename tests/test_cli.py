@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import ava_keras as ak
-from ava_keras import cli
+from ava_keras import cli, cli_parser
 from ava_keras.datasets import load_photos, write_image_folder
 
 ENTRY_POINT = shutil.which("ava-keras")
@@ -208,11 +208,11 @@ def test_help_explains_every_flag(command, capsys):
 
 
 def test_choices_match_the_library():
-    assert cli.PRESETS == tuple(ak.PRESETS)
-    from ava_keras.models.ava import ROUTINGS
+    assert cli_parser.PRESETS == tuple(ak.PRESETS)
+    from ava_keras.constants import ROUTINGS
 
-    assert cli.ROUTINGS == ROUTINGS
-    assert set(cli.RESIZE_MODES) == set(ak.data.RESIZE_MODES)
+    assert cli_parser.ROUTINGS == ROUTINGS
+    assert set(cli_parser.RESIZE_MODES) == set(ak.data.RESIZE_MODES)
 
 
 def test_help_and_errors_do_not_import_tensorflow():

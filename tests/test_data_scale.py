@@ -228,7 +228,7 @@ def test_cli_cache_flags_and_progress(folder, tmp_path, capsys, flags, expected)
     flags = [str(tmp_path / "cache") if flag == "CACHE" else flag for flag in flags]
     args = cli.build_parser().parse_args(
         ["train", str(folder), "--image-size", "8", "--batch-size", "4", "--out", str(tmp_path / "out"), *flags])
-    cli._check(args)
+    cli.check_arguments(args)
     train, validation, reference, _ = cli._training_data(args)
     assert train.cache == (str(tmp_path / "cache") if expected == "CACHE" else expected)
     assert validation is None and reference.shape == (8, 8, 8, 3)

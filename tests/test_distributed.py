@@ -16,8 +16,8 @@ import tensorflow as tf
 from keras import ops
 
 import ava_keras as ak
-from ava_keras import cli
-from ava_keras.models.ava import ROUTINGS
+from ava_keras import cli, cli_parser
+from ava_keras.constants import ROUTINGS
 from tests._tiny import block_weights, sgd_compile, tiny_images, tiny_model
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -139,7 +139,7 @@ def test_bad_tf_config_gives_one_line_cli_error(config, fragment, monkeypatch, t
 
 
 def test_chief_and_strategy_names(monkeypatch):
-    assert cli.STRATEGIES == ak.distribute.STRATEGIES
+    assert cli_parser.STRATEGIES == ak.distribute.STRATEGIES
     workers = {"cluster": _WORKERS, "task": {"type": "worker", "index": 0}}
     assert ak.distribute.is_chief(workers)
     assert not ak.distribute.is_chief({**workers, "task": {"type": "worker", "index": 1}})

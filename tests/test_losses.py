@@ -150,3 +150,14 @@ def test_feature_reconstruction_loss_is_half_the_squared_feature_distance_and_sp
     assert float(loss) == pytest.approx(np.mean([0.5 * 5.0, 0.5 * 25.0]))
     assert tape.gradient(loss, real) is None  # Dis_l(x) is a target
     np.testing.assert_allclose(tape.gradient(loss, fake).numpy(), (fake - real).numpy() / 2)
+
+
+def test_every_likelihood_name_has_one_registered_likelihood():
+    from ava_keras.constants import LIKELIHOODS
+
+    assert [losses.get_likelihood(name).name for name in LIKELIHOODS] == list(LIKELIHOODS)
+    gaussian = losses.get_likelihood("gaussian")
+    assert losses.get_likelihood(gaussian) is gaussian and gaussian.fits_variance and gaussian.calibrated
+    assert not losses.get_likelihood("paper").calibrated and not losses.get_likelihood("paper").fits_variance
+    with pytest.raises(ValueError, match="likelihood"):
+        losses.get_likelihood(["gaussian"])

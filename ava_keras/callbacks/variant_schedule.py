@@ -2,8 +2,9 @@
 
 import keras
 
+from ava_keras.constants import SWITCHES
 from ava_keras.errors import InputError
-from ava_keras.models.presets import SWITCHES, get_switches
+from ava_keras.models.presets import get_switches
 
 
 class VariantSchedule(keras.callbacks.Callback):

@@ -120,16 +120,3 @@ def to_uint8(images):
         )
     return np.rint(images.astype(np.float64) * 255.0).astype(np.uint8)
 
-
-def __getattr__(name):
-    """`check_image_header` moved to ava_keras.data.image_folder (listing and checking files); kept for one release."""
-    if name == "check_image_header":
-        import importlib
-        import warnings
-
-        image_folder = importlib.import_module("ava_keras.data.image_folder")  # not the function of that name
-        warnings.warn("ava_keras.data.images.check_image_header moved to ava_keras.data.image_folder."
-                      "check_image_header; the old name will be removed in the next release",
-                      DeprecationWarning, stacklevel=2)
-        return image_folder.check_image_header
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,13 +1,7 @@
 """The six variants (docs/design_choices.md) as data: preset name -> switches + description."""
 
+from ava_keras.constants import SWITCHES
 from ava_keras.errors import InputError
-
-SWITCHES = (
-    "decoder_discriminator",
-    "decoder_leaning",
-    "encoder_discriminator",
-    "encoder_leaning",
-)
 
 
 def _switches(decoder_discriminator, decoder_leaning, encoder_discriminator, encoder_leaning):

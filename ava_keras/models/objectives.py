@@ -1,0 +1,179 @@
+"""The objectives of an AVA's blocks, as functions of one forward pass (docs/design_choices.md)."""
+
+import tensorflow as tf
+from keras import ops
+
+from ava_keras import losses
+from ava_keras.distribute import reduce_across_replicas
+
+
+def compute_losses(model, images, training=False):
+    """One forward pass of `model` on float32 `images`; returns each block's objective and the logged terms.
+
+    Keys `encoder`, `decoder`, `discriminator`, `latent_discriminator` of the
+    first dict hold the objective each block's optimizer minimises; the
+    second dict holds the loss terms (`ava_keras.losses`) and the
+    discriminators' mean outputs, unweighted, for logging.
+    """
+    w = model.loss_weights_config
+    on = {name: ops.convert_to_tensor(var) for name, var in model._switch_variables.items()}
+    likelihood = losses.get_likelihood(model.likelihood)
+    zero = ops.zeros((), dtype="float32")
+
+    mean, log_var = model.encoder(images, training=training)
+    z = model.sampling([mean, log_var])
+    reconstructions = model.decoder(z, training=training)
+    # Losses and logs in float32 under mixed precision; each block casts its inputs back.
+    mean, log_var, reconstructions = (ops.cast(t, "float32") for t in (mean, log_var, reconstructions))
+    variance = shared_variance(images, reconstructions) if likelihood.fits_variance else None
+    reconstruction = likelihood.reconstruction_loss(images, reconstructions, variance)
+    kl = losses.kl_divergence(mean, log_var)
+    logs = {
+        "loss": w["reconstruction_weight"] * reconstruction + w["kl_weight"] * kl,
+        "reconstruction": reconstruction,
+        "kl": kl,
+    }
+
+    decoder_adversarial = discriminator_objective = zero
+    if model.discriminator is not None:
+        decoder_adversarial, discriminator_objective, terms = adversary_terms(
+            model.discriminator,
+            real=images,
+            fake=reconstructions,
+            leaning_coefficient=losses.decoder_leaning_coefficient(images, reconstructions, likelihood, variance),
+            supervise=on["decoder_discriminator"],
+            lean=on["decoder_leaning"],
+            training=training,
+            generator_loss=model.generator_loss,
+            leaning_weight=w["leaning_weight"],
+            augmenter=model.augmenter,
+            r1_weight=w["r1_weight"],
+        )
+        logs.update(
+            decoder_adversarial=decoder_adversarial,
+            discriminator_loss=terms["loss"],
+            d_real=terms["real"],
+            d_fake=terms["fake"],
+        )
+
+    encoder_adversarial = latent_discriminator_objective = zero
+    if model.latent_discriminator is not None:
+        # paper routing: A_D reaches Θ only through f_μ(stop_gradient(x′)).
+        encoder_input = reconstructions if model.routing == "joint" else ops.stop_gradient(reconstructions)
+        reconstruction_mean, _ = model.encoder(encoder_input, training=training)
+        reconstruction_mean = ops.cast(reconstruction_mean, "float32")
+        encoder_adversarial, latent_discriminator_objective, terms = adversary_terms(
+            model.latent_discriminator,
+            real=mean,
+            fake=reconstruction_mean,
+            leaning_coefficient=losses.encoder_leaning_coefficient(mean, reconstruction_mean, likelihood),
+            supervise=on["encoder_discriminator"],
+            lean=on["encoder_leaning"],
+            training=training,
+            generator_loss=model.generator_loss,
+            leaning_weight=w["leaning_weight"],
+        )
+        logs.update(
+            encoder_adversarial=encoder_adversarial,
+            latent_discriminator_loss=terms["loss"],
+            latent_d_real=terms["real"],
+            latent_d_fake=terms["fake"],
+        )
+
+    weighted_reconstruction = w["reconstruction_weight"] * reconstruction
+    if w["feature_reconstruction_weight"] > 0:
+        feature_reconstruction = losses.feature_reconstruction_loss(
+            ops.cast(model.discriminator.features(images, training=training), "float32"),
+            ops.cast(model.discriminator.features(reconstructions, training=training), "float32"),
+        )
+        logs["feature_reconstruction"] = feature_reconstruction
+        weighted_reconstruction += w["feature_reconstruction_weight"] * feature_reconstruction
+        logs["loss"] += w["feature_reconstruction_weight"] * feature_reconstruction
+    objectives = generator_objectives(
+        model.routing,
+        weighted_reconstruction,
+        w["kl_weight"] * kl,
+        decoder_adversarial=on["decoder_discriminator"] * w["adversarial_weight"] * decoder_adversarial,
+        encoder_adversarial=on["encoder_discriminator"] * w["adversarial_weight"] * encoder_adversarial,
+    )
+    objectives.update(discriminator=discriminator_objective, latent_discriminator=latent_discriminator_objective)
+    return objectives, logs
+
+
+def generator_objectives(routing, reconstruction, kl, decoder_adversarial, encoder_adversarial):
+    """The encoder's and decoder's objectives from their weighted, switched terms.
+
+    `"joint"` routing: both minimise R + A_d + A_D through every path, the
+    encoder also K (eqs. 3, 12). `"paper"` routing (eqs. 5-16): the encoder
+    minimises K + A_D, the decoder R + A_d.
+    """
+    if routing == "joint":
+        adversarial = decoder_adversarial + encoder_adversarial
+        return {"encoder": reconstruction + kl + adversarial, "decoder": reconstruction + adversarial}
+    return {"encoder": kl + encoder_adversarial, "decoder": reconstruction + decoder_adversarial}
+
+
+def shared_variance(images, reconstructions):
+    """σ̂² of the Gaussian likelihood over the global batch, as a constant.
+
+    Under a multi-replica strategy each replica sees part of the batch, so
+    the per-replica σ̂² are averaged (equal shares: the global mean
+    squared error). Its gradient is stopped; at σ̂², the optimum, the
+    likelihood's derivative with respect to σ² is zero, so this changes
+    no gradient, and replicas need no differentiable all-reduce.
+    """
+    variance = ops.stop_gradient(losses.optimal_variance(images, reconstructions))
+    context = tf.distribute.get_replica_context()
+    if context is not None and context.num_replicas_in_sync > 1:
+        variance = reduce_across_replicas(variance[None], "sum")[0] / context.num_replicas_in_sync
+    return variance
+
+
+def adversary_terms(
+    network,
+    real,
+    fake,
+    leaning_coefficient,
+    supervise,
+    lean,
+    training,
+    generator_loss,
+    leaning_weight,
+    augmenter=None,
+    r1_weight=0.0,
+):
+    """One discriminator's terms: (generator term, its own objective, logs).
+
+    The generator term is A_d (eq. 3) or A_D (eq. 12), of kind
+    `generator_loss` (`ava_keras.losses.generator_loss`). The objective is
+    −b (eq. 4) or −B (eq. 11), gated by `supervise`, plus `leaning_weight`
+    times the leaning term of eq. 10 or 16, gated by `lean`. With an
+    `augmenter`, real and fake inputs are augmented (DiffAugment) while
+    training; a positive `r1_weight` adds the R1 penalty
+    (r1_weight / 2)·E‖∇ₓ logit(x)‖² on real inputs (Mescheder et al. 2018)
+    to the supervised objective.
+    """
+    if augmenter is not None:
+        real, fake = augmenter(real, training=training), augmenter(fake, training=training)
+    if r1_weight and training:
+        with tf.GradientTape() as input_tape:
+            input_tape.watch(real)
+            real_logits = network(real, training=training)
+        gradient = ops.cast(input_tape.gradient(real_logits, real), "float32")
+        penalty = losses.r1_penalty(gradient)  # sums over the batch
+    else:
+        real_logits = network(real, training=training)
+        penalty = 0.0
+    # Losses in float32 under mixed precision.
+    real_logits = ops.cast(real_logits, "float32")
+    fake_logits = ops.cast(network(fake, training=training), "float32")
+    generator_term = losses.generator_loss(fake_logits, generator_loss)
+    discriminator_loss = losses.discriminator_loss(real_logits, fake_logits)
+    leaning = losses.leaning_loss(leaning_coefficient, fake_logits)
+    objective = supervise * (discriminator_loss + r1_weight * penalty) + lean * leaning_weight * leaning
+    terms = {
+        "loss": discriminator_loss,
+        "real": ops.mean(ops.sigmoid(real_logits)),
+        "fake": ops.mean(ops.sigmoid(fake_logits)),
+    }
+    return generator_term, objective, terms

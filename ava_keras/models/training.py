@@ -1,0 +1,142 @@
+"""The training step of an AVA: one tape per gradient group, one optimizer per block (docs/design_choices.md)."""
+
+import contextlib
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from ava_keras import distribute
+from ava_keras.constants import BLOCKS, SWITCH_BLOCKS
+
+# The terms a step logs (`compute_losses`), each with its own tracker.
+LOG_NAMES = (
+    "loss",
+    "reconstruction",
+    "kl",
+    "decoder_adversarial",
+    "encoder_adversarial",
+    "discriminator_loss",
+    "latent_discriminator_loss",
+    "d_real",
+    "d_fake",
+    "latent_d_real",
+    "latent_d_fake",
+    "feature_reconstruction",
+)
+
+
+class BlockTrainer:
+    """`train_step`, `test_step` and `predict_step` of `ava_keras.AVA` (a mixin of `keras.Model`).
+
+    `train_step` runs one forward pass (`compute_losses`), records it on one
+    `GradientTape` per gradient group and applies each block's optimizer to
+    that block's own objective, while one of its switches is on. Needs the
+    blocks, their `{block}_optimizer`s, `_switch_variables`, `trackers`,
+    `routing`, `safety_checks` and the image checks of
+    `ava_keras.models.safety.SafetyChecks`.
+    """
+
+    def _block_is_on(self, block):
+        """A scalar bool tensor: whether `block` is updated this step."""
+        if block in ("encoder", "decoder"):
+            return tf.constant(True)
+        names = [name for name, owner in SWITCH_BLOCKS.items() if owner == block]
+        return tf.reduce_any([self._switch_variables[name] > 0.5 for name in names])
+
+    def _gradient_groups(self):
+        """Tuples of blocks whose gradients come from one backward pass.
+
+        In `joint` routing the decoder's objective is the encoder's minus
+        the KL term, which does not depend on Φ, so the gradient of the
+        encoder's objective with respect to Θ and Φ gives both blocks'
+        gradients: one backward pass through the discriminators and the
+        decoder instead of two. In `paper` routing the two objectives reach
+        their blocks through different paths, so each block has its own tape.
+        """
+        blocks = [b for b in BLOCKS if getattr(self, b) is not None]
+        if self.routing == "joint":
+            return [("encoder", "decoder")] + [(b,) for b in blocks[2:]]
+        return [(b,) for b in blocks]
+
+    def train_step(self, data):
+        images, valid = self._images_from(data)
+        groups = self._gradient_groups()
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with contextlib.ExitStack() as stack:
+            tapes = []
+            for group in groups:
+                tape = stack.enter_context(tf.GradientTape(watch_accessed_variables=False))
+                tape.watch([v.value for block in group for v in getattr(self, block).trainable_variables])
+                tapes.append(tape)
+            objectives, logs = self.compute_losses(images, training=True)
+            # Gradients are summed over replicas, so scale to the global batch,
+            # then by the loss scale of the group's first optimizer (1 without
+            # loss scaling), as Keras' own train_step does.
+            scaled = [self._optimizer(group[0]).scale_loss(objectives[group[0]] / replicas) for group in groups]
+        updates = {}  # every gradient first: a non-finite one stops every block's update
+        for group, tape, objective in zip(groups, tapes, scaled):
+            variables = [getattr(self, block).trainable_variables for block in group]
+            gradients = tape.gradient(objective, [v for block_variables in variables for v in block_variables])
+            for block, block_variables in zip(group, variables):
+                block_gradients, gradients = gradients[: len(block_variables)], gradients[len(block_variables) :]
+                # Each optimizer unscales by its own loss scale (powers of 2, so the ratio is exact).
+                ratio = self._loss_scale(block) / self._loss_scale(group[0])
+                block_gradients = [
+                    ops.zeros_like(v) if g is None else g * ratio for g, v in zip(block_gradients, block_variables)
+                ]
+                updates[block] = (block_gradients, block_variables)
+        healthy = self._record_divergence(objectives, logs, updates, valid) if self.safety_checks else valid
+        for block, (block_gradients, block_variables) in updates.items():
+            self._apply_if_on(block, block_gradients, block_variables, replicas, healthy)
+        return self._update_trackers(logs)
+
+    def _optimizer(self, block):
+        return getattr(self, f"{block}_optimizer")
+
+    def _loss_scale(self, block):
+        """The current loss scale of `block`'s optimizer, a float32 scalar."""
+        return ops.cast(self._optimizer(block).scale_loss(1.0), "float32")
+
+    def _apply_if_on(self, block, gradients, variables, replicas, healthy):
+        """Applies `block`'s optimizer only while one of its switches is on and the step is `healthy`.
+
+        On one replica the step is skipped outright, so a switched-off block
+        (or an unhealthy step) does not move at all (a zero-gradient Adam step
+        would still move it by its momentum). Under a multi-replica strategy an
+        optimizer step cannot sit inside control flow (it synchronises
+        replicas), so there the gradients are zeroed instead; see
+        docs/distributed.md.
+        """
+        optimizer = self._optimizer(block)
+        is_on = self._block_is_on(block) & healthy
+        if replicas > 1:
+            optimizer.apply([tf.where(is_on, g, tf.zeros_like(g)) for g in gradients], variables)
+            return
+
+        def apply():
+            optimizer.apply(gradients, variables)
+            return tf.constant(True)
+
+        tf.cond(is_on, apply, lambda: tf.constant(False))
+
+    def test_step(self, data):
+        images, _ = self._images_from(data)
+        _, logs = self.compute_losses(images, training=False)
+        return self._update_trackers(logs)
+
+    def predict_step(self, data):
+        images, _ = self._images_from(data)
+        return self(images, training=False)
+
+    def _create_trackers(self):
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in LOG_NAMES}
+
+    def _update_trackers(self, logs):
+        for name, value in logs.items():
+            self.trackers[name].update_state(value)
+        return distribute.step_logs({name: self.trackers[name].result() for name in logs})
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
