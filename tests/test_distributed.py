@@ -95,6 +95,19 @@ def test_mirrored_step_matches_single_device_step(routing):
         np.testing.assert_allclose(mirrored_history[key], single_history[key], rtol=1e-5, atol=1e-6, err_msg=key)
 
 
+def test_one_replica_mirrored_step_matches_single_device_step():
+    """`--strategy mirrored` on a machine with one device: one replica, but still a strategy."""
+    images = tiny_images(8)
+    single, _ = _one_step_per_preset(tf.distribute.get_strategy(), "joint", None, images)
+    strategy = tf.distribute.MirroredStrategy(_two_devices()[:1])
+    mirrored, _ = _one_step_per_preset(strategy, "joint", single.weights, images)
+    assert strategy.num_replicas_in_sync == 1
+    for preset, expected, got in zip(PRESETS, single.deltas, mirrored.deltas):
+        for block in expected:
+            for a, b in zip(expected[block], got[block]):
+                np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5, err_msg=f"{preset} {block}")
+
+
 def test_sampling_noise_differs_per_replica():
     strategy = tf.distribute.MirroredStrategy(_two_devices())
     with strategy.scope():

@@ -103,14 +103,14 @@ class BlockTrainer:
 
         On one replica the step is skipped outright, so a switched-off block
         (or an unhealthy step) does not move at all (a zero-gradient Adam step
-        would still move it by its momentum). Under a multi-replica strategy an
-        optimizer step cannot sit inside control flow (it synchronises
-        replicas), so there the gradients are zeroed instead; see
+        would still move it by its momentum). Under a `tf.distribute` strategy,
+        even with one replica, an optimizer step cannot sit inside control flow
+        (it synchronises replicas), so there the gradients are zeroed instead; see
         docs/distributed.md.
         """
         optimizer = self._optimizer(block)
         is_on = self._block_is_on(block) & healthy
-        if replicas > 1:
+        if replicas > 1 or tf.distribute.has_strategy():
             optimizer.apply([tf.where(is_on, g, tf.zeros_like(g)) for g in gradients], variables)
             return
 
