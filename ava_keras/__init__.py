@@ -30,6 +30,7 @@ _PUBLIC = {
     "PAPER_SETTINGS": "ava_keras.models.presets",
     "PRESETS": "ava_keras.models.presets",
     "benchmarks": "ava_keras.benchmarks",
+    "build_networks": "ava_keras.models.networks",
     "callbacks": "ava_keras.callbacks",
     "data": "ava_keras.data",
     "datasets": "ava_keras.datasets",
