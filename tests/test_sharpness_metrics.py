@@ -80,3 +80,26 @@ def test_non_square_and_grayscale_images(rng):
 def test_bad_input_names_the_culprit(call, match):
     with pytest.raises(InputError, match=match):
         call()
+
+
+def test_spectra_plot_draws_a_quality_runs_spectra(tmp_path, crops, rng):
+    import importlib.util
+    import json
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "spectra_plot.py")
+    module_spec = importlib.util.spec_from_file_location("spectra_plot", path)
+    spectra_plot = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(spectra_plot)
+    frequencies, real = spectrum.radial_power_spectrum(crops)
+    _, blurred = spectrum.radial_power_spectrum(_blurred(crops))
+    summary = tmp_path / "run_summary.json"
+    summary.write_text(json.dumps({"spectra": {"frequencies": frequencies.tolist(), "power": {
+        "held-out images": real.tolist(), "vae": blurred.tolist()}}}))
+    out = tmp_path / "spectra.png"
+    assert spectra_plot.main([str(summary), "--out", str(out)]) == 0
+    assert Image.open(out).size == (600, 400)
+    old = tmp_path / "old_summary.json"
+    old.write_text(json.dumps({"config": {}}))
+    with pytest.raises(InputError, match="no spectra"):
+        spectra_plot.plot_spectra([str(old)], str(tmp_path / "x.png"))
