@@ -137,8 +137,8 @@ def test_train_with_scaled_networks_and_a_patch_discriminator(folder, tmp_path, 
     assert code == 0, err
     model = ak.saving.load_model(out / "model.keras")
     # 16x16: two stride-2 levels (a 4x4 map), latent size sqrt(16 * 16) = 16, a one-level patch d.
-    assert model.encoder.filters == (32, 64) and model.decoder.upsampling == "resize" and model.latent_dim == 16
-    assert type(model.discriminator) is ak.layers.PatchDiscriminator and model.discriminator.filters == (32,)
+    assert model.encoder.filters == (16, 32) and model.decoder.upsampling == "resize" and model.latent_dim == 16
+    assert type(model.discriminator) is ak.layers.PatchDiscriminator and model.discriminator.filters == (16,)
 
 
 def _not_a_keras_zip(path):

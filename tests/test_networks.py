@@ -11,13 +11,13 @@ from ava_keras.models import networks
 
 # image shape -> (stride-2 levels, coarsest encoder map, latent size, patch logit map), written out by hand
 # from the rule: levels = max(1, floor(log2(min(H, W) / 4))), "same" convolutions give ceil(H / 2**levels),
-# latent = the power of 2 nearest sqrt(H * W), the patch discriminator has one level fewer.
+# widths 16 * 2**level up to 256, latent = the power of 2 nearest sqrt(H * W), the patch d has one level fewer.
 SIZE_RULE = {
-    (28, 28, 1): (2, (7, 7, 64), 32, (14, 14)),
-    (32, 32, 3): (3, (4, 4, 128), 32, (8, 8)),
-    (64, 64, 3): (4, (4, 4, 256), 64, (8, 8)),
+    (28, 28, 1): (2, (7, 7, 32), 32, (14, 14)),
+    (32, 32, 3): (3, (4, 4, 64), 32, (8, 8)),
+    (64, 64, 3): (4, (4, 4, 128), 64, (8, 8)),
     (128, 128, 3): (5, (4, 4, 256), 128, (8, 8)),
-    (83, 60, 3): (3, (11, 8, 128), 64, (21, 15)),
+    (83, 60, 3): (3, (11, 8, 64), 64, (21, 15)),
 }
 
 
@@ -27,7 +27,7 @@ def test_scaled_networks_follow_the_size_rule_with_exact_shapes(image_shape):
     blocks = networks.build_networks(image_shape, networks="scaled", discriminator="patch")
     encoder, decoder, patch = blocks["encoder"], blocks["decoder"], blocks["discriminator"]
     assert len(encoder.filters) == len(decoder.filters) == levels
-    assert encoder.filters == tuple(min(32 * 2**k, 256) for k in range(levels)) == decoder.filters[::-1]
+    assert encoder.filters == tuple(min(16 * 2**k, 256) for k in range(levels)) == decoder.filters[::-1]
     assert (encoder.normalization, decoder.normalization, decoder.upsampling) == ("group", "group", "resize")
     images = np.random.default_rng(0).random((2,) + image_shape).astype("float32")
     shape = (2,) + image_shape

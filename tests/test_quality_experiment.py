@@ -143,7 +143,7 @@ def test_photos_at_64_with_scaled_networks_and_a_patch_discriminator(tmp_path):
     saved = json.loads((tmp_path / "scaled_summary.json").read_text())
     config = saved["config"]
     assert config["image_shape"] == [64, 64, 3] and "shrunk 2x" in config["data"]
-    assert config["network"]["encoder"]["filters"] == [32, 64, 128, 256] and config["network"]["latent_dim"] == 64
+    assert config["network"]["encoder"]["filters"] == [16, 32, 64, 128] and config["network"]["latent_dim"] == 64
     assert config["network"]["discriminator"]["class"] == "PatchDiscriminator"
     spectra = saved["spectra"]
     assert len(spectra["frequencies"]) == 32 and set(spectra["power"]) == {"held-out images", "ava1"}

@@ -8,9 +8,10 @@ Two families (`NETWORKS`):
   paper reproduction and the 28 px benchmarks use them.
 - `"scaled"`: networks whose depth, widths and latent size follow the image
   (`scaled_levels`, `scaled_widths`, `scaled_latent_dim`): one stride-2
-  level per halving down to a 4-7 pixel map, widths doubling per level up to
-  `MAX_WIDTH`, group normalisation in the encoder and decoder, and a decoder
-  that upsamples by resizing then convolving (no checkerboard patterns).
+  level per halving down to a 4-7 pixel map, widths doubling per level from
+  `BASE_WIDTH` up to `MAX_WIDTH`, group normalisation in the encoder and
+  decoder, and a decoder that upsamples by resizing then convolving (no
+  checkerboard patterns).
 
 The decoder discriminator d is `"global"` (`Discriminator`, one logit per
 image) or `"patch"` (`PatchDiscriminator`, one logit per patch; Isola et
@@ -43,10 +44,12 @@ SMALL_NETWORKS = {
 }
 # The "scaled" family's size rule: stride-2 levels until the shorter side of
 # the coarsest map is MIN_MAP_SIZE to 2 * MIN_MAP_SIZE - 1 pixels; widths
-# BASE_WIDTH * 2**level up to MAX_WIDTH; the latent size is the power of 2
+# BASE_WIDTH * 2**level up to MAX_WIDTH (16 rather than 32 at the finest level:
+# a resize-then-convolve decoder convolves at the output resolution, so at
+# 64x64 a base of 32 costs ~4x the FLOPs of 16 per step); the latent size is the power of 2
 # nearest sqrt(height * width), within [MIN_LATENT_DIM, MAX_LATENT_DIM].
 MIN_MAP_SIZE = 4
-BASE_WIDTH, MAX_WIDTH = 32, 256
+BASE_WIDTH, MAX_WIDTH = 16, 256
 MIN_LATENT_DIM, MAX_LATENT_DIM = 16, 256
 # The options `build_networks` (and so `AVA.from_preset`) takes for the networks.
 NETWORK_OPTIONS = tuple(SMALL_NETWORKS) + ("spectral_normalization",)
