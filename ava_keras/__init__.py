@@ -29,6 +29,7 @@ _PUBLIC = {
     "AVA": "ava_keras.models.ava",
     "PAPER_SETTINGS": "ava_keras.models.presets",
     "PRESETS": "ava_keras.models.presets",
+    "build_networks": "ava_keras.models.networks",
     "callbacks": "ava_keras.callbacks",
     "data": "ava_keras.data",
     "datasets": "ava_keras.datasets",

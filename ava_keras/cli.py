@@ -169,6 +169,7 @@ def _train(args):
         settings = ak.PAPER_SETTINGS if args.paper_settings else {
             "routing": args.routing, "likelihood": args.likelihood, "generator_loss": args.generator_loss}
         model = ak.AVA.from_preset(args.preset, image_shape=tuple(args.image_size) + (args.channels,),
+                                   networks=args.networks, discriminator=args.discriminator,
                                    latent_dim=args.latent_dim, seed=args.seed, dtype=args.precision, **settings)
         _compile(model, args)
     os.makedirs(args.out, exist_ok=True)

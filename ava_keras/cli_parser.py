@@ -11,6 +11,7 @@ import os
 import zipfile
 
 from ava_keras.constants import GENERATOR_LOSSES, LIKELIHOODS, PRECISIONS, RESIZE_MODES, ROUTINGS, STRATEGIES
+from ava_keras.constants import DISCRIMINATORS, NETWORKS
 from ava_keras.constants import PRESET_NAMES as PRESETS
 
 # Defaults per data source. Digits: the quality benchmark's setting (28x28,
@@ -136,6 +137,12 @@ def build_parser():
     train.add_argument("--paper-settings", action="store_true",
                        help="the paper's exact settings (routing, likelihood and generator loss 'paper', "
                        "'paper', 'minimax'); overrides those three flags")
+    train.add_argument("--networks", choices=NETWORKS, default="small",
+                       help="'small' (the 28x28 networks at every size) or 'scaled' (depth, widths and latent "
+                       "size follow the image size; ava_keras.build_networks) (default: small)")
+    train.add_argument("--discriminator", choices=DISCRIMINATORS, default="global",
+                       help="decoder discriminator: one logit per image ('global') or per patch ('patch') "
+                       "(default: global)")
     train.add_argument("--image-size", type=_image_size, metavar="SIZE",
                        help="SIZE or HEIGHTxWIDTH (default: 64 for folders, 28 for digits, 64 for photos)")
     train.add_argument("--channels", type=int, choices=(1, 3),
@@ -143,7 +150,8 @@ def build_parser():
     train.add_argument("--resize", choices=RESIZE_MODES, default="crop",
                        help="fit images to the size: central crop, stretch, or pad with black")
     train.add_argument("--latent-dim", type=_int_at_least(1),
-                       help="size of the latent vector z (default: 32, 16 for digits)")
+                       help="size of the latent vector z (default: 32, 16 for digits; with --networks "
+                       "scaled, from the image size)")
     train.add_argument("--epochs", type=_int_at_least(1), help="passes over the data (default: 10, 20 for digits)")
     train.add_argument("--batch-size", type=_int_at_least(1),
                        help="images per step (default: 32, 64 for digits; for a bundled dataset smaller "
@@ -294,7 +302,7 @@ def _check_train(args):
     args.image_size = args.image_size or (defaults["image_size"],) * 2
     args.channels = args.channels or defaults["channels"]
     args.batch_size = args.batch_size or defaults["batch_size"]
-    args.latent_dim = args.latent_dim or defaults["latent_dim"]
+    args.latent_dim = args.latent_dim or (defaults["latent_dim"] if args.networks == "small" else None)
     args.epochs = args.epochs or defaults["epochs"]
     if args.directory is not None:
         _check_image_dir(args.directory)

@@ -36,3 +36,12 @@ RESIZE_MODES = ("stretch", "crop", "pad")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 # Per-image anomaly terms (ava_keras.layers.AnomalyScorer, docs/anomaly.md).
 ANOMALY_TERMS = ("reconstruction", "kl", "realism", "latent_realism")
+# The networks of `AVA.from_preset` (ava_keras.models.networks.build_networks):
+# today's small 28x28 ones, or ones whose depth, widths and latent size follow the image size.
+NETWORKS = ("small", "scaled")
+# The decoder discriminator d of `AVA.from_preset`: one logit per image, or one per patch.
+DISCRIMINATORS = ("global", "patch")
+# Feature normalisation of the convolutional encoder and decoder (None: none).
+NORMALIZATIONS = ("group",)
+# How ava_keras.layers.ConvDecoder doubles the spatial size.
+UPSAMPLINGS = ("transpose", "resize")

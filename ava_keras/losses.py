@@ -174,8 +174,12 @@ def leaning_loss(coefficient, fake_logits):
 
     Its gradient with respect to the discriminator's weights is
     −δ · a′_d(net) · ∂net/∂weights, i.e. minus the paper's extra term.
+    `coefficient` holds one δ per example, `(batch, 1)`; `fake_logits` may
+    be `(batch, 1)` or one logit per patch, `(batch, h, w, 1)`, whose every
+    patch gets its example's δ.
     """
-    return -ops.mean(coefficient * ops.sigmoid(fake_logits))
+    per_example = ops.reshape(coefficient, (-1,) + (1,) * (len(fake_logits.shape) - 1))
+    return -ops.mean(per_example * ops.sigmoid(fake_logits))
 
 
 def r1_penalty(gradients):

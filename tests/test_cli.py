@@ -143,6 +143,21 @@ def test_ctrl_c_saves_the_model_trained_so_far(folder, tmp_path, capsys, monkeyp
     assert model.encoder_optimizer.iterations.numpy() == 6  # two epochs of 3 steps
 
 
+def test_train_with_scaled_networks_and_a_patch_discriminator(folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    at = TRAIN_FLAGS.index("--latent-dim")
+    flags = TRAIN_FLAGS[:at] + TRAIN_FLAGS[at + 2 :]  # the latent size follows the image size
+    code, _, err = _run_cli(
+        ["train", str(folder), "--epochs", "1", "--out", str(out), "--preset", "ava2", "--verbose", "0",
+         "--networks", "scaled", "--discriminator", "patch", *flags], capsys,
+    )
+    assert code == 0, err
+    model = ak.saving.load_model(out / "model.keras")
+    # 16x16: two stride-2 levels (a 4x4 map), latent size sqrt(16 * 16) = 16, a one-level patch d.
+    assert model.encoder.filters == (16, 32) and model.decoder.upsampling == "resize" and model.latent_dim == 16
+    assert type(model.discriminator) is ak.layers.PatchDiscriminator and model.discriminator.filters == (16,)
+
+
 def _not_a_keras_zip(path):
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("hello.txt", "not a model")

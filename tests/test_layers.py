@@ -28,6 +28,13 @@ HARNESS_CASES = [
     (layers.GaussianMixture, {"dim": 5, "num_components": 3}, ((2,), (2, 5)), (2, 5)),
     (layers.DiffAugment, {"seed": 0}, (2, 9, 7, 3), (2, 9, 7, 3)),
     (layers.Discriminator, {"filters": (4,), "spectral_normalization": True}, (2, 9, 7, 1), (2, 1)),
+    (layers.PatchDiscriminator, {"filters": (4, 8)}, (2, 83, 60, 3), (2, 21, 15, 1)),
+    (layers.PatchDiscriminator, {"filters": (4,), "dropout": 0.25, "spectral_normalization": True}, (2, 9, 7, 1),
+     (2, 5, 4, 1)),
+    (layers.ConvEncoder, {"latent_dim": 4, "filters": (4, 8), "hidden_units": 0, "normalization": "group"},
+     (2, 83, 60, 3), ((2, 4), (2, 4))),
+    (layers.ConvDecoder, {"image_shape": (83, 60, 3), "filters": (8, 4), "upsampling": "resize",
+                          "normalization": "group"}, (2, 5), (2, 83, 60, 3)),
     (layers.AnomalyScorer, {"terms": ["reconstruction", "kl"]}, (4, 2), (4,)),
 ]
 
@@ -171,6 +178,8 @@ def test_layers_compose_in_a_sequential_model():
         (lambda: layers.ConvDecoder(image_shape=(8, 8)), "image_shape"),
         (lambda: layers.Discriminator(filters=(4, -1)), "filters=-1"),
         (lambda: layers.Discriminator(dropout=1.5), "dropout=1.5"),
+        (lambda: layers.ConvEncoder(latent_dim=4, normalization="batch"), "normalization='batch'"),
+        (lambda: layers.ConvDecoder(image_shape=(8, 8, 1), upsampling="bilinear"), "upsampling='bilinear'"),
         (lambda: layers.Sampling(seed="x"), "seed='x'"),
     ],
 )

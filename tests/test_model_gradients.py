@@ -67,7 +67,9 @@ def reference_objectives(
     else:  # −∂ℓ/∂net_g = (x − x′) x′(1 − x′) / σ̂², averaged over pixels
         delta_d = tf.reduce_mean((images - reconstructions) * slope, axis=[1, 2, 3]) / variance
     delta_d = tf.stop_gradient(delta_d)
-    psi = -on["decoder_discriminator"] * b - on["decoder_leaning"] * tf.reduce_mean(delta_d * d_fake[:, 0])
+    # One δ_d per example, shared by every logit of a patch discriminator.
+    per_logit = tf.reshape(d_fake, [len(images), -1])
+    psi = -on["decoder_discriminator"] * b - on["decoder_leaning"] * tf.reduce_mean(delta_d[:, None] * per_logit)
 
     if routing == "paper":
         # The encoder sees x′ only as data: a constant, not a path to Φ or Θ.
@@ -133,11 +135,12 @@ def one_step_deltas(model, images):
     return {b: [a - w for a, w in zip(after[b], before[b])] for b in before}
 
 
+@pytest.mark.parametrize("discriminator", ["global", "patch"])
 @pytest.mark.parametrize("routing", ["joint", "paper"])
-def test_one_step_updates_exactly_the_right_blocks_by_their_own_gradients(routing):
+def test_one_step_updates_exactly_the_right_blocks_by_their_own_gradients(routing, discriminator):
     # One model per routing: the switches are variables, so every preset
     # runs through the same traced step; weights are reset between presets.
-    model = sgd_compile(tiny_model("ava5", routing=routing, **PAPER_TERMS))
+    model = sgd_compile(tiny_model("ava5", routing=routing, discriminator=discriminator, **PAPER_TERMS))
     initial_weights = model.get_weights()
     images = tiny_images()
     for preset in PRESETS:
@@ -146,7 +149,7 @@ def test_one_step_updates_exactly_the_right_blocks_by_their_own_gradients(routin
         expected = reference_gradients(model, images, peek_noise(model, len(images)), routing)
         deltas = one_step_deltas(model, images)
         for block, block_deltas in deltas.items():
-            where = f"{preset}/{routing}: {block}"
+            where = f"{preset}/{routing}/{discriminator}: {block}"
             if block in trained_blocks(preset):
                 assert any(np.abs(d).max() > 0 for d in block_deltas), f"{where} did not change"
                 for delta, gradient in zip(block_deltas, expected[block]):
@@ -156,16 +159,23 @@ def test_one_step_updates_exactly_the_right_blocks_by_their_own_gradients(routin
                     np.testing.assert_array_equal(delta, 0.0, err_msg=f"{where} must not change")
 
 
-@pytest.mark.parametrize("likelihood", ["paper", "bernoulli", "gaussian"])
-def test_non_saturating_generator_loss_and_likelihood_gradients(likelihood):
-    model = sgd_compile(tiny_model("ava5", generator_loss="non_saturating", likelihood=likelihood), 0.1)
+@pytest.mark.parametrize(
+    "likelihood,discriminator",
+    [("paper", "global"), ("bernoulli", "global"), ("gaussian", "global"), ("gaussian", "patch")],
+)
+def test_non_saturating_generator_loss_and_likelihood_gradients(likelihood, discriminator):
+    model = sgd_compile(
+        tiny_model("ava5", generator_loss="non_saturating", likelihood=likelihood, discriminator=discriminator), 0.1
+    )
     images = tiny_images()
     expected = reference_gradients(
         model, images, peek_noise(model, len(images)), "joint", "non_saturating", likelihood
     )
     for block, block_deltas in one_step_deltas(model, images).items():
         for delta, gradient in zip(block_deltas, expected[block]):
-            np.testing.assert_allclose(-delta / 0.1, gradient, rtol=1e-4, atol=1e-4, err_msg=f"{likelihood}: {block}")
+            np.testing.assert_allclose(
+                -delta / 0.1, gradient, rtol=1e-4, atol=1e-4, err_msg=f"{likelihood}/{discriminator}: {block}"
+            )
 
 
 @pytest.mark.parametrize("routing", ["joint", "paper"])

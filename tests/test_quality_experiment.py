@@ -23,15 +23,17 @@ def test_arguments_defaults_quick_and_errors():
     assert settings["dataset"] == "digits" and settings["baseline"] and not settings["paper_settings"]
     assert (settings["steps"], settings["batch_size"]) == (quality.DEFAULT_STEPS, quality.DEFAULT_BATCH_SIZE)
     assert settings["model_options"] == {} and settings["learning_rates"] == {}
+    assert (settings["networks"], settings["discriminator"], settings["image_size"]) == ("small", "global", None)
     quick = quality.resolve(_parse(["--quick", "--presets", "AVA3, vae", "--kl-weight", "0.5", "--discriminator-lr",
                                     "1e-4", "--likelihood", "bernoulli", "--dataset", "photos", "--no-baseline"]))
     assert quick["presets"] == ("ava3", "vae") and quick["seeds"] == [0] and quick["steps"] == quality.QUICK_STEPS
     assert quick["model_options"] == {"likelihood": "bernoulli", "kl_weight": 0.5}
     assert quick["learning_rates"] == {"discriminator": 1e-4}
-    assert quick["dataset"] == "photos" and not quick["baseline"]
+    assert quick["dataset"] == "photos" and not quick["baseline"] and quick["image_size"] == 32
     for bad in (["--presets", "ava9"], ["--presets", ","], ["--steps", "0"], ["--seeds", "-1"],
                 ["--adversarial-weight", "-1"], ["--generator-loss", "hinge"], ["--encoder-lr", "0"],
-                ["--likelihood", "laplace"], ["--dataset", "mnist"]):
+                ["--likelihood", "laplace"], ["--dataset", "mnist"], ["--image-size", "48"], ["--networks", "big"],
+                ["--discriminator", "local"]):
         with pytest.raises(SystemExit):
             _parse(bad)
 
@@ -40,6 +42,12 @@ def test_cli_reports_a_bad_option_in_one_line(capsys):
     assert cli.main(["experiment", "quality", "--presets", "ava9"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("ava-keras: error:") and "ava9" in error and "\n" not in error
+
+
+def test_image_size_is_for_photos_only(capsys):
+    assert cli.main(["experiment", "quality", "--image-size", "64"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "--image-size 64" in error and "--dataset photos" in error and "\n" not in error
 
 
 def test_module_imports_no_tensorflow_at_top_level():
@@ -122,3 +130,24 @@ def test_tiny_photos_run_scores_in_random_features(tmp_path):
     assert config["image_shape"] == [32, 32, 3] and config["features"] == "RandomFeatures(seed=0)"
     assert config["samples_per_model"] == 100 and config["precision"] == "mixed_bfloat16"
     assert "trained under the `mixed_bfloat16` dtype policy" in (tmp_path / "photos_table.md").read_text()
+
+
+@pytest.mark.integration
+def test_photos_at_64_with_scaled_networks_and_a_patch_discriminator(tmp_path):
+    args = _parse(["--dataset", "photos", "--image-size", "64", "--networks", "scaled", "--discriminator", "patch",
+                   "--steps", "2", "--seeds", "1", "--presets", "ava1", "--no-baseline", "--samples", "100",
+                   "--label", "scaled", "--out", str(tmp_path)])
+    assert quality.run(args) == 0
+    row = _check_rows(tmp_path / "scaled_runs.csv", [("ava1", "0", "ok", "2")])[0]
+    assert float(row["hf_ratio"]) > 0 and float(row["hf_ratio_rec"]) > 0 and 0 <= float(row["blur"]) <= 1
+    saved = json.loads((tmp_path / "scaled_summary.json").read_text())
+    config = saved["config"]
+    assert config["image_shape"] == [64, 64, 3] and "shrunk 2x" in config["data"]
+    assert config["network"]["encoder"]["filters"] == [16, 32, 64, 128] and config["network"]["latent_dim"] == 64
+    assert config["network"]["discriminator"]["class"] == "PatchDiscriminator"
+    spectra = saved["spectra"]
+    assert len(spectra["frequencies"]) == 32 and set(spectra["power"]) == {"held-out images", "ava1"}
+    assert saved["references"]["training_images"]["hf_ratio"] == pytest.approx(1.0, abs=0.2)
+    table = (tmp_path / "scaled_table.md").read_text()
+    assert "HF ratio" in table and "scaled networks with a patch discriminator" in table
+    assert quality.table_from_files(tmp_path / "scaled_runs.csv", tmp_path / "scaled_summary.json") == table

@@ -10,11 +10,17 @@ and batches. Then scores each on held-out images it never saw:
   images), all in the features of
   ava_keras's own digit classifier (trained once and cached; NOT comparable
   with Inception FID), and the classifier's mean confidence on the samples.
-- `photos`: 32x32 RGB crops of scikit-image's photographs shrunk 4x, so
-  each crop covers 128x128 pixels of a photograph
-  (ava_keras.datasets.photo_crops: 2,000 training crops, seed 0; 500 held-out
+- `photos`: RGB crops of scikit-image's photographs, 32x32 (`--image-size`
+  64 or 128 for larger), the photographs shrunk so that each crop covers
+  128x128 pixels of one (4x for 32, 2x for 64, not at all for 128;
+  ava_keras.datasets.photo_crops: 2,000 training crops, seed 0; 500 held-out
   crops, seed 1). Sample quality: Fréchet distance, KID and precision/recall
   in the features of a fixed random CNN (ava_keras.evaluation.RandomFeatures).
+
+`--networks small` (default) trains every AVA model on the same small
+networks (`NETWORK`); `--networks scaled` on the networks that follow the
+image size (ava_keras.build_networks), with `--discriminator global` or
+`patch`.
 
 Each model is scored on `--samples` samples, by default as many as there are
 training images (1,400 digits, 2,000 crops): the "real training images"
@@ -23,7 +29,12 @@ at that sample size. Fewer samples make FID noisier (with 397 samples, the
 FID of random real training digits has an SD of 1.7; see docs/quality.md).
 
 Every model also gets reconstruction MSE, PSNR and SSIM on the held-out
-images. An AVA model's samples are scored twice: drawn from the prior
+images, and sharpness (ava_keras.evaluation.spectrum): the high-frequency
+energy ratio of its samples and of its reconstructions to the held-out
+images (above half the Nyquist frequency; 1 is as sharp as real images) and
+the blur effect of its samples. The summary JSON keeps the radially
+averaged power spectra of the held-out images and of each model's first
+seed's samples, which benchmarks/spectra_plot.py draws. An AVA model's samples are scored twice: drawn from the prior
 N(0, I) ("FID prior") and from the Gaussian mixture fitted to its training
 means by `fit_latent_sampler` (the main columns; what `model.sample` draws
 once fitted). Writes <label>_runs.csv (every run), <label>_summary.json,
@@ -39,7 +50,8 @@ import math
 import os
 import time
 
-from ..constants import GENERATOR_LOSSES, LIKELIHOODS, PRECISIONS
+from ..constants import DISCRIMINATORS, GENERATOR_LOSSES, LIKELIHOODS, NETWORKS, PRECISIONS
+from ..errors import InputError
 from ._common import (
     BLOCKS, PRESETS, add_budget_arguments, machine, make_out_dir, positive_float, positive_int, sample_sd,
 )
@@ -57,9 +69,10 @@ DEFAULT_STEPS, QUICK_STEPS = 600, 20
 DEFAULT_SEEDS = 3
 DEFAULT_BATCH_SIZE = 64
 TRAIN_CROPS, HELD_OUT_CROPS = 2000, 500
-CROP_SIZE, CROP_DOWNSCALE = 32, 4
+# Photo crops: CROP_SIZES pixels square, each covering CROP_COVERAGE pixels of a photograph.
+CROP_SIZES, DEFAULT_CROP_SIZE, CROP_COVERAGE = (32, 64, 128), 32, 128
 GRID_IMAGES = 64
-# One set of networks for every model, the keras.io VAE's (Conv32-Conv64-Dense,
+# One set of networks for every model under `--networks small`, the keras.io VAE's (Conv32-Conv64-Dense,
 # Dense-ConvT64-ConvT32-output) with a 128-unit dense layer and latent size 16.
 NETWORK = {
     "latent_dim": 16,
@@ -80,8 +93,13 @@ METRICS = (
     ("mse", "rec. MSE ↓", "{:.4f}"),
     ("psnr", "rec. PSNR dB ↑", "{:.2f}"),
     ("ssim", "rec. SSIM ↑", "{:.3f}"),
+    ("hf_ratio", "HF ratio →1", "{:.3f}"),
+    ("hf_ratio_rec", "rec. HF ratio →1", "{:.3f}"),
+    ("blur", "blur ↓", "{:.3f}"),
     ("train_seconds", "train s", "{:.0f}"),
 )
+# Columns that runs before the sharpness metrics lack; a table shows them only when some row has them.
+SHARPNESS_METRICS = ("hf_ratio", "hf_ratio_rec", "blur")
 ROW_ORDER = (BASELINE,) + PRESETS
 
 
@@ -99,7 +117,20 @@ def add_arguments(parser):
     """Adds the options of `ava-keras experiment quality` to an argparse parser."""
     parser.add_argument(
         "--dataset", choices=DATASETS, default="digits",
-        help="Held-out real images to score on: digits (28x28x1, labelled) or photos (32x32x3 crops).",
+        help="Held-out real images to score on: digits (28x28x1, labelled) or photos (RGB crops, --image-size).",
+    )
+    parser.add_argument(
+        "--image-size", type=int, choices=CROP_SIZES, default=None,
+        help=f"Side of the photo crops (default {DEFAULT_CROP_SIZE}); --dataset photos only.",
+    )
+    parser.add_argument(
+        "--networks", choices=NETWORKS, default="small",
+        help="Networks of the AVA models: small (the same NETWORK for every size, default) or scaled "
+             "(ava_keras.build_networks sizes them to the images).",
+    )
+    parser.add_argument(
+        "--discriminator", choices=DISCRIMINATORS, default="global",
+        help="Decoder discriminator of the AVA models: one logit per image (global, default) or per patch.",
     )
     add_budget_arguments(parser, PRESETS, QUICK_PRESETS, DEFAULT_SEEDS, DEFAULT_STEPS, QUICK_STEPS, DEFAULT_BATCH_SIZE)
     parser.add_argument(
@@ -159,8 +190,14 @@ def resolve(args):
     """The run settings from parsed `args` (the --quick budget where an option is not given)."""
     options = {name: getattr(args, name) for name in ("likelihood", "generator_loss") + LOSS_WEIGHTS
                + STABILISER_FLAGS if getattr(args, name) is not None}
+    if args.image_size is not None and args.dataset != "photos":
+        raise InputError(f"--image-size {args.image_size} sizes the photo crops; pass it with --dataset photos "
+                         f"(the {args.dataset} are 28x28).")
     return {
         "dataset": args.dataset,
+        "image_size": (args.image_size or DEFAULT_CROP_SIZE) if args.dataset == "photos" else None,
+        "networks": args.networks,
+        "discriminator": args.discriminator,
         "presets": args.presets or (QUICK_PRESETS if args.quick else PRESETS),
         "baseline": args.baseline,
         "seeds": list(range(args.seeds or (1 if args.quick else DEFAULT_SEEDS))),
@@ -191,8 +228,8 @@ def run(args):
 # === The benchmark ===
 
 
-def load_data(dataset):
-    """`(train, held_out)` float32 images in [0, 1] of `dataset`, one of `DATASETS`."""
+def load_data(dataset, image_size=DEFAULT_CROP_SIZE):
+    """`(train, held_out)` float32 images in [0, 1] of `dataset`, one of `DATASETS` (`image_size`: the crops')."""
     if dataset == "digits":
         from ava_keras.evaluation.digit_classifier import digits_split
 
@@ -201,7 +238,7 @@ def load_data(dataset):
     from ava_keras.datasets import photo_crops
 
     return tuple(
-        photo_crops(n, image_size=CROP_SIZE, downscale=CROP_DOWNSCALE, seed=seed)
+        photo_crops(n, image_size=image_size, downscale=CROP_COVERAGE // image_size, seed=seed)
         for n, seed in ((TRAIN_CROPS, 0), (HELD_OUT_CROPS, 1))
     )
 
@@ -246,11 +283,16 @@ class Scorer:
             "recall": recall,
             "confidence": self.classifier.confidence(samples) if self.classifier is not None else None,
         }
+        scores.update(
+            hf_ratio=evaluation.high_frequency_ratio(samples, self.held_out),
+            blur=evaluation.blur_effect(samples),
+        )
         if reconstructions is not None:
             scores.update(
                 mse=evaluation.mse(self.held_out, reconstructions),
                 psnr=evaluation.psnr(self.held_out, reconstructions),
                 ssim=evaluation.ssim(self.held_out, reconstructions),
+                hf_ratio_rec=evaluation.high_frequency_ratio(reconstructions, self.held_out),
             )
         return scores
 
@@ -274,8 +316,15 @@ def reference_scores(scorer, train, samples):
     }
 
 
-def build_model(name, seed, image_shape, paper_settings=False, model_options=None, precision="float32"):
-    """A fresh model for `name` (a preset or `BASELINE`), built after `keras.utils.set_random_seed(seed)`."""
+def build_model(
+    name, seed, image_shape, paper_settings=False, model_options=None, precision="float32", networks="small",
+    discriminator="global",
+):
+    """A fresh model for `name` (a preset or `BASELINE`), built after `keras.utils.set_random_seed(seed)`.
+
+    The keras.io VAE keeps its own networks; the AVA models get `NETWORK` (`networks="small"`) or the
+    networks `ava_keras.build_networks` sizes to `image_shape` (`"scaled"`), with the `discriminator` given.
+    """
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -294,12 +343,15 @@ def build_model(name, seed, image_shape, paper_settings=False, model_options=Non
     if not (switches["decoder_discriminator"] or switches["decoder_leaning"]):
         # Like r1_weight and the other stabilisers of d, a no-op for a preset without d.
         options.pop("feature_reconstruction_weight", None)
-    return AVA.from_preset(name, image_shape=image_shape, seed=seed, dtype=precision, **NETWORK, **options)
+    sizes = NETWORK if networks == "small" else {}
+    return AVA.from_preset(name, image_shape=image_shape, seed=seed, dtype=precision, networks=networks,
+                           discriminator=discriminator, **sizes, **options)
 
 
 def run_benchmark(
     dataset, presets, seeds, steps, batch_size, samples=None, baseline=True, paper_settings=False,
     precision="float32", model_options=None, learning_rates=None, classifier_cache=None, progress=None,
+    image_size=None, networks="small", discriminator="global",
 ):
     """Trains and scores every (model, seed).
 
@@ -315,19 +367,27 @@ def run_benchmark(
     Returns:
         A dict: `rows` (one dict per run), `references` (see
         `reference_scores`), `grids` ({name: images} for the PNG: held-out
-        images and the first seed's samples of each model) and `config`.
+        images and the first seed's samples of each model), `spectra`
+        (`frequencies` and {name: radially averaged power} of the held-out
+        images and the first seed's samples) and `config`.
     """
-    train, held_out = load_data(dataset)
+    from ava_keras.evaluation import radial_power_spectrum
+
+    train, held_out = load_data(dataset, image_size or DEFAULT_CROP_SIZE)
     say = progress or (lambda *a, **k: None)
     scorer = Scorer(dataset, held_out, classifier_cache, say)
     samples = samples or len(train)
     references = reference_scores(scorer, train, samples)
     models = ((BASELINE,) if baseline else ()) + tuple(presets)
     grids = {"held-out images": held_out[:GRID_IMAGES]}
+    frequencies, held_out_power = radial_power_spectrum(held_out)
+    spectra = {"frequencies": frequencies.tolist(), "power": {"held-out images": held_out_power.tolist()}}
     rows, optimizers, start, total = [], {}, time.time(), len(models) * len(seeds)
+    network = {k: list(v) if isinstance(v, tuple) else v for k, v in NETWORK.items()}
     for name in models:
         for seed in seeds:
-            model = build_model(name, seed, train.shape[1:], paper_settings, model_options, precision)
+            model = build_model(name, seed, train.shape[1:], paper_settings, model_options, precision,
+                                networks, discriminator)
             if name != BASELINE:
                 model.compile()
                 for block, rate in learning_rates.items():
@@ -335,15 +395,19 @@ def run_benchmark(
                         getattr(model, f"{block}_optimizer").learning_rate = rate
                 optimizers.update({b: _describe_optimizer(getattr(model, f"{b}_optimizer")) for b in BLOCKS
                                    if getattr(model, f"{b}_optimizer") is not None})
+                if networks == "scaled":
+                    network = _describe_networks(model)
             row, generated = _train_and_score(model, name, seed, steps, batch_size, samples, train, scorer, say)
             rows.append(row)
             if seed == seeds[0] and generated is not None:
                 grids[name] = generated[:GRID_IMAGES]
+                spectra["power"][name] = radial_power_spectrum(generated)[1].tolist()
             say(
                 f"[{len(rows)}/{total}] {name} seed={seed}: "
                 + (
                     f"FID {row['fid']:.2f} (prior {row['fid_prior']:.2f}), KID {row['kid']:.4f}, "
-                    f"P/R {row['precision']:.2f}/{row['recall']:.2f}, MSE {row['mse']:.4f}, SSIM {row['ssim']:.3f}"
+                    f"P/R {row['precision']:.2f}/{row['recall']:.2f}, MSE {row['mse']:.4f}, SSIM {row['ssim']:.3f}, "
+                    f"HF ratio {row['hf_ratio']:.3f} (rec. {row['hf_ratio_rec']:.3f}), blur {row['blur']:.3f}"
                     if row["status"] == "ok"
                     else f"DIVERGED at step {row['diverged_at_step']} ({row['diverged_term']})"
                 )
@@ -358,18 +422,31 @@ def run_benchmark(
             "28x28x1 (bicubic from 8x8), split seed 0"
             if dataset == "digits"
             else f"ava_keras.datasets.photo_crops(): {len(train)} training crops (seed 0) and {len(held_out)} "
-            f"held-out crops (seed 1), {CROP_SIZE}x{CROP_SIZE}x3 from scikit-image's photographs shrunk "
-            f"{CROP_DOWNSCALE}x"
+            f"held-out crops (seed 1), {train.shape[1]}x{train.shape[2]}x3 from scikit-image's photographs shrunk "
+            f"{CROP_COVERAGE // train.shape[1]}x"
         ),
         "features": "digit classifier" if dataset == "digits" else "RandomFeatures(seed=0)",
-        "network": {k: list(v) if isinstance(v, tuple) else v for k, v in NETWORK.items()},
+        "network": network,
         "optimizers": optimizers,
         "samples_per_model": samples,
     }
     if scorer.classifier is not None:
         config["classifier"] = {"path": scorer.classifier.path,
                                 "held_out_accuracy": scorer.classifier.held_out_accuracy}
-    return {"rows": rows, "references": references, "grids": grids, "config": config}
+    return {"rows": rows, "references": references, "grids": grids, "spectra": spectra, "config": config}
+
+
+def _describe_networks(model):
+    """The sizes of `model`'s networks, for the record of a run with scaled networks."""
+    described = {"latent_dim": int(model.latent_dim)}
+    for block in BLOCKS:
+        network = getattr(model, block)
+        if network is not None:
+            config = network.get_config()
+            described[block] = {"class": type(network).__name__, **{
+                k: config[k] for k in ("filters", "units", "hidden_units", "normalization", "upsampling") if k in config
+            }}
+    return described
 
 
 def _describe_optimizer(optimizer):
@@ -446,7 +523,13 @@ def _row_name(name):
 def format_table(summary, references, config):
     """Markdown: one row per model (mean ± SD over seeds) and the two reference rows."""
     features = config.get("features", "digit classifier")
-    header = "| model | " + " | ".join(h for _, h, _ in METRICS) + " | ok runs |"
+    metrics = [
+        (key, heading, fmt) for key, heading, fmt in METRICS
+        if key not in SHARPNESS_METRICS
+        or any(entry.get(key) is not None for entry in summary.values())
+        or any(scores.get(key) is not None for scores in references.values())
+    ]
+    header = "| model | " + " | ".join(h for _, h, _ in metrics) + " | ok runs |"
     sizes = (
         f"FID/KID: {config['samples_per_model']} samples, precision/recall: the first as many as held-out images,"
         if "samples" in config  # runs before `--samples` scored as many samples as held-out images
@@ -458,17 +541,19 @@ def format_table(summary, references, config):
         "AVA samples from the fitted latent mixture, `FID prior` from N(0, I); the keras.io VAE samples N(0, I). "
         f"Budget: {config.get('steps')} steps of batch {config.get('batch_size')}; mean ± SD over seeds."
         + (f" AVA models trained under the `{config['precision']}` dtype policy."
-           if config.get("precision", "float32") != "float32" else ""),
+           if config.get("precision", "float32") != "float32" else "")
+        + (f" AVA models on the scaled networks with a {config.get('discriminator', 'global')} discriminator."
+           if config.get("networks", "small") != "small" else ""),
         "",
         header,
-        "|---" * (len(METRICS) + 2) + "|",
+        "|---" * (len(metrics) + 2) + "|",
     ]
     for name, entry in summary.items():
-        cells = [_mean_sd(entry[key], fmt) for key, _, fmt in METRICS]
+        cells = [_mean_sd(entry[key], fmt) for key, _, fmt in metrics]
         lines.append(f"| {_row_name(name)} | " + " | ".join(cells) + f" | {entry['ok']}/{entry['runs']} |")
     names = {"training_images": "real training images", "mean_image": "mean training image"}
     for name, scores in references.items():
-        cells = ["—" if scores.get(key) is None else fmt.format(scores[key]) for key, _, fmt in METRICS]
+        cells = ["—" if scores.get(key) is None else fmt.format(scores[key]) for key, _, fmt in metrics]
         lines.append(f"| *{names.get(name, name)}* | " + " | ".join(cells) + " | reference |")
     return "\n".join(lines) + "\n"
 
@@ -537,7 +622,7 @@ def write_outputs(out_dir, label, result, config):
         json.dump(
             _finite_or_none(
                 {"config": config, "summary": summary, "references": result["references"], "runs": len(rows),
-                 "diverged": sum(r["status"] == "diverged" for r in rows)}
+                 "diverged": sum(r["status"] == "diverged" for r in rows), "spectra": result.get("spectra")}
             ),
             file, indent=2, ensure_ascii=False,
         )

@@ -7,6 +7,7 @@ from ava_keras.layers.diff_augment import DiffAugment
 from ava_keras.layers.discriminator import Discriminator
 from ava_keras.layers.gaussian_mixture import GaussianMixture
 from ava_keras.layers.latent_discriminator import LatentDiscriminator
+from ava_keras.layers.patch_discriminator import PatchDiscriminator
 from ava_keras.layers.sampling import Sampling
 
-__all__ = ["AnomalyScorer", "ConvDecoder", "ConvEncoder", "DiffAugment", "Discriminator", "GaussianMixture", "LatentDiscriminator", "Sampling"]
+__all__ = ["AnomalyScorer", "ConvDecoder", "ConvEncoder", "DiffAugment", "Discriminator", "GaussianMixture", "LatentDiscriminator", "PatchDiscriminator", "Sampling"]

@@ -10,14 +10,19 @@ from ava_keras._validation import (
     check_image_shape,
     check_positive_int,
 )
+from ava_keras.constants import UPSAMPLINGS
 from ava_keras.errors import InputError
+from ava_keras.layers._normalization import check_normalization, normalization_layer
 
 
 @keras.saving.register_keras_serializable(package="ava_keras")
 class ConvDecoder(keras.layers.Layer):
-    """Decoder g(z | Φ) of eq. 1: dense seed map, transposed convolutions, crop.
+    """Decoder g(z | Φ) of eq. 1: dense seed map, upsampling convolutions, crop.
 
-    Each entry of `filters` doubles the spatial size. The seed map is
+    Each entry of `filters` doubles the spatial size, by a stride-2
+    transposed convolution (`upsampling="transpose"`) or by nearest-neighbour
+    resizing followed by a convolution (`"resize"`), which cannot make the
+    checkerboard patterns of uneven kernel overlap (Odena et al. 2016). The seed map is
     `ceil(H / 2**n) x ceil(W / 2**n)`, so the upsampled map covers the
     requested size; the surplus rows and columns are cropped centrally, which
     gives exactly `image_shape` for any height and width (83 x 60 included).
@@ -29,6 +34,9 @@ class ConvDecoder(keras.layers.Layer):
         filters: Filter counts of the transposed convolutions, coarse to fine.
         kernel_size: Convolution kernel size.
         activation: Hidden activation.
+        upsampling: `"transpose"` (default) or `"resize"` (above).
+        normalization: `None` (default) or `"group"`: group normalisation
+            between each upsampling convolution and its activation.
         **kwargs: Base layer keyword arguments, such as `name`.
 
     Call arguments:
@@ -47,13 +55,26 @@ class ConvDecoder(keras.layers.Layer):
         Nguyen (2023), eqs. 1 and 6.
     """
 
-    def __init__(self, image_shape, filters=(64, 32), kernel_size=3, activation="relu", **kwargs):
+    def __init__(
+        self,
+        image_shape,
+        filters=(64, 32),
+        kernel_size=3,
+        activation="relu",
+        upsampling="transpose",
+        normalization=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         # === Config ===
         self.image_shape = check_image_shape(image_shape)
         self.filters = check_filters("filters", filters, allow_empty=True)
         self.kernel_size = check_positive_int("kernel_size", kernel_size)
         self.activation = check_activation(activation)
+        if upsampling not in UPSAMPLINGS:
+            raise InputError(f"`upsampling` must be one of {UPSAMPLINGS}. Received: upsampling={upsampling!r}")
+        self.upsampling = upsampling
+        self.normalization = check_normalization(normalization)
 
         height, width, channels = self.image_shape
         scale = 2 ** len(self.filters)
@@ -70,18 +91,31 @@ class ConvDecoder(keras.layers.Layer):
             math.prod(self.seed_shape), activation=self.activation, name="seed_dense", dtype=self.dtype_policy
         )
         self.reshape = keras.layers.Reshape(self.seed_shape, name="seed_map", dtype=self.dtype_policy)
+        # With normalisation the activation follows it; without, it is the convolution's own.
+        conv_activation = None if self.normalization else self.activation
+        convolution, strides = (
+            (keras.layers.Conv2DTranspose, 2) if self.upsampling == "transpose" else (keras.layers.Conv2D, 1)
+        )
         self.upsample_layers = [
-            keras.layers.Conv2DTranspose(
+            convolution(
                 n,
                 self.kernel_size,
-                strides=2,
+                strides=strides,
                 padding="same",
-                activation=self.activation,
+                activation=conv_activation,
                 name=f"upsample_{i}",
                 dtype=self.dtype_policy,
             )
             for i, n in enumerate(self.filters)
         ]
+        self.resize = keras.layers.UpSampling2D(2, interpolation="nearest", name="resize", dtype=self.dtype_policy)
+        self.norm_layers = [
+            normalization_layer(self.normalization, n, f"norm_{i}", self.dtype_policy)
+            for i, n in enumerate(self.filters)
+        ]
+        self.activation_layer = keras.layers.Activation(
+            self.activation, name="activation", dtype=self.dtype_policy
+        )
         self.output_conv = keras.layers.Conv2D(
             channels,
             self.kernel_size,
@@ -104,16 +138,24 @@ class ConvDecoder(keras.layers.Layer):
             )
         self.seed_dense.build(input_shape)
         shape = (input_shape[0],) + self.seed_shape
-        for layer in self.upsample_layers:
+        for layer, norm in zip(self.upsample_layers, self.norm_layers):
+            if self.upsampling == "resize":
+                shape = self.resize.compute_output_shape(shape)
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
+            if norm is not None:
+                norm.build(shape)
         self.output_conv.build(shape)
         self.built = True
 
     def call(self, inputs):
         x = self.reshape(self.seed_dense(inputs))
-        for layer in self.upsample_layers:
+        for layer, norm in zip(self.upsample_layers, self.norm_layers):
+            if self.upsampling == "resize":
+                x = self.resize(x)
             x = layer(x)
+            if norm is not None:
+                x = self.activation_layer(norm(x))
         return self.crop(self.output_conv(x))
 
     def compute_output_shape(self, input_shape):
@@ -127,6 +169,8 @@ class ConvDecoder(keras.layers.Layer):
                 "filters": list(self.filters),
                 "kernel_size": self.kernel_size,
                 "activation": self.activation,
+                "upsampling": self.upsampling,
+                "normalization": self.normalization,
             }
         )
         return config

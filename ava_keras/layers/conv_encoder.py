@@ -4,6 +4,7 @@ import keras
 
 from ava_keras._validation import check_activation, check_positive_int, check_filters
 from ava_keras.errors import InputError
+from ava_keras.layers._normalization import check_normalization, normalization_layer
 
 
 @keras.saving.register_keras_serializable(package="ava_keras")
@@ -19,6 +20,8 @@ class ConvEncoder(keras.layers.Layer):
         kernel_size: Convolution kernel size.
         hidden_units: Units of the dense layer before the heads (0 for none).
         activation: Hidden activation.
+        normalization: `None` (default) or `"group"`: group normalisation
+            between each convolution and its activation.
         **kwargs: Base layer keyword arguments, such as `name`.
 
     Call arguments:
@@ -43,6 +46,7 @@ class ConvEncoder(keras.layers.Layer):
         kernel_size=3,
         hidden_units=128,
         activation="relu",
+        normalization=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -52,20 +56,29 @@ class ConvEncoder(keras.layers.Layer):
         self.kernel_size = check_positive_int("kernel_size", kernel_size)
         self.hidden_units = check_positive_int("hidden_units", hidden_units, allow_zero=True)
         self.activation = check_activation(activation)
+        self.normalization = check_normalization(normalization)
 
         # === Layers ===
+        # With normalisation the activation follows it; without, it is the convolution's own.
         self.conv_layers = [
             keras.layers.Conv2D(
                 n,
                 self.kernel_size,
                 strides=2,
                 padding="same",
-                activation=self.activation,
+                activation=None if self.normalization else self.activation,
                 name=f"conv_{i}",
                 dtype=self.dtype_policy,
             )
             for i, n in enumerate(self.filters)
         ]
+        self.norm_layers = [
+            normalization_layer(self.normalization, n, f"norm_{i}", self.dtype_policy)
+            for i, n in enumerate(self.filters)
+        ]
+        self.activation_layer = keras.layers.Activation(
+            self.activation, name="activation", dtype=self.dtype_policy
+        )
         self.flatten = keras.layers.Flatten(name="flatten", dtype=self.dtype_policy)
         self.hidden = (
             keras.layers.Dense(
@@ -86,9 +99,11 @@ class ConvEncoder(keras.layers.Layer):
                 f"channels). Received: input_shape={input_shape}"
             )
         shape = input_shape
-        for layer in self.conv_layers:
+        for layer, norm in zip(self.conv_layers, self.norm_layers):
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
+            if norm is not None:
+                norm.build(shape)
         self.flatten.build(shape)
         shape = self.flatten.compute_output_shape(shape)
         if self.hidden is not None:
@@ -100,8 +115,10 @@ class ConvEncoder(keras.layers.Layer):
 
     def call(self, inputs):
         x = inputs
-        for layer in self.conv_layers:
+        for layer, norm in zip(self.conv_layers, self.norm_layers):
             x = layer(x)
+            if norm is not None:
+                x = self.activation_layer(norm(x))
         x = self.flatten(x)
         if self.hidden is not None:
             x = self.hidden(x)
@@ -120,6 +137,7 @@ class ConvEncoder(keras.layers.Layer):
                 "kernel_size": self.kernel_size,
                 "hidden_units": self.hidden_units,
                 "activation": self.activation,
+                "normalization": self.normalization,
             }
         )
         return config

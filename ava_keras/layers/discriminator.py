@@ -62,26 +62,40 @@ class Discriminator(keras.layers.Layer):
         )
         self.flatten = keras.layers.Flatten(name="flatten", dtype=self.dtype_policy)
         self.dropout_layer = keras.layers.Dropout(self.dropout, name="dropout", dtype=self.dtype_policy)
-        self.logit = self._normalized(keras.layers.Dense(1, name="logit", dtype=self.dtype_policy))
+        self.logit = self._normalized(self._logit_layer())
+
+    def _logit_layer(self):
+        """The output unit: one logit from the flattened features."""
+        return keras.layers.Dense(1, name="logit", dtype=self.dtype_policy)
 
     def _normalized(self, layer):
         if not self.spectral_normalization:
             return layer
         return keras.layers.SpectralNormalization(layer, name=f"spectral_{layer.name}", dtype=self.dtype_policy)
 
-    def build(self, input_shape):
+    def _build_convolutions(self, input_shape):
+        """Builds the convolutions for `input_shape`; returns the shape of their last feature map."""
         if len(input_shape) != 4:
             raise InputError(
-                "Discriminator expects images of shape (batch, height, width, "
+                f"{type(self).__name__} expects images of shape (batch, height, width, "
                 f"channels). Received: input_shape={input_shape}"
             )
         shape = input_shape
         for layer in self.conv_layers:
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
-        shape = self.flatten.compute_output_shape(shape)
-        self.logit.build(shape)
+        return shape
+
+    def build(self, input_shape):
+        self.logit.build(self.flatten.compute_output_shape(self._build_convolutions(input_shape)))
         self.built = True
+
+    def _feature_map(self, inputs, training=False):
+        """The last convolution's activations, `(batch, h, w, filters[-1])`."""
+        x = inputs
+        for layer in self.conv_layers:
+            x = self.activation_layer(layer(x, training=training))
+        return x
 
     def features(self, inputs, training=False):
         """The last convolution's activations, flattened: `(batch, features)`.
@@ -89,10 +103,7 @@ class Discriminator(keras.layers.Layer):
         The representation Dis_l(x) that feature-wise reconstruction
         compares (Larsen et al. 2016, eq. 7; `AVA(feature_reconstruction_weight=...)`).
         """
-        x = inputs
-        for layer in self.conv_layers:
-            x = self.activation_layer(layer(x, training=training))
-        return self.flatten(x)
+        return self.flatten(self._feature_map(inputs, training=training))
 
     def call(self, inputs, training=False):
         x = self.dropout_layer(self.features(inputs, training=training), training=training)

@@ -16,8 +16,9 @@ def anomaly_terms(model, images):
       σ̂² stored by `model.fit_anomaly_scores` ("gaussian"; before that, each
       image's own mean squared error).
     - `kl`: ½ Σⱼ (σⱼ² + μⱼ² − 1 − log σⱼ²) of f(x) (eq. 1).
-    - `realism` (models with d): the logit of d(x) (eqs. 2-7); higher is more
-      realistic, sigmoid(logit) is the probability `discriminate` returns.
+    - `realism` (models with d): the logit of d(x) (eqs. 2-7), the mean
+      patch logit for a patch discriminator; higher is more realistic,
+      sigmoid(logit) is the probability `discriminate` returns.
     - `latent_realism` (models with D): the logit of D(μ(x)) (eqs. 11-14).
     - `anomaly`: `model.anomaly_scorer`'s combination; higher is more anomalous.
 
@@ -35,7 +36,8 @@ def anomaly_terms(model, images):
         "kl": losses.kl_divergence(mean, log_var, per_example=True),
     }
     if model.discriminator is not None:
-        terms["realism"] = ops.cast(model.discriminator(images, training=False), "float32")[:, 0]
+        logits = ops.cast(model.discriminator(images, training=False), "float32")
+        terms["realism"] = ops.mean(ops.reshape(logits, (ops.shape(logits)[0], -1)), axis=1)  # patches: their mean
     if model.latent_discriminator is not None:
         terms["latent_realism"] = ops.cast(model.latent_discriminator(mean, training=False), "float32")[:, 0]
     terms["anomaly"] = scorer(scorer.stack(terms))

@@ -15,19 +15,11 @@ from ava_keras._validation import (
 )
 from ava_keras.constants import BLOCKS, GENERATOR_LOSSES, ROUTINGS, SWITCH_BLOCKS, SWITCHES
 from ava_keras.errors import InputError
-from ava_keras.layers import (
-    AnomalyScorer,
-    ConvDecoder,
-    ConvEncoder,
-    DiffAugment,
-    Discriminator,
-    GaussianMixture,
-    LatentDiscriminator,
-    Sampling,
-)
+from ava_keras.layers import AnomalyScorer, DiffAugment, GaussianMixture, Sampling
 from ava_keras.models import objectives
 from ava_keras.models.anomaly_scoring import AnomalyScoring
 from ava_keras.models.latent_sampling import LatentSampling
+from ava_keras.models.networks import NETWORK_OPTIONS, build_networks
 from ava_keras.models.presets import PRESETS, get_switches
 from ava_keras.models.safety import SafetyChecks
 from ava_keras.models.training import BlockTrainer
@@ -199,57 +191,30 @@ class AVA(SafetyChecks, BlockTrainer, LatentSampling, AnomalyScoring, keras.Mode
     # === Construction ===
 
     @classmethod
-    def from_preset(
-        cls,
-        preset,
-        image_shape,
-        latent_dim=32,
-        encoder_filters=(32, 64),
-        decoder_filters=(64, 32),
-        discriminator_filters=(32, 64),
-        latent_discriminator_units=(64, 64),
-        hidden_units=128,
-        spectral_normalization=False,
-        **kwargs,
-    ):
-        """Builds a model with the default convolutional networks for `preset`.
+    def from_preset(cls, preset, image_shape, networks="small", discriminator="global", **kwargs):
+        """Builds a model with the convolutional networks for `preset`.
 
         `preset` is one of `"vae"`, `"ava1"` ... `"ava5"` (see `PRESETS`).
         Only the discriminators the preset uses are built; build from `"ava5"`
         and call `set_variant` (or use `VariantSchedule`) to move between
-        variants during training. `spectral_normalization` builds the
-        discriminator d with spectrally normalised weights. Other keyword
-        arguments go to `AVA`.
+        variants during training. `networks` (`"small"`, the 28x28 networks,
+        or `"scaled"`, sized to the image) and `discriminator` (`"global"` or
+        `"patch"`) choose the networks, and the keyword arguments of
+        `ava_keras.models.networks.NETWORK_OPTIONS` (`latent_dim`,
+        `encoder_filters`, ..., `spectral_normalization`) adjust them (see
+        `build_networks`). Other keyword arguments go to `AVA`.
         """
         switches = get_switches(preset)
-        image_shape = check_image_shape(image_shape)
-        dtype = kwargs.get("dtype")  # the networks follow the model's dtype policy
-        needs_d = switches["decoder_discriminator"] or switches["decoder_leaning"]
-        needs_latent_d = switches["encoder_discriminator"] or switches["encoder_leaning"]
-        return cls(
-            encoder=ConvEncoder(
-                latent_dim, filters=encoder_filters, hidden_units=hidden_units, name="encoder", dtype=dtype
-            ),
-            decoder=ConvDecoder(image_shape, filters=decoder_filters, name="decoder", dtype=dtype),
-            discriminator=(
-                Discriminator(
-                    filters=discriminator_filters,
-                    spectral_normalization=spectral_normalization,
-                    name="discriminator",
-                    dtype=dtype,
-                )
-                if needs_d
-                else None
-            ),
-            latent_discriminator=(
-                LatentDiscriminator(units=latent_discriminator_units, name="latent_discriminator", dtype=dtype)
-                if needs_latent_d
-                else None
-            ),
-            image_shape=image_shape,
-            **switches,
-            **kwargs,
+        blocks = build_networks(
+            image_shape,
+            networks,
+            discriminator,
+            with_discriminator=switches["decoder_discriminator"] or switches["decoder_leaning"],
+            with_latent_discriminator=switches["encoder_discriminator"] or switches["encoder_leaning"],
+            dtype=kwargs.get("dtype"),  # the networks follow the model's dtype policy
+            **{name: kwargs.pop(name) for name in NETWORK_OPTIONS if name in kwargs},
         )
+        return cls(image_shape=image_shape, **blocks, **switches, **kwargs)
 
     def _build_blocks(self):
         images = ops.zeros((1,) + self.image_shape)
