@@ -182,6 +182,7 @@ def test_auroc_hand_computed_and_against_scikit_learn():
         auroc([np.nan], [1.0])
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("preset", ["vae", "ava5"])
 def test_score_endpoint_equals_the_python_method(preset, tmp_path):
     model = tiny_model(preset)

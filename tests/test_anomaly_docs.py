@@ -7,6 +7,8 @@ import pytest
 from ava_keras.experiments import anomaly
 from ava_keras.layers.anomaly_scorer import DEFAULT_ANOMALY_TERMS
 
+pytestmark = pytest.mark.integration  # the full tier (README: Tests)
+
 ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
 STEM = os.path.join(ROOT, "docs", "anomaly_results", "anomaly")
 

@@ -13,6 +13,8 @@ from ava_keras.experiments import anomaly
 from ava_keras.layers.anomaly_scorer import ANOMALY_TERMS
 from tests._imports import top_level_import_roots
 
+pytestmark = pytest.mark.integration  # the full tier (README: Tests)
+
 
 def _parse(argv):
     return anomaly.add_arguments(argparse.ArgumentParser()).parse_args(argv)

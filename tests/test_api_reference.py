@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.integration  # the full tier (README: Tests)
+
 ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
 
 
@@ -21,7 +23,6 @@ def _public_names(module):
             and (inspect.isclass(value) or inspect.isfunction(value))]
 
 
-@pytest.mark.integration
 def test_api_reference_builds_without_warnings_and_documents_every_public_name(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow",
                PYTHONPATH=os.path.abspath(ROOT), PYTHONWARNINGS="always")

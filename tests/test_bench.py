@@ -14,6 +14,8 @@ from ava_keras._host_stalls import HostStallMonitor
 from ava_keras.benchmarks._flops import step_flops
 from tests._tiny import IMAGE_SHAPE, tiny_model
 
+pytestmark = pytest.mark.integration  # the full tier (README: Tests)
+
 
 def test_step_flops_counts_matmuls_and_skips_unused_ops():
     def used_and_unused(a, b):

@@ -53,6 +53,7 @@ def trained(folder, tmp_path_factory):
     return out, log_dir, result
 
 
+@pytest.mark.integration
 def test_train_subprocess_writes_every_output_and_each_loads(trained):
     out, log_dir, result = trained
     assert result.returncode == 0, result.stderr[-3000:]
@@ -78,6 +79,7 @@ def test_train_subprocess_writes_every_output_and_each_loads(trained):
     assert any(name.startswith("events.out.tfevents") for _, _, files in os.walk(log_dir) for name in files)
 
 
+@pytest.mark.integration
 def test_train_prints_no_tensorflow_log_lines_by_default(trained):
     _, _, result = trained
     assert result.returncode == 0, result.stderr[-3000:]
@@ -93,6 +95,7 @@ def test_the_users_tf_cpp_min_log_level_is_kept(monkeypatch):
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
 
 
+@pytest.mark.integration
 def test_sample_reconstruct_export_info_on_the_trained_model(trained, folder, tmp_path, capsys):
     out, _, result = trained
     assert result.returncode == 0, result.stderr[-3000:]
@@ -124,6 +127,7 @@ def test_sample_reconstruct_export_info_on_the_trained_model(trained, folder, tm
     assert code == 0 and "latent dim 4" in stdout and "discriminator:" in stdout
 
 
+@pytest.mark.integration
 def test_ctrl_c_saves_the_model_trained_so_far(folder, tmp_path, capsys, monkeypatch):
     def interrupt(self, epoch, logs=None):
         if epoch == 1:
@@ -143,6 +147,7 @@ def test_ctrl_c_saves_the_model_trained_so_far(folder, tmp_path, capsys, monkeyp
     assert model.encoder_optimizer.iterations.numpy() == 6  # two epochs of 3 steps
 
 
+@pytest.mark.integration
 def test_train_with_scaled_networks_and_a_patch_discriminator(folder, tmp_path, capsys):
     out = tmp_path / "out"
     at = TRAIN_FLAGS.index("--latent-dim")
@@ -230,6 +235,7 @@ def test_choices_match_the_library():
     assert set(cli_parser.RESIZE_MODES) == set(ak.data.RESIZE_MODES)
 
 
+@pytest.mark.integration
 def test_help_and_errors_do_not_import_tensorflow():
     if ENTRY_POINT is None:
         pytest.skip("the ava-keras console script is not installed")
@@ -258,6 +264,7 @@ def test_sample_grid_callback_in_a_users_fit(tmp_path):
         ak.callbacks.SampleGrid(tmp_path, num_samples=0)
 
 
+@pytest.mark.integration
 def test_diverging_training_saves_the_last_finite_model_and_exits_2(folder, tmp_path, capsys):
     out = tmp_path / "out"
     code, _, err = _run_cli(

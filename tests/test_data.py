@@ -116,6 +116,7 @@ def test_strict_raises_naming_the_bad_files(messy_folder):
         assert name in str(info.value)
 
 
+@pytest.mark.integration
 def test_training_completes_on_the_good_files_of_a_messy_folder(messy_folder):
     folder, n_good, _ = messy_folder
     with warnings.catch_warnings():

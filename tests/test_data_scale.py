@@ -15,6 +15,8 @@ from ava_keras.data.image_folder import choose_cache
 from ava_keras.data.memory import MEMORY_SHARE, fits_in_memory
 from ava_keras.distribute import read_tf_config, worker_shard
 
+pytestmark = pytest.mark.integration  # the full tier (README: Tests)
+
 SIZE = 8
 IMAGE_BYTES = SIZE * SIZE * 3
 

@@ -20,6 +20,8 @@ from ava_keras import cli, cli_parser
 from ava_keras.constants import ROUTINGS
 from tests._tiny import block_weights, sgd_compile, tiny_images, tiny_model
 
+pytestmark = pytest.mark.integration  # the full tier (README: Tests)
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PRESETS = ("vae", "ava1", "ava5")
 

@@ -9,6 +9,8 @@ from ava_keras import cli
 from ava_keras.experiments import paper
 from tests._drift import ROOT, assert_doc_quotes, assert_matches_committed
 
+pytestmark = pytest.mark.integration  # the full tier (README: Tests)
+
 PAPER_RESULTS = ROOT / "docs" / "paper_results"
 PAPER_LABELS = sorted(path.name[: -len("_runs.csv")] for path in PAPER_RESULTS.glob("*_runs.csv"))
 PERFORMANCE = "docs/performance"

@@ -15,6 +15,8 @@ import ava_keras as ak
 from ava_keras.export import METADATA_FILE
 from tests._tiny import IMAGE_SHAPE, LATENT_DIM, tiny_images, tiny_model
 
+pytestmark = pytest.mark.integration  # the full tier (README: Tests)
+
 N_GENERATED, SEED = 5, 7
 ENDPOINTS = ("serve", "encode", "decode", "reconstruct", "score", "generate", "discriminate", "discriminate_latent")
 

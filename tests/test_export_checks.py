@@ -20,6 +20,8 @@ from ava_keras._validation import (
 from ava_keras.export import METADATA_FILE, decoder_bytes_per_image, default_max_generate
 from tests._tiny import IMAGE_SHAPE, LATENT_DIM, tiny_images, tiny_model
 
+pytestmark = pytest.mark.integration  # the full tier (README: Tests)
+
 CLIENT = os.path.join(os.path.dirname(__file__), "_export_client.py")
 IMAGE_ENDPOINTS = ("serve", "encode", "reconstruct", "score", "discriminate")
 LATENT_ENDPOINTS = ("decode", "discriminate_latent")
@@ -237,7 +239,6 @@ def test_cli_export_max_generate(tmp_path, capsys):
     assert last_line == "ava-keras: error: `max_generate` must be a positive integer. Received: max_generate=0"
 
 
-@pytest.mark.integration
 def test_the_cost_table_is_the_committed_benchmark_result():
     root = os.path.dirname(os.path.dirname(__file__))
     with open(os.path.join(root, "docs", "performance", "export_checks.json"), encoding="utf-8") as file:

@@ -21,6 +21,7 @@ def _python(code, argv0="ava-keras"):
     return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300, env=env)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("argv0", ["ava-keras", "ava-keras-my-script", "train.py"])
 def test_star_import_gives_the_full_package_under_any_program_name(argv0):
     result = _python("""
@@ -40,6 +41,7 @@ def test_every_public_name_resolves():
         ak.nonsense  # noqa: B018
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("module", ["ava_keras.export", "ava_keras.tflite", "ava_keras.models.anomaly_scoring"])
 def test_a_submodule_imported_first_imports_without_a_cycle(module):
     result = _python(f"import {module}\nimport ava_keras\nprint(ava_keras.AVA.__name__)")
@@ -53,6 +55,7 @@ HELPS = [["--help"], ["train", "--help"], ["sample", "--help"], ["reconstruct", 
          ["bench", "--help"], ["bench", "data-scale", "--help"]]
 
 
+@pytest.mark.integration
 def test_help_runs_without_tensorflow_importable():
     result = _python(f"""
         for name in ("tensorflow", "keras"):
@@ -74,6 +77,7 @@ def test_load_all_warns_nothing():
         ak.load_all()
 
 
+@pytest.mark.integration
 def test_keras_load_model_finds_the_classes_when_keras_came_first(tmp_path):
     path = tmp_path / "vae.keras"
     model = ak.AVA.from_preset("vae", image_shape=(8, 8, 1), latent_dim=2, encoder_filters=(4,),

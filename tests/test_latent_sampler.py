@@ -134,6 +134,7 @@ def test_fit_latent_sampler_takes_a_dataset_and_refuses_empty_data():
         model.fit_latent_sampler(tf.data.Dataset.from_tensor_slices(images[:0]).batch(5))
 
 
+@pytest.mark.integration
 def test_export_generate_uses_the_fitted_mixture(tmp_path):
     model = tiny_model("ava5", latent_sampler_components=2)
     model.fit_latent_sampler(tiny_images(12))

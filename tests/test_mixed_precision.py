@@ -14,6 +14,8 @@ from ava_keras.datasets import load_photos, write_image_folder
 from tests._tiny import block_weights, tiny_images, tiny_model
 from tests.test_distributed import _two_devices
 
+pytestmark = pytest.mark.integration  # the full tier (README: Tests)
+
 MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
 IMAGES = tiny_images(16)
 BATCH_SIZE, EPOCHS = 4, 3

@@ -71,6 +71,7 @@ def test_encode_decode_reconstruct_sample_discriminate():
     assert realism.shape == (5, 1) and np.all((realism > 0) & (realism < 1))
 
 
+@pytest.mark.integration
 def test_twenty_step_fit_on_real_digits_lowers_reconstruction_loss():
     from sklearn.datasets import load_digits
 

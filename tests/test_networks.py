@@ -84,6 +84,7 @@ def _scaled_patch_model():
     )
 
 
+@pytest.mark.integration
 def test_scaled_model_with_patch_discriminator_survives_a_keras_file(tmp_path):
     model = _scaled_patch_model()
     model.compile()

@@ -12,6 +12,8 @@ import pytest
 from ava_keras.experiments import paper
 from tests._imports import top_level_import_roots
 
+pytestmark = pytest.mark.integration  # the full tier (README: Tests)
+
 
 def _parse(argv):
     return paper.add_arguments(argparse.ArgumentParser()).parse_args(argv)

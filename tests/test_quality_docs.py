@@ -8,6 +8,8 @@ import pytest
 
 from ava_keras.experiments import quality
 
+pytestmark = pytest.mark.integration  # the full tier (README: Tests)
+
 ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
 RESULTS = os.path.join(ROOT, "docs", "quality_results")
 LABELS = sorted(

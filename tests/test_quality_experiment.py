@@ -12,6 +12,8 @@ from ava_keras.experiments import quality
 from tests._quality import shared_classifier
 from tests._imports import top_level_import_roots
 
+pytestmark = pytest.mark.integration  # the full tier (README: Tests)
+
 
 def _parse(argv):
     return quality.add_arguments(argparse.ArgumentParser()).parse_args(argv)
@@ -132,7 +134,6 @@ def test_tiny_photos_run_scores_in_random_features(tmp_path):
     assert "trained under the `mixed_bfloat16` dtype policy" in (tmp_path / "photos_table.md").read_text()
 
 
-@pytest.mark.integration
 def test_photos_at_64_with_scaled_networks_and_a_patch_discriminator(tmp_path):
     args = _parse(["--dataset", "photos", "--image-size", "64", "--networks", "scaled", "--discriminator", "patch",
                    "--steps", "2", "--seeds", "1", "--presets", "ava1", "--no-baseline", "--samples", "100",

@@ -24,6 +24,8 @@ import ava_keras as ak
 from ava_keras.evaluation import digit_classifier
 from tests._quality import shared_classifier
 
+pytestmark = pytest.mark.integration  # the full tier (README: Tests)
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TOUR_HEADING = "## API tour"
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

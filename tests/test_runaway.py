@@ -14,6 +14,9 @@ import numpy as np
 import tensorflow as tf
 
 import ava_keras as ak
+import pytest
+
+pytestmark = pytest.mark.integration  # the full tier (README: Tests)
 
 EPOCHS = 20
 

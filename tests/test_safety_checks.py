@@ -107,6 +107,7 @@ def test_a_bad_batch_after_good_ones_stops_fit_before_its_step():
     _assert_same_finite_state(states[-1], _state(model))
 
 
+@pytest.mark.integration
 def test_uint8_images_train_exactly_as_images_divided_by_255():
     images = (tiny_images(8) * 255).round().astype("uint8")
     results = []
@@ -183,6 +184,7 @@ def test_safety_checks_off_lets_bad_data_through_and_round_trips_in_the_config()
     assert tiny_model("vae").get_config()["safety_checks"] is True
 
 
+@pytest.mark.integration
 def test_bad_input_is_refused_under_a_mirrored_strategy():
     devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
     strategy = tf.distribute.MirroredStrategy(devices)

@@ -111,6 +111,7 @@ def test_reload_then_continue_matches_never_stopping(never_stopped):
     assert_same_state(resumed, getattr(never_stopped, f"after_epoch_{EPOCHS}"), atol=1e-6)
 
 
+@pytest.mark.integration
 def test_keras_file_restores_a_different_optimizer_per_block(tmp_path):
     # The compile config must carry each block's optimizer: with the defaults
     # compiled instead, neither the configs nor the slot variables would match.
@@ -151,6 +152,7 @@ fit(make_model(), epochs={epochs}, callbacks=[
 """
 
 
+@pytest.mark.integration
 def test_killed_run_resumes_from_backup_and_finishes(never_stopped, tmp_path):
     backup = str(tmp_path / "backup")
     checkpoint = str(tmp_path / "epoch_{epoch}.keras")

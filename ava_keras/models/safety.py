@@ -216,6 +216,8 @@ class SafetyChecks:
         return self.predict_function
 
     def fit(self, x=None, *args, **kwargs):
+        if isinstance(x, tf.data.Dataset) and len(args) < 7:  # `shuffle` is fit's 8th argument
+            kwargs.setdefault("shuffle", False)  # a Dataset shuffles in its own pipeline; Keras would only warn
         with self._checked_run("fit", x):
             return super().fit(x, *args, **kwargs)
 
