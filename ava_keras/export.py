@@ -134,7 +134,7 @@ def checked_count(n, max_generate, refuse=raise_unless):
     return refuse((n >= 1) & (n <= max_generate), out_of_range, n)
 
 
-def _endpoint_functions(model, noise=None, max_generate=None, refuse=raise_unless):
+def endpoint_functions(model, noise=None, max_generate=None, refuse=raise_unless):
     """Returns `{name: (function, input_signature)}` for `model`'s endpoints.
 
     `noise(n, seed)` gives the `(uniform, normal)` draws `generate` feeds to
@@ -294,7 +294,7 @@ def export_saved_model(model, path=None, overwrite=False, max_generate=None):
     if max_generate is None:
         max_generate = default_max_generate(model)
     max_generate = check_positive_int("max_generate", max_generate)
-    endpoints = _endpoint_functions(model, max_generate=max_generate)
+    endpoints = endpoint_functions(model, max_generate=max_generate)
     write_endpoints(model, endpoints, path)
 
     metadata = {

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from ava_keras._validation import check_positive_int
 from ava_keras.errors import InputError
-from ava_keras.export import DEFAULT_EXPORT_DIR, _endpoint_functions, check_model, write_endpoints
+from ava_keras.export import DEFAULT_EXPORT_DIR, endpoint_functions, check_model, write_endpoints
 
 _PRIME = 2**31 - 1  # the Mersenne prime M31: products of two residues fit in int64
 _ROUNDS = (1_234_567, 7_654_321, 2_718_281, 3_141_592)
@@ -112,7 +112,7 @@ def export_tflite(model, path=None, overwrite=False, max_generate=None):
 
     if max_generate is not None:
         max_generate = check_positive_int("max_generate", max_generate)
-    endpoints = _endpoint_functions(model, noise=noise, max_generate=max_generate, refuse=trap_unless)
+    endpoints = endpoint_functions(model, noise=noise, max_generate=max_generate, refuse=trap_unless)
     files = {name: os.path.join(path, f"{name}.tflite") for name in endpoints}
     taken = [file for file in files.values() if os.path.exists(file)]
     if taken and not overwrite:

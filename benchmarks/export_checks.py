@@ -34,7 +34,7 @@ def main():
     import tensorflow as tf
 
     import ava_keras as ak
-    from ava_keras.export import _endpoint_functions, write_endpoints
+    from ava_keras.export import endpoint_functions, write_endpoints
 
     model = ak.AVA.from_preset(
         "ava5", image_shape=(16, 16, 1), latent_dim=8, encoder_filters=(16, 32), decoder_filters=(32, 16),
@@ -44,7 +44,7 @@ def main():
     folder = tempfile.mkdtemp()
     checked = ak.export_saved_model(model, os.path.join(folder, "checked"))
     unchecked = os.path.join(folder, "unchecked")
-    write_endpoints(model, _endpoint_functions(model, refuse=lambda valid, message, value: value), unchecked)
+    write_endpoints(model, endpoint_functions(model, refuse=lambda valid, message, value: value), unchecked)
     exports = {"with_checks": tf.saved_model.load(checked), "without_checks": tf.saved_model.load(unchecked)}
 
     rng = np.random.default_rng(0)
