@@ -8,6 +8,7 @@ from keras import ops
 
 from ava_keras import distribute
 from ava_keras.constants import BLOCKS, SWITCH_BLOCKS
+from ava_keras.models.objectives import adversaries_started
 
 # The terms a step logs (`compute_losses`), each with its own tracker.
 LOG_NAMES = (
@@ -23,6 +24,8 @@ LOG_NAMES = (
     "latent_d_real",
     "latent_d_fake",
     "feature_reconstruction",
+    "d_prior",
+    "adaptive_adversarial_weight",
 )
 
 
@@ -33,7 +36,7 @@ class BlockTrainer:
     `GradientTape` per gradient group and applies each block's optimizer to
     that block's own objective, while one of its switches is on. Needs the
     blocks, their `{block}_optimizer`s, `_switch_variables`, `trackers`,
-    `routing`, `safety_checks` and the image checks of
+    `routing`, `discriminator_start_step`, `safety_checks` and the image checks of
     `ava_keras.models.safety.SafetyChecks`.
     """
 
@@ -42,7 +45,9 @@ class BlockTrainer:
         if block in ("encoder", "decoder"):
             return tf.constant(True)
         names = [name for name, owner in SWITCH_BLOCKS.items() if owner == block]
-        return tf.reduce_any([self._switch_variables[name] > 0.5 for name in names])
+        is_on = tf.reduce_any([self._switch_variables[name] > 0.5 for name in names])
+        started = adversaries_started(self)
+        return is_on if started is None else is_on & started
 
     def _gradient_groups(self):
         """Tuples of blocks whose gradients come from one backward pass.
