@@ -92,8 +92,10 @@ class BlockTrainer:
                 ]
                 updates[block] = (block_gradients, block_variables)
         healthy = self._record_divergence(objectives, logs, updates, valid) if self.safety_checks else valid
+        # Read before any optimizer step moves the decoder's iteration counter (`discriminator_start_step`).
+        is_on = {block: self._block_is_on(block) & healthy for block in updates}
         for block, (block_gradients, block_variables) in updates.items():
-            self._apply_if_on(block, block_gradients, block_variables, replicas, healthy)
+            self._apply_if_on(block, block_gradients, block_variables, replicas, is_on[block])
         return self._update_trackers(logs)
 
     def _optimizer(self, block):
@@ -103,8 +105,8 @@ class BlockTrainer:
         """The current loss scale of `block`'s optimizer, a float32 scalar."""
         return ops.cast(self._optimizer(block).scale_loss(1.0), "float32")
 
-    def _apply_if_on(self, block, gradients, variables, replicas, healthy):
-        """Applies `block`'s optimizer only while one of its switches is on and the step is `healthy`.
+    def _apply_if_on(self, block, gradients, variables, replicas, is_on):
+        """Applies `block`'s optimizer only if `is_on`: one of its switches is on and the step is healthy.
 
         On one replica the step is skipped outright, so a switched-off block
         (or an unhealthy step) does not move at all (a zero-gradient Adam step
@@ -114,7 +116,6 @@ class BlockTrainer:
         docs/distributed.md.
         """
         optimizer = self._optimizer(block)
-        is_on = self._block_is_on(block) & healthy
         if replicas > 1 or tf.distribute.has_strategy():
             optimizer.apply([tf.where(is_on, g, tf.zeros_like(g)) for g in gradients], variables)
             return
