@@ -50,10 +50,10 @@ def block_weights(model):
     }
 
 
-def peek_noise(model, batch_size):
-    """The noise the model's next sampling draw will use, without consuming it."""
+def peek_noise(model, batch_size, draws=1):
+    """The noise the model's next sampling draw will use (a list of the next `draws`), without consuming it."""
     generator = model.sampling.seed_generator
     state = generator.state.numpy().copy()
-    noise = keras.random.normal((batch_size, model.latent_dim), seed=generator).numpy()
+    noises = [keras.random.normal((batch_size, model.latent_dim), seed=generator).numpy() for _ in range(draws)]
     generator.state.assign(state)
-    return noise
+    return noises[0] if draws == 1 else noises

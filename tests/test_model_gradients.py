@@ -31,61 +31,88 @@ def _discriminator_features(discriminator, images):
 
 
 def reference_objectives(
-    model, images, noise, routing, generator_loss="minimax", likelihood="paper", feature_weight=0.0
+    model,
+    images,
+    noise,
+    routing,
+    generator_loss="minimax",
+    likelihood="paper",
+    feature_weight=0.0,
+    prior_noise=None,
+    adaptive=False,
+    adversaries_on=True,
 ):
-    """Block -> objective, from the equations, with raw TF ops."""
-    on = {k: float(v) for k, v in model.variant.items()}
+    """Block -> objective, from the equations, with raw TF ops.
+
+    `prior_noise`: d also judges g(prior_noise) (Larsen et al. 2016).
+    `adaptive`: A_d times ‖∇_w R‖ / (‖∇_w A_d‖ + 1e-4), w the decoder's output
+    convolution's kernel (Esser et al. 2021). `adversaries_on=False`: every switch off.
+    """
+    on = {k: float(v) * adversaries_on for k, v in model.variant.items()}
     enc, dec = model.encoder, model.decoder
-    mean, log_var = enc(images)
-    reconstructions = dec(mean + tf.exp(log_var / 2.0) * noise)
-    squared = tf.reduce_sum(tf.square(images - reconstructions), axis=[1, 2, 3])
-    pixels = float(np.prod(images.shape[1:]))
-    variance = tf.reduce_mean(tf.square(images - reconstructions))  # σ̂², the optimal shared variance
-    if likelihood == "paper":
-        r = tf.reduce_mean(0.5 * squared)
-    elif likelihood == "bernoulli":
-        p = tf.clip_by_value(reconstructions, 1e-7, 1 - 1e-7)
-        r = -tf.reduce_mean(tf.reduce_sum(images * tf.math.log(p) + (1 - images) * tf.math.log(1 - p), [1, 2, 3]))
-    else:
-        r = tf.reduce_mean(0.5 * pixels * tf.math.log(2 * np.pi * variance) + squared / (2 * variance))
-    k = tf.reduce_mean(0.5 * tf.reduce_sum(tf.exp(log_var) + tf.square(mean) - 1.0 - log_var, axis=1))
+    with tf.GradientTape(persistent=True) as last_layer_tape:  # for the adaptive weight
+        mean, log_var = enc(images)
+        reconstructions = dec(mean + tf.exp(log_var / 2.0) * noise)
+        prior_draws = None if prior_noise is None else dec(tf.constant(prior_noise))
+        squared = tf.reduce_sum(tf.square(images - reconstructions), axis=[1, 2, 3])
+        pixels = float(np.prod(images.shape[1:]))
+        variance = tf.reduce_mean(tf.square(images - reconstructions))  # σ̂², the optimal shared variance
+        if likelihood == "paper":
+            r = tf.reduce_mean(0.5 * squared)
+        elif likelihood == "bernoulli":
+            p = tf.clip_by_value(reconstructions, 1e-7, 1 - 1e-7)
+            log_likelihood = images * tf.math.log(p) + (1 - images) * tf.math.log(1 - p)
+            r = -tf.reduce_mean(tf.reduce_sum(log_likelihood, [1, 2, 3]))
+        else:
+            r = tf.reduce_mean(0.5 * pixels * tf.math.log(2 * np.pi * variance) + squared / (2 * variance))
+        k = tf.reduce_mean(0.5 * tf.reduce_sum(tf.exp(log_var) + tf.square(mean) - 1.0 - log_var, axis=1))
 
-    def generator_term(probability):
-        if generator_loss == "minimax":
-            return tf.reduce_mean(tf.math.log(1.0 - probability))
-        return tf.reduce_mean(-tf.math.log(probability))
+        def generator_term(probability):
+            if generator_loss == "minimax":
+                return tf.reduce_mean(tf.math.log(1.0 - probability))
+            return tf.reduce_mean(-tf.math.log(probability))
 
-    d_real = tf.sigmoid(model.discriminator(images))
-    d_fake = tf.sigmoid(model.discriminator(reconstructions))
-    a_d = generator_term(d_fake)
-    b = tf.reduce_mean(tf.math.log(d_real) + tf.math.log(1.0 - d_fake))
-    slope = reconstructions * (1.0 - reconstructions)
-    if likelihood == "paper":  # eq. 10, summed over pixels
-        delta_d = tf.reduce_sum((images - reconstructions) * slope, axis=[1, 2, 3])
-    elif likelihood == "bernoulli":  # −∂BCE/∂net_g = x − x′, averaged over pixels
-        delta_d = tf.reduce_mean(images - reconstructions, axis=[1, 2, 3])
-    else:  # −∂ℓ/∂net_g = (x − x′) x′(1 − x′) / σ̂², averaged over pixels
-        delta_d = tf.reduce_mean((images - reconstructions) * slope, axis=[1, 2, 3]) / variance
-    delta_d = tf.stop_gradient(delta_d)
-    # One δ_d per example, shared by every logit of a patch discriminator.
-    per_logit = tf.reshape(d_fake, [len(images), -1])
-    psi = -on["decoder_discriminator"] * b - on["decoder_leaning"] * tf.reduce_mean(delta_d[:, None] * per_logit)
+        d_real = tf.sigmoid(model.discriminator(images))
+        d_fake = tf.sigmoid(model.discriminator(reconstructions))
+        a_d = generator_term(d_fake)
+        b = tf.reduce_mean(tf.math.log(d_real) + tf.math.log(1.0 - d_fake))
+        if prior_draws is not None:  # fake terms averaged over reconstructions and prior draws
+            d_prior = tf.sigmoid(model.discriminator(prior_draws))
+            a_d = (a_d + generator_term(d_prior)) / 2.0
+            b = tf.reduce_mean(tf.math.log(d_real)) + (
+                tf.reduce_mean(tf.math.log(1.0 - d_fake)) + tf.reduce_mean(tf.math.log(1.0 - d_prior))
+            ) / 2.0
+        slope = reconstructions * (1.0 - reconstructions)
+        if likelihood == "paper":  # eq. 10, summed over pixels
+            delta_d = tf.reduce_sum((images - reconstructions) * slope, axis=[1, 2, 3])
+        elif likelihood == "bernoulli":  # −∂BCE/∂net_g = x − x′, averaged over pixels
+            delta_d = tf.reduce_mean(images - reconstructions, axis=[1, 2, 3])
+        else:  # −∂ℓ/∂net_g = (x − x′) x′(1 − x′) / σ̂², averaged over pixels
+            delta_d = tf.reduce_mean((images - reconstructions) * slope, axis=[1, 2, 3]) / variance
+        delta_d = tf.stop_gradient(delta_d)
+        # One δ_d per example, shared by every logit of a patch discriminator.
+        per_logit = tf.reshape(d_fake, [len(images), -1])
+        psi = -on["decoder_discriminator"] * b - on["decoder_leaning"] * tf.reduce_mean(delta_d[:, None] * per_logit)
 
-    if routing == "paper":
-        # The encoder sees x′ only as data: a constant, not a path to Φ or Θ.
-        mean_rec = enc(tf.constant(reconstructions.numpy()))[0]
-    else:
-        mean_rec = enc(reconstructions)[0]
-    big_d_real = tf.sigmoid(model.latent_discriminator(mean))
-    big_d_fake = tf.sigmoid(model.latent_discriminator(mean_rec))
-    a_big_d = generator_term(big_d_fake)
-    big_b = tf.reduce_mean(tf.math.log(big_d_real) + tf.math.log(1.0 - big_d_fake))
-    reduce = tf.reduce_sum if likelihood == "paper" else tf.reduce_mean
-    delta_big_d = tf.stop_gradient(reduce(mean - mean_rec, axis=1))
-    lam = -on["encoder_discriminator"] * big_b - on["encoder_leaning"] * tf.reduce_mean(
-        delta_big_d * big_d_fake[:, 0]
-    )
+        if routing == "paper":
+            # The encoder sees x′ only as data: a constant, not a path to Φ or Θ.
+            mean_rec = enc(tf.constant(reconstructions.numpy()))[0]
+        else:
+            mean_rec = enc(reconstructions)[0]
+        big_d_real = tf.sigmoid(model.latent_discriminator(mean))
+        big_d_fake = tf.sigmoid(model.latent_discriminator(mean_rec))
+        a_big_d = generator_term(big_d_fake)
+        big_b = tf.reduce_mean(tf.math.log(big_d_real) + tf.math.log(1.0 - big_d_fake))
+        reduce = tf.reduce_sum if likelihood == "paper" else tf.reduce_mean
+        delta_big_d = tf.stop_gradient(reduce(mean - mean_rec, axis=1))
+        lam = -on["encoder_discriminator"] * big_b - on["encoder_leaning"] * tf.reduce_mean(
+            delta_big_d * big_d_fake[:, 0]
+        )
 
+    if adaptive:
+        kernel = dec.output_conv.kernel
+        ratio = tf.norm(last_layer_tape.gradient(r, kernel)) / (tf.norm(last_layer_tape.gradient(a_d, kernel)) + 1e-4)
+        a_d = tf.stop_gradient(tf.clip_by_value(ratio, 0.0, 1e4)) * a_d
     adversarial = on["decoder_discriminator"] * a_d + on["encoder_discriminator"] * a_big_d
     if feature_weight:  # Larsen et al. (2016), eq. 7: ½‖Dis_l(x) − Dis_l(x′)‖², targets constant
         real_features = tf.stop_gradient(_discriminator_features(model.discriminator, images))
@@ -100,11 +127,12 @@ def reference_objectives(
 
 
 def reference_gradients(
-    model, images, noise, routing, generator_loss="minimax", likelihood="paper", feature_weight=0.0
+    model, images, noise, routing, generator_loss="minimax", likelihood="paper", feature_weight=0.0, **options
 ):
+    """Block -> gradients of its `reference_objectives` (`options`: theirs)."""
     with tf.GradientTape(persistent=True) as tape:
         objectives = reference_objectives(
-            model, tf.constant(images), noise, routing, generator_loss, likelihood, feature_weight
+            model, tf.constant(images), noise, routing, generator_loss, likelihood, feature_weight, **options
         )
     return {
         block: [
@@ -320,3 +348,74 @@ def test_encoder_leaning_discriminator_gradient_is_eq_16(with_b):
     deltas = one_step_deltas(model, images)["latent_discriminator"]
     np.testing.assert_allclose(deltas[0], ascent_kernel, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(deltas[1], ascent_bias, rtol=1e-4, atol=1e-6)
+
+
+def _assert_step_follows(model, images, expected, where):
+    for block, block_deltas in one_step_deltas(model, images).items():
+        for delta, gradient in zip(block_deltas, expected[block]):
+            np.testing.assert_allclose(-delta, gradient, **TOLERANCE, err_msg=f"{where}: {block}")
+
+
+@pytest.mark.parametrize("routing", ["joint", "paper"])
+def test_prior_samples_join_the_fake_terms_of_d_and_the_decoder(routing):
+    """Larsen et al. (2016): d also judges g(z_p); A_d and d's fake term average both kinds of fake."""
+    model = sgd_compile(tiny_model("ava5", routing=routing, discriminator_prior_samples=True, **PAPER_TERMS))
+    images = tiny_images()
+    noise, prior_noise = peek_noise(model, len(images), draws=2)
+    expected = reference_gradients(model, images, noise, routing, prior_noise=prior_noise)
+    without = reference_gradients(model, images, noise, routing)
+    for block in ("decoder", "discriminator"):
+        assert not np.allclose(expected[block][0], without[block][0]), f"the prior draws changed nothing in {block}"
+    _assert_step_follows(model, images, expected, routing)
+    assert "d_prior" in model.get_metrics_result()
+
+
+@pytest.mark.parametrize("routing", ["joint", "paper"])
+def test_adaptive_adversarial_weight_scales_the_decoder_adversarial_term(routing):
+    """Esser et al. (2021): A_d times ‖∇_w R‖ / (‖∇_w A_d‖ + 1e-4) at the decoder's output kernel, a constant."""
+    model = sgd_compile(tiny_model("ava5", routing=routing, adaptive_adversarial_weight=True, **PAPER_TERMS), 1e-3)
+    images = tiny_images()
+    noise = peek_noise(model, len(images))
+    expected = reference_gradients(model, images, noise, routing, adaptive=True)
+    without = reference_gradients(model, images, noise, routing)
+    assert not np.allclose(expected["decoder"][0], without["decoder"][0]), "the adaptive weight changed nothing"
+    for block, block_deltas in one_step_deltas(model, images).items():
+        for delta, gradient in zip(block_deltas, expected[block]):
+            np.testing.assert_allclose(-delta / 1e-3, gradient, rtol=1e-4, atol=1e-4, err_msg=f"{routing}: {block}")
+    assert model.get_metrics_result()["adaptive_adversarial_weight"] > 0
+
+
+@pytest.mark.parametrize("routing", ["joint", "paper"])
+def test_discriminator_start_step_trains_a_vae_until_the_decoder_has_taken_that_many_steps(routing):
+    model = sgd_compile(tiny_model("ava5", routing=routing, discriminator_start_step=2, **PAPER_TERMS), 0.01)
+    images = tiny_images()
+    for step in range(3):
+        started = step >= 2
+        expected = reference_gradients(model, images, peek_noise(model, len(images)), routing, adversaries_on=started)
+        deltas = one_step_deltas(model, images)
+        for block, block_deltas in deltas.items():
+            where = f"{routing}, step {step}: {block}"
+            if block in ("discriminator", "latent_discriminator") and not started:
+                for delta in block_deltas:
+                    np.testing.assert_array_equal(delta, 0.0, err_msg=f"{where} must not change")
+                continue
+            assert any(np.abs(d).max() > 0 for d in block_deltas), f"{where} did not change"
+            for delta, gradient in zip(block_deltas, expected[block]):
+                np.testing.assert_allclose(-delta / 0.01, gradient, rtol=1e-4, atol=1e-4, err_msg=where)
+        # Skipped, not zero-gradient steps: an Adam step would move d by its momentum.
+        assert int(model.discriminator_optimizer.iterations.numpy()) == int(started), f"{routing}, step {step}"
+    assert int(model.decoder_optimizer.iterations.numpy()) == 3
+
+
+def test_adversarial_options_round_trip_through_config_and_default_off():
+    options = dict(discriminator_prior_samples=True, adaptive_adversarial_weight=True, discriminator_start_step=7)
+    config = tiny_model("ava5", **options).get_config()
+    assert {name: config[name] for name in options} == options
+    restored = ak.AVA.from_config(config)
+    assert {name: getattr(restored, name) for name in options} == options
+    defaults = tiny_model("ava5").get_config()
+    assert {name: defaults[name] for name in options} == dict(
+        discriminator_prior_samples=False, adaptive_adversarial_weight=False, discriminator_start_step=0
+    )
+    with pytest.raises(ValueError, match="discriminator_start_step"):
+        tiny_model("ava5", discriminator_start_step=-1)

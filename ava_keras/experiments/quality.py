@@ -65,6 +65,7 @@ LOSS_WEIGHTS = (
     "feature_reconstruction_weight",
 )
 STABILISER_FLAGS = ("augment_discriminator", "spectral_normalization")
+ADVERSARIAL_FLAGS = ("discriminator_prior_samples", "adaptive_adversarial_weight")
 DEFAULT_STEPS, QUICK_STEPS = 600, 20
 DEFAULT_SEEDS = 3
 DEFAULT_BATCH_SIZE = 64
@@ -150,6 +151,16 @@ def add_arguments(parser):
             "--" + name.replace("_", "-"), action="store_true", default=None,
             help=f"AVA models with `{name}=True` (a discriminator stabiliser; default off).",
         )
+    for name in ADVERSARIAL_FLAGS:
+        parser.add_argument(
+            "--" + name.replace("_", "-"), action="store_true", default=None,
+            help=f"AVA models with `{name}=True` (see ava_keras.AVA; default off).",
+        )
+    parser.add_argument(
+        "--discriminator-start-step", type=positive_int, default=None,
+        help="AVA `discriminator_start_step`: train as a VAE for this many steps, then add the adversaries "
+             "(default 0).",
+    )
     parser.add_argument(
         "--samples", type=positive_int, default=None,
         help="Samples scored per model (default: as many as there are training images, 1,400 digits or 2,000 "
@@ -189,7 +200,8 @@ def add_arguments(parser):
 def resolve(args):
     """The run settings from parsed `args` (the --quick budget where an option is not given)."""
     options = {name: getattr(args, name) for name in ("likelihood", "generator_loss") + LOSS_WEIGHTS
-               + STABILISER_FLAGS if getattr(args, name) is not None}
+               + STABILISER_FLAGS + ADVERSARIAL_FLAGS + ("discriminator_start_step",)
+               if getattr(args, name) is not None}
     if args.image_size is not None and args.dataset != "photos":
         raise InputError(f"--image-size {args.image_size} sizes the photo crops; pass it with --dataset photos "
                          f"(the {args.dataset} are 28x28).")

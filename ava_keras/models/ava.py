@@ -85,6 +85,16 @@ class AVA(SafetyChecks, BlockTrainer, LatentSampling, AnomalyScoring, keras.Mode
             `features` method, such as `ava_keras.layers.Discriminator`.
         augment_discriminator: Show d DiffAugment-ed real and decoded images
             while training (`ava_keras.layers.DiffAugment`).
+        discriminator_prior_samples: d also judges decoded prior draws
+            g(z_p), z_p ~ N(0, I) (Larsen et al. 2016): d's fake term and
+            the decoder's A_d average over reconstructions and prior draws.
+        adaptive_adversarial_weight: Multiply the decoder's A_d by
+            λ = ‖∇_w L_rec‖ / (‖∇_w L_adv‖ + 1e-4), clipped to [0, 1e4], a
+            constant, w the decoder's last layer's kernel (Esser et al.
+            2021); logged as `adaptive_adversarial_weight`.
+        discriminator_start_step: Before the decoder's optimizer has taken
+            this many steps, every adversarial and leaning term is off and
+            neither discriminator is updated: a VAE warm-up (0: none).
         latent_sampler_components: Components of the Gaussian mixture that
             `fit_latent_sampler` fits to the encoder's means (`latent_sampler`).
         seed: Optional integer seed of the sampling noise.
@@ -120,6 +130,9 @@ class AVA(SafetyChecks, BlockTrainer, LatentSampling, AnomalyScoring, keras.Mode
         r1_weight=0.0,
         feature_reconstruction_weight=0.0,
         augment_discriminator=False,
+        discriminator_prior_samples=False,
+        adaptive_adversarial_weight=False,
+        discriminator_start_step=0,
         latent_sampler_components=10,
         seed=None,
         safety_checks=True,
@@ -145,6 +158,11 @@ class AVA(SafetyChecks, BlockTrainer, LatentSampling, AnomalyScoring, keras.Mode
                 ("feature_reconstruction_weight", feature_reconstruction_weight),
             )
         }
+        self.discriminator_prior_samples = bool(discriminator_prior_samples)
+        self.adaptive_adversarial_weight = bool(adaptive_adversarial_weight)
+        self.discriminator_start_step = check_positive_int(
+            "discriminator_start_step", discriminator_start_step, allow_zero=True
+        )
         self.seed = seed
         self.safety_checks = bool(safety_checks)
 
@@ -455,6 +473,9 @@ class AVA(SafetyChecks, BlockTrainer, LatentSampling, AnomalyScoring, keras.Mode
                 "generator_loss": self.generator_loss,
                 "likelihood": self.likelihood,
                 "augment_discriminator": self.augment_discriminator,
+                "discriminator_prior_samples": self.discriminator_prior_samples,
+                "adaptive_adversarial_weight": self.adaptive_adversarial_weight,
+                "discriminator_start_step": self.discriminator_start_step,
                 "latent_sampler_components": self.latent_sampler_components,
                 "seed": self.seed,
                 **self.loss_weights_config,

@@ -8,6 +8,7 @@ from keras import ops
 
 from ava_keras import distribute
 from ava_keras.constants import BLOCKS, SWITCH_BLOCKS
+from ava_keras.models.objectives import adversaries_started
 
 # The terms a step logs (`compute_losses`), each with its own tracker.
 LOG_NAMES = (
@@ -23,6 +24,8 @@ LOG_NAMES = (
     "latent_d_real",
     "latent_d_fake",
     "feature_reconstruction",
+    "d_prior",
+    "adaptive_adversarial_weight",
 )
 
 
@@ -33,7 +36,7 @@ class BlockTrainer:
     `GradientTape` per gradient group and applies each block's optimizer to
     that block's own objective, while one of its switches is on. Needs the
     blocks, their `{block}_optimizer`s, `_switch_variables`, `trackers`,
-    `routing`, `safety_checks` and the image checks of
+    `routing`, `discriminator_start_step`, `safety_checks` and the image checks of
     `ava_keras.models.safety.SafetyChecks`.
     """
 
@@ -42,7 +45,9 @@ class BlockTrainer:
         if block in ("encoder", "decoder"):
             return tf.constant(True)
         names = [name for name, owner in SWITCH_BLOCKS.items() if owner == block]
-        return tf.reduce_any([self._switch_variables[name] > 0.5 for name in names])
+        is_on = tf.reduce_any([self._switch_variables[name] > 0.5 for name in names])
+        started = adversaries_started(self)
+        return is_on if started is None else is_on & started
 
     def _gradient_groups(self):
         """Tuples of blocks whose gradients come from one backward pass.
@@ -87,8 +92,10 @@ class BlockTrainer:
                 ]
                 updates[block] = (block_gradients, block_variables)
         healthy = self._record_divergence(objectives, logs, updates, valid) if self.safety_checks else valid
+        # Read before any optimizer step moves the decoder's iteration counter (`discriminator_start_step`).
+        is_on = {block: self._block_is_on(block) & healthy for block in updates}
         for block, (block_gradients, block_variables) in updates.items():
-            self._apply_if_on(block, block_gradients, block_variables, replicas, healthy)
+            self._apply_if_on(block, block_gradients, block_variables, replicas, is_on[block])
         return self._update_trackers(logs)
 
     def _optimizer(self, block):
@@ -98,8 +105,8 @@ class BlockTrainer:
         """The current loss scale of `block`'s optimizer, a float32 scalar."""
         return ops.cast(self._optimizer(block).scale_loss(1.0), "float32")
 
-    def _apply_if_on(self, block, gradients, variables, replicas, healthy):
-        """Applies `block`'s optimizer only while one of its switches is on and the step is `healthy`.
+    def _apply_if_on(self, block, gradients, variables, replicas, is_on):
+        """Applies `block`'s optimizer only if `is_on`: one of its switches is on and the step is healthy.
 
         On one replica the step is skipped outright, so a switched-off block
         (or an unhealthy step) does not move at all (a zero-gradient Adam step
@@ -109,7 +116,6 @@ class BlockTrainer:
         docs/distributed.md.
         """
         optimizer = self._optimizer(block)
-        is_on = self._block_is_on(block) & healthy
         if replicas > 1 or tf.distribute.has_strategy():
             optimizer.apply([tf.where(is_on, g, tf.zeros_like(g)) for g in gradients], variables)
             return
