@@ -9,6 +9,7 @@ See docs/distributed.md.
 
 import atexit
 import contextlib
+import gc
 import ipaddress
 import json
 import os
@@ -236,16 +237,22 @@ def make_strategy(name="mirrored", timeout=DEFAULT_TIMEOUT, devices=None):
     saved = extended._check_health_initial_timeout
     extended._check_health_initial_timeout = timeout
     options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout)
+    failure = None
     try:
         strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     except RuntimeError as error:
+        failure = str(error)
+    finally:
+        extended._check_health_initial_timeout = saved
+    if failure is not None:
+        # The half-built strategy holds a multiprocessing ThreadPool; finalised
+        # at interpreter exit, its __del__ prints a BrokenPipeError traceback.
+        gc.collect()
         config = read_tf_config()
         raise RuntimeError(
             f"the cluster {config['cluster']} did not come up within {timeout:g} s "
-            f"(this task: {config['task']}): {error}"
-        ) from None
-    finally:
-        extended._check_health_initial_timeout = saved
+            f"(this task: {config['task']}): {failure}"
+        )
     strategy.extended._check_health_interval = min(HEALTH_CHECK_INTERVAL, timeout)
     return strategy
 
