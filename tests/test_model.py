@@ -245,3 +245,14 @@ def test_importing_with_another_keras_backend_says_how_to_fix_it():
     )
     assert result.returncode != 0
     assert "KERAS_BACKEND=tensorflow" in result.stderr
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_decode_refuses_latents_of_the_wrong_shape_or_not_finite(bad):
+    model = tiny_model()
+    with pytest.raises(ak.errors.InputError, match=r"latent vectors of shape \(n, 3\), got \(2, 4\)"):
+        model.decode(np.zeros((2, 4), "float32"))
+    latents = np.zeros((2, 3), "float32")
+    latents[1, 2] = bad
+    with pytest.raises(ak.errors.InputError, match=r"1 non-finite value\(s\) \(NaN or inf\)"):
+        model.decode(latents)

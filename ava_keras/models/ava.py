@@ -437,8 +437,9 @@ class AVA(SafetyChecks, BlockTrainer, LatentSampling, AnomalyScoring, keras.Mode
         latents = np.asarray(latents, dtype="float32")
         if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
             raise InputError(latent_shape_message(self.latent_dim, str(latents.shape)))
-        if not np.isfinite(latents).all():
-            raise InputError(nonfinite_latents_message(np.count_nonzero(~np.isfinite(latents))))
+        nonfinite = np.count_nonzero(~np.isfinite(latents))
+        if nonfinite:
+            raise InputError(nonfinite_latents_message(nonfinite))
         return self._run_batched(lambda z: self.decoder(z, training=False), latents, batch_size)
 
     def reconstruct(self, images, batch_size=256):
