@@ -1,4 +1,4 @@
-"""Shared test setup: quiet TensorFlow, seed everything, small helpers."""
+"""Shared test setup: quiet TensorFlow, seed everything, the slowest tests first, shared README runs."""
 
 import os
 
@@ -16,6 +16,52 @@ import tensorflow as tf  # noqa: E402
 tf.config.set_logical_device_configuration(
     tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2
 )
+
+
+# The slowest tests of the full tier (nodeid fragments, slowest first; seconds under `-n 2` in the comments).
+# pytest-xdist hands tests out in collection order, so starting these first keeps one long test from running
+# alone at the end (longest processing time first).
+SLOWEST_FIRST = (
+    "test_readme_command_runs_as_written[train --dataset]",  # 160: the README's main command, 20 epochs
+    "test_readme_command_runs_as_written[train FOLDER]",  # 110: six commands, each its own process
+    "test_readme_command_runs_as_written[bench]",  # 100: five measurements, each its own process
+    "test_distributed.py::test_killed_worker_then_restart",  # 75: two clusters of two worker processes
+    "test_bench_precision_axis",  # 60
+    "test_runaway.py",  # 50
+    "test_readme_command_runs_as_written[experiment anomaly]",  # 40
+    "test_readme_command_runs_as_written[train FOLDER --strategy]",  # 35
+    "test_every_endpoint_runs_in_litert",  # 35
+    "test_photos_at_64_with_scaled_networks",  # 35
+    "test_readme_command_runs_as_written[experiment paper]",  # 33
+    "test_export_checks.py",  # 60 in all: a client in a fresh process, a TFLite conversion
+    "test_readme_command_runs_as_written[experiment quality]",  # 30
+)
+
+
+def _slowness_rank(item):
+    return next((rank for rank, fragment in enumerate(SLOWEST_FIRST) if fragment in item.nodeid), len(SLOWEST_FIRST))
+
+
+def pytest_collection_modifyitems(items):
+    """Runs the known slowest tests first; the rest keep their order."""
+    items.sort(key=_slowness_rank)
+
+
+@pytest.fixture(scope="session")
+def readme_run(tmp_path_factory):
+    """`readme_run(which)`: the folder in which README.md's `which` command ran as written, once per process."""
+    from tests._readme import run, the_command
+
+    folders = {}
+
+    def run_once(which):
+        if which not in folders:
+            folder = tmp_path_factory.mktemp(which.replace(" ", "_"))
+            run(the_command(which), folder)
+            folders[which] = folder
+        return folders[which]
+
+    return run_once
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ from ava_keras import cli
 from ava_keras.experiments import anomaly
 from ava_keras.layers.anomaly_scorer import ANOMALY_TERMS
 from tests._imports import top_level_import_roots
+from tests._readme import shared_run_group
 
 pytestmark = pytest.mark.integration  # the full tier (README: Tests)
 
@@ -73,10 +74,11 @@ def test_score_names_and_summary_hand_computed():
     assert "| reconstruction | 0.700 ± 0.141 |" in table and "| ok runs | 2/3 |" in table
 
 
-def test_quick_run_writes_aurocs_and_its_table_rebuilds(tmp_path):
-    args = _parse(["--quick", "--steps", "2", "--label", "tiny", "--out", str(tmp_path)])
-    assert anomaly.run(args) == 0
-    with open(tmp_path / "tiny_runs.csv", newline="") as file:
+@pytest.mark.xdist_group(shared_run_group("experiment anomaly"))
+def test_quick_run_writes_aurocs_and_its_table_rebuilds(readme_run):
+    # README.md's `ava-keras experiment anomaly --quick`.
+    out = readme_run("experiment anomaly") / "anomaly_results"
+    with open(out / "anomaly_runs.csv", newline="") as file:
         rows = list(csv.DictReader(file))
     assert [(r["setting"], r["model"], r["status"]) for r in rows] == [
         (s, m, "ok") for s in anomaly.SETTINGS for m in anomaly.QUICK_PRESETS
@@ -87,8 +89,9 @@ def test_quick_run_writes_aurocs_and_its_table_rebuilds(tmp_path):
             assert 0.0 <= float(row[f"auroc[{name}]"]) <= 1.0, (row["model"], name)
         if row["model"] == "vae":
             assert row["auroc[realism]"] == ""
-    summary = json.loads((tmp_path / "tiny_summary.json").read_text())
+    summary = json.loads((out / "anomaly_summary.json").read_text())
     assert summary["runs"] == 4 and summary["config"]["sizes"]["ood"]["normal"] == 397
-    table = (tmp_path / "tiny_table.md").read_text()
-    assert anomaly.table_from_files(tmp_path / "tiny_runs.csv", tmp_path / "tiny_summary.json") == table
+    assert summary["config"]["steps"] == anomaly.QUICK_STEPS
+    table = (out / "anomaly_table.md").read_text()
+    assert anomaly.table_from_files(out / "anomaly_runs.csv", out / "anomaly_summary.json") == table
     assert "**one_class**" in table and "**ood**" in table

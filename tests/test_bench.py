@@ -1,5 +1,6 @@
 """The throughput benchmark runs end to end, and the FLOP counter counts what runs."""
 
+import argparse
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import tensorflow as tf
 from ava_keras import cli
 from ava_keras._host_stalls import HostStallMonitor
 from ava_keras.benchmarks._flops import step_flops
+from tests._readme import shared_run_group
 from tests._tiny import IMAGE_SHAPE, tiny_model
 
 pytestmark = pytest.mark.integration  # the full tier (README: Tests)
@@ -72,11 +74,10 @@ def test_host_stall_monitor_arithmetic_by_hand():
     assert monitor.stalled_fraction(2.0, 2.0) == 0.0  # an empty interval
 
 
-def test_bench_quick_writes_finite_results(tmp_path):
-    out = tmp_path / "bench"
-    targets = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "targets.json")
-    assert cli.main(["bench", "--quick", "--in-process", "--profile", "vae", "--targets", targets,
-                     "--out", str(out)]) == 0
+@pytest.mark.xdist_group(shared_run_group("bench"))
+def test_bench_quick_writes_finite_results(readme_run, tmp_path):
+    # README.md's `ava-keras bench --quick`, as written: every measurement ran in its own worker process.
+    out = readme_run("bench") / "benchmark_results"
     summary = json.loads((out / "train_throughput.json").read_text())
     train = [r for r in summary["results"] if r["kind"] == "train"]
     assert [r["preset"] for r in train] == ["vae", "ava5"]
@@ -92,36 +93,38 @@ def test_bench_quick_writes_finite_results(tmp_path):
     assert traces["traces"] == 1 and traces["final"] == "ava5"
     safety = next(r for r in summary["results"] if r["kind"] == "checks")
     assert safety["step_seconds_checked"] > 0 and safety["step_seconds_unchecked"] > 0
-    assert np.isfinite(safety["checks_overhead"]) and "safety checks' overhead, ava5 at 16x16x1" in summary["checks"]
+    assert np.isfinite(safety["checks_overhead"])
     pipeline = next(r for r in summary["results"] if r["kind"] == "pipeline")
     assert pipeline["images_per_second"] > 0 and pipeline["cached_images_per_second"] > 0
-    profile = next(r for r in summary["results"] if r["kind"] == "profile")
-    assert 0 <= profile["host_paused_fraction"] < 1
-    shares = [op["share"] for op in profile["op_types"]]
-    assert shares and all(0 < share <= 1 for share in shares) and shares == sorted(shares, reverse=True)
-    assert "ava5 step / vae step at 16x16x1" in summary["checks"]
     assert "| vae | 16x16x1 | graph |" in (out / "train_throughput.md").read_text()
-    # The report rebuilt from the run's incremental JSONL has the same checks.
-    again = tmp_path / "again"
-    assert cli.main(["bench", "--report-from", str(out / "train_throughput.jsonl"), "--targets", targets,
-                     "--out", str(again)]) == 0
-    assert json.loads((again / "train_throughput.json").read_text())["checks"] == summary["checks"]
-    # Without --targets the rebuilt report checks only the trace count; a targets file with an unknown key is refused.
+    # Without --targets a report checks only the trace count; rebuilt from the run's incremental JSONL it
+    # has the same checks.
+    assert list(summary["checks"]) == ["train_step traces per process (max)"]
     assert cli.main(["bench", "--report-from", str(out / "train_throughput.jsonl"), "--out", str(tmp_path / "bare")]) == 0
-    assert list(json.loads((tmp_path / "bare" / "train_throughput.json").read_text())["checks"]) == [
-        "train_step traces per process (max)"]
+    assert json.loads((tmp_path / "bare" / "train_throughput.json").read_text())["checks"] == summary["checks"]
+    # With the repository's targets the rebuilt report checks them too; a targets file with an unknown key is refused.
+    targets = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "targets.json")
+    assert cli.main(["bench", "--report-from", str(out / "train_throughput.jsonl"), "--targets", targets,
+                     "--out", str(tmp_path / "again")]) == 0
+    checks = json.loads((tmp_path / "again" / "train_throughput.json").read_text())["checks"]
+    assert "safety checks' overhead, ava5 at 16x16x1" in checks and "ava5 step / vae step at 16x16x1" in checks
     (tmp_path / "bad.json").write_text('{"ava9_ratio": 1.0}')
     assert cli.main(["bench", "--report-from", str(out / "train_throughput.jsonl"), "--targets",
                      str(tmp_path / "bad.json"), "--out", str(tmp_path / "bad")]) == 2
 
 
+def test_bench_profile_runs_in_process_and_shares_the_self_time_by_op_type():
+    from ava_keras.benchmarks import train_throughput
+
+    args = train_throughput.add_arguments(argparse.ArgumentParser()).parse_args(["--profile", "vae", "--in-process"])
+    profiles = [job for job in train_throughput._jobs(args) if job["kind"] == "profile"]
+    assert [(job["preset"], job["precision"]) for job in profiles] == [("vae", "float32")]
+    profile = train_throughput._run_job({**profiles[0], "shape": [16, 16, 1], "batch_size": 8}, in_process=True)
+    assert 0 <= profile["host_paused_fraction"] < 1
+    shares = [op["share"] for op in profile["op_types"]]
+    assert shares and all(0 < share <= 1 for share in shares) and shares == sorted(shares, reverse=True)
+
+
 def test_bench_rejects_bad_flags(capsys):
     assert cli.main(["bench", "--shapes", "64x64x2"]) == 2
     assert "64x64x2" in capsys.readouterr().err
-
-
-def test_a_job_runs_in_its_own_worker_process():
-    from ava_keras.benchmarks import train_throughput
-
-    result = train_throughput._run_job({"kind": "traces"}, in_process=False, timeout=300)
-    assert result["traces"] == 1 and result["final"] == "ava5"

@@ -11,6 +11,7 @@ import pytest
 
 from ava_keras.experiments import paper
 from tests._imports import top_level_import_roots
+from tests._readme import shared_run_group
 
 pytestmark = pytest.mark.integration  # the full tier (README: Tests)
 
@@ -74,10 +75,11 @@ def test_summarize_hand_computed():
     assert "| Diverged runs | 1/4 | 2/4 |" in tables
 
 
-def test_quick_run_writes_finite_tables(tmp_path):
-    # --quick: 3 learning rates x 1 seed x 6 models; 2 steps keep CI fast.
-    assert paper.run(_parse(["--quick", "--steps", "2", "--out", str(tmp_path)])) == 0
-    with open(tmp_path / "paper_runs.csv", newline="") as file:
+@pytest.mark.xdist_group(shared_run_group("experiment paper"))
+def test_quick_run_writes_finite_tables(readme_run):
+    # README.md's `ava-keras experiment paper --quick`: 3 learning rates x 1 seed x 6 models.
+    out = readme_run("experiment paper") / "paper_results"
+    with open(out / "paper_runs.csv", newline="") as file:
         rows = list(csv.DictReader(file))
     assert len(rows) == 6 * 3
     assert {(r["model"], float(r["learning_rate"])) for r in rows} == {
@@ -89,19 +91,19 @@ def test_quick_run_writes_finite_tables(tmp_path):
             assert 0.0 <= float(row["rmse"]) <= 1.0, row
         else:  # a diverged run has no score and says when it diverged
             assert row["rmse"] == "" and int(row["diverged_at_step"]) >= 1, row
-    summary = json.loads((tmp_path / "paper_summary.json").read_text())
-    assert summary["config"]["steps"] == 2 and summary["runs"] == 18
+    summary = json.loads((out / "paper_summary.json").read_text())
+    assert summary["config"]["steps"] == paper.DEFAULT_STEPS and summary["runs"] == 18
     assert summary["diverged"] == sum(r["status"] == "diverged" for r in rows)
     for model in paper.MODELS:
         entry = summary["table3"][model]
         assert entry["runs"] == 3
         if entry["diverged"] < 3:
             assert 0.0 <= entry["mean"] <= 1.0 and 0.0 <= entry["minimum"] <= entry["mean"]
-    tables = (tmp_path / "paper_tables.md").read_text()
+    tables = (out / "paper_tables.md").read_text()
     table_rows = [line for line in tables.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert [line.split(" | ")[0] for line in table_rows] == ["| 1", "| 0.1", "| 0.01"]
     assert all(line.count("|") == 2 + 2 * 6 for line in table_rows)
-    assert (tmp_path / "paper_figure5.png").stat().st_size > 1000
+    assert (out / "paper_figure5.png").stat().st_size > 1000
 
 
 def test_without_matplotlib_everything_but_the_figure_is_written(tmp_path, monkeypatch):

@@ -2,71 +2,21 @@
 
 The commands are read from README.md's shell blocks and run in a shell, in an
 empty working folder, with no flag added: an edited command is what gets
-tested. The folder a command names (e.g. `path/to/photos`) is created there
-with the bundled photographs. A fast test checks that every command the README
-shows is one these tests know how to run.
+tested (tests/_readme.py). The folder a command names (e.g. `path/to/photos`)
+is created there with the bundled photographs. The experiments and `bench`
+run once per test process (the `readme_run` fixture), and the tests of their
+outputs in test_bench.py and test_*_experiment.py read the same run. A fast
+test checks that every command the README shows is one these tests know how
+to run.
 """
 
 import csv
-import os
-import re
 import shlex
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-ENTRY_POINT = shutil.which("ava-keras")
-# A TensorFlow C++ log line, e.g. "E0000 00:00:1796268824.157135 2198 cuda_platform.cc:52] failed call to cuInit".
-TENSORFLOW_LOG_LINE = re.compile(r"[IWEF]\d{4} \d\d:\d\d:[\d.]+ +\d+ [\w.]+:\d+\] ")
-# The commands that use the model `train FOLDER` writes, in the README's order.
-ON_THE_TRAINED_MODEL = ("sample", "reconstruct", "export", "info", "score")
-
-
-def readme_commands():
-    """Every `ava-keras ...` command in README.md's shell blocks, as written (comments included)."""
-    commands = []
-    for language, block in re.findall(r"^```(\w*)\n(.*?)^```", README.read_text(), flags=re.M | re.S):
-        if language not in ("", "bash", "sh", "console"):
-            continue
-        for line in block.splitlines():
-            if "ava-keras " in line:
-                commands.append(line[line.index("ava-keras "):])
-    return commands
-
-
-def kind(command):
-    """What a command does, the key of `RECIPES`: e.g. `"experiment paper"` or `"train FOLDER"`."""
-    words = shlex.split(command, comments=True)[1:]
-    if words[0] == "experiment":
-        return " ".join(words[:2])
-    if words[0] == "train":
-        if "--dataset" in words:
-            return "train --dataset"
-        return "train FOLDER --strategy" if "--strategy" in words else "train FOLDER"
-    return words[0]
-
-
-def the_command(which):
-    """The one README command of kind `which`."""
-    found = [c for c in readme_commands() if kind(c) == which]
-    assert len(found) == 1, f"README.md should show one `{which}` command, found {found}"
-    return found[0]
-
-
-def run(command, cwd):
-    """Runs `command` in a shell in `cwd`; returns the CompletedProcess. TensorFlow's logging is left as is."""
-    if ENTRY_POINT is None:
-        pytest.skip("the ava-keras console script is not installed (pip install -e .)")
-    env = dict(os.environ)
-    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the user's default: the command keeps TensorFlow quiet itself
-    result = subprocess.run(command, shell=True, cwd=cwd, capture_output=True, text=True, timeout=1800, env=env)
-    assert result.returncode == 0, f"{command} exited {result.returncode}:\n{result.stderr[-3000:]}"
-    assert not [line for line in result.stderr.splitlines() if TENSORFLOW_LOG_LINE.match(line)], result.stderr
-    return result
-
+from tests._readme import ON_THE_TRAINED_MODEL, kind, readme_commands, run, shared_run_group, the_command
 
 def folder_of(command):
     """The image folder a `train` command names (its positional argument)."""
@@ -97,14 +47,14 @@ def model_dir(cwd, command):
 # === Each kind of command, run as the README writes it ===
 
 
-def check_main_command(tmp_path):
+def check_main_command(tmp_path, readme_run):
     run(the_command("train --dataset"), tmp_path)
     out = tmp_path / "saved_models" / "digits-ava5"
     for name in ("model.keras", "saved_model", "grids/final.png", "loss.png", "history.json"):
         assert (out / name).exists(), name
 
 
-def check_own_folder_recipe(tmp_path):
+def check_own_folder_recipe(tmp_path, readme_run):
     """`train FOLDER`, then every command on its model, in the README's order."""
     train = the_command("train FOLDER")
     make_photo_folder(tmp_path, folder_of(train))
@@ -128,7 +78,7 @@ def check_own_folder_recipe(tmp_path):
     assert (tmp_path / words["score"][words["score"].index("--grid") + 1]).stat().st_size > 1000
 
 
-def check_mirrored(tmp_path):
+def check_mirrored(tmp_path, readme_run):
     train = the_command("train FOLDER --strategy")
     make_photo_folder(tmp_path, folder_of(train))
     run(train, tmp_path)
@@ -136,17 +86,17 @@ def check_mirrored(tmp_path):
 
 
 def check_experiment(name, outputs):
-    def check(tmp_path):
-        run(the_command(f"experiment {name}"), tmp_path)
+    def check(tmp_path, readme_run):
+        folder = readme_run(f"experiment {name}")
         for output in outputs:
-            assert (tmp_path / f"{name}_results" / output).stat().st_size > 0, output
+            assert (folder / f"{name}_results" / output).stat().st_size > 0, output
 
     return check
 
 
-def check_paper(tmp_path):
-    check_experiment("paper", ("paper_tables.md", "paper_summary.json", "paper_figure5.png"))(tmp_path)
-    with open(tmp_path / "paper_results" / "paper_runs.csv", newline="") as file:
+def check_paper(tmp_path, readme_run):
+    check_experiment("paper", ("paper_tables.md", "paper_summary.json", "paper_figure5.png"))(tmp_path, readme_run)
+    with open(readme_run("experiment paper") / "paper_results" / "paper_runs.csv", newline="") as file:
         rows = list(csv.DictReader(file))
     # γ = 1 diverges within --quick's steps: recorded with its step and term, and the sweep went on.
     diverged = [r for r in rows if r["status"] == "diverged"]
@@ -154,9 +104,8 @@ def check_paper(tmp_path):
     assert [r for r in rows if r["status"] == "ok"]
 
 
-def check_bench(tmp_path):
-    run(the_command("bench"), tmp_path)
-    assert any((tmp_path / "benchmark_results").iterdir())
+def check_bench(tmp_path, readme_run):
+    assert any((readme_run("bench") / "benchmark_results").iterdir())
 
 
 RECIPES = {
@@ -177,7 +126,14 @@ def test_every_readme_command_is_covered_here():
     assert not COVERED - set(shown), f"these tests cover commands README.md no longer shows: {COVERED - set(shown)}"
 
 
+# The commands whose run other tests read too: their tests share one test process under `--dist loadgroup`.
+SHARED_RUNS = ("experiment paper", "experiment anomaly", "bench")
+
+
 @pytest.mark.integration
-@pytest.mark.parametrize("which", list(RECIPES))
-def test_readme_command_runs_as_written(which, tmp_path):
-    RECIPES[which](tmp_path)
+@pytest.mark.parametrize("which", [
+    pytest.param(which, marks=[pytest.mark.xdist_group(shared_run_group(which))] if which in SHARED_RUNS else [])
+    for which in RECIPES
+])
+def test_readme_command_runs_as_written(which, tmp_path, readme_run):
+    RECIPES[which](tmp_path, readme_run)
