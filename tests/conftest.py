@@ -42,8 +42,20 @@ def _slowness_rank(item):
     return next((rank for rank, fragment in enumerate(SLOWEST_FIRST) if fragment in item.nodeid), len(SLOWEST_FIRST))
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items):
-    """Runs the known slowest tests first; the rest keep their order."""
+    """Runs the known slowest tests first (the rest keep their order); shares each module's fixtures.
+
+    A test that uses a module-scoped fixture (a trained model, an export, a
+    cluster run) joins its module's xdist group, so with `--dist loadgroup`
+    the fixture is made once rather than once per worker process.
+    """
+    for item in items:
+        definitions = getattr(item, "_fixtureinfo", None)
+        if item.get_closest_marker("xdist_group") is None and definitions is not None and any(
+            fixtures[-1].scope == "module" for fixtures in definitions.name2fixturedefs.values()
+        ):
+            item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__} module fixtures"))
     items.sort(key=_slowness_rank)
 
 

@@ -228,10 +228,6 @@ def _log(root, run, index):
     return (root / run / f"worker-{index}.log").read_text()[-3000:]
 
 
-# The tests of the two clusters share one test process (`--dist loadgroup`), so the clusters run once.
-CLUSTER_GROUP = pytest.mark.xdist_group("two-worker clusters")
-
-
 @pytest.fixture(scope="module")
 def killed_then_restarted(tmp_path_factory):
     """Run 1: worker 1 is SIGKILLed in epoch 2; run 2: both workers restart from BackupAndRestore."""
@@ -261,7 +257,6 @@ def killed_then_restarted(tmp_path_factory):
                         if restarted_codes[i] == 0]}
 
 
-@CLUSTER_GROUP
 def test_killed_worker_then_restart_loses_no_completed_epoch(killed_then_restarted):
     run = killed_then_restarted
     root = run["root"]
@@ -277,7 +272,6 @@ def test_killed_worker_then_restart_loses_no_completed_epoch(killed_then_restart
     assert not any((root / "backup").iterdir())  # each finished worker deleted its backup
 
 
-@CLUSTER_GROUP
 def test_cli_gives_one_line_error_for_an_unreachable_worker(killed_then_restarted):
     run = killed_then_restarted
     err = (run["root"] / "unreachable.log").read_text()
@@ -287,7 +281,6 @@ def test_cli_gives_one_line_error_for_an_unreachable_worker(killed_then_restarte
     assert f"did not come up within {MISSING_PEER_TIMEOUT} s" in lines[0]
 
 
-@CLUSTER_GROUP
 def test_two_workers_agree_and_only_the_chief_writes(killed_then_restarted):
     run = killed_then_restarted
     assert run["restarted_codes"] == [0, 0]
