@@ -27,6 +27,8 @@ if _backend != "tensorflow":
 # Public name -> the module that defines it (a subpackage is its own module).
 _PUBLIC = {
     "AVA": "ava_keras.models.ava",
+    "InputError": "ava_keras.errors",
+    "TrainingDivergedError": "ava_keras.errors",
     "PAPER_SETTINGS": "ava_keras.models.presets",
     "PRESETS": "ava_keras.models.presets",
     "build_networks": "ava_keras.models.networks",

@@ -39,6 +39,16 @@ ANOMALY_TERMS = ("reconstruction", "kl", "realism", "latent_realism")
 # The networks of `AVA.from_preset` (ava_keras.models.networks.build_networks):
 # today's small 28x28 ones, or ones whose depth, widths and latent size follow the image size.
 NETWORKS = ("small", "scaled")
+# The "small" family: the 28x28 networks `AVA.from_preset` has always built.
+SMALL_NETWORKS = {
+    "latent_dim": 32,
+    "encoder_filters": (32, 64),
+    "decoder_filters": (64, 32),
+    "discriminator_filters": (32, 64),
+    "latent_discriminator_units": (64, 64),
+    "hidden_units": 128,
+    "normalization": None,
+}
 # The decoder discriminator d of `AVA.from_preset`: one logit per image, or one per patch.
 DISCRIMINATORS = ("global", "patch")
 # Feature normalisation of the convolutional encoder and decoder (None: none).

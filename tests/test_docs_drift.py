@@ -90,11 +90,11 @@ def test_precision_run_regenerates_and_the_doc_quotes_its_step_times(tmp_path, c
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_precision_quality_tables_regenerate_and_the_doc_quotes_them(precision):
     """The mixed-precision quality check: `ava-keras experiment quality --precision ...` runs quoted in the doc."""
-    from ava_keras.experiments import quality
+    from ava_keras.experiments import quality_tables
 
     stem = f"{PERFORMANCE}/precision/digits_precision_{precision}"
     command = f"ava-keras experiment quality (table rebuilt from {stem}_runs.csv)"
-    table = quality.table_from_files(ROOT / f"{stem}_runs.csv", ROOT / f"{stem}_summary.json")
+    table = quality_tables.table_from_files(ROOT / f"{stem}_runs.csv", ROOT / f"{stem}_summary.json")
     assert_matches_committed(table, f"{stem}_table.md", command)
     assert_doc_quotes("\n".join(line for line in table.splitlines() if line.startswith("| AVA5 |")),
                       "docs/performance.md", f"{stem}_table.md", command)

@@ -41,6 +41,12 @@ def test_every_public_name_resolves():
         ak.nonsense  # noqa: B018
 
 
+def test_the_errors_users_catch_are_top_level_names():
+    from ava_keras import errors
+
+    assert ak.InputError is errors.InputError and ak.TrainingDivergedError is errors.TrainingDivergedError
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("module", ["ava_keras.export", "ava_keras.tflite", "ava_keras.models.anomaly_scoring"])
 def test_a_submodule_imported_first_imports_without_a_cycle(module):

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ava_keras.experiments import quality
+from ava_keras.experiments import quality_tables
 
 pytestmark = pytest.mark.integration  # the full tier (README: Tests)
 
@@ -24,7 +24,7 @@ def test_there_are_committed_results():
 @pytest.mark.parametrize("label", LABELS)
 def test_table_regenerates_from_the_committed_runs_and_the_doc_quotes_it(label):
     stem = os.path.join(RESULTS, label)
-    table = quality.table_from_files(stem + "_runs.csv", stem + "_summary.json")
+    table = quality_tables.table_from_files(stem + "_runs.csv", stem + "_summary.json")
     with open(stem + "_table.md", encoding="utf-8") as file:
         assert file.read() == table, f"{label}_table.md does not regenerate from {label}_runs.csv"
     with open(os.path.join(ROOT, "docs", "quality.md"), encoding="utf-8") as file:

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from ava_keras import cli
-from ava_keras.experiments import quality
+from ava_keras.experiments import quality, quality_tables
 from tests._quality import shared_classifier
 from tests._imports import top_level_import_roots
 
@@ -57,22 +57,24 @@ def test_image_size_is_for_photos_only(capsys):
     assert "--image-size 64" in error and "--dataset photos" in error and "\n" not in error
 
 
-def test_module_imports_no_tensorflow_at_top_level():
-    assert not [root for root in top_level_import_roots(quality) if root in ("tensorflow", "keras", "numpy")]
+@pytest.mark.parametrize("module", [quality, quality_tables])
+def test_module_imports_no_tensorflow_at_top_level(module):
+    assert not [root for root in top_level_import_roots(module) if root in ("tensorflow", "keras", "numpy")]
 
 
 def _row(model, seed, fid, seconds, status="ok"):
-    scores = {key: "" for key, _, _ in quality.METRICS}
+    scores = {key: "" for key, _, _ in quality_tables.METRICS}
     if status == "ok":
-        scores.update({key: fid for key, _, _ in quality.METRICS})
+        scores.update({key: fid for key, _, _ in quality_tables.METRICS})
     return {"model": model, "seed": seed, "status": status, **scores, "train_seconds": seconds}
 
 
 def test_summarize_and_table_hand_computed():
     rows = [_row("ava1", 0, 2.0, 10), _row("ava1", 1, 4.0, 20), _row("ava1", 2, None, 30, "diverged"),
-            _row("vae", 0, 1.0, 5), _row(quality.BASELINE, 0, 9.0, 4)]
-    summary = quality.summarize(rows)
-    assert list(summary) == [quality.BASELINE, "vae", "ava1"]  # the keras.io VAE, then the order of PRESETS
+            _row("vae", 0, 1.0, 5), _row(quality_tables.BASELINE, 0, 9.0, 4)]
+    summary = quality_tables.summarize(rows)
+    # The keras.io VAE, then the order of PRESETS.
+    assert list(summary) == [quality_tables.BASELINE, "vae", "ava1"]
     ava1 = summary["ava1"]
     assert (ava1["ok"], ava1["runs"]) == (2, 3)
     # FID over the two successful seeds: mean 3, sample SD √2; training time counts all three runs.
@@ -80,8 +82,8 @@ def test_summarize_and_table_hand_computed():
     assert ava1["fid"]["sd"] == pytest.approx(math.sqrt(2.0))
     assert ava1["train_seconds"]["mean"] == pytest.approx(20.0)
     assert summary["vae"]["mse"]["mean"] == 1.0 and math.isnan(summary["vae"]["mse"]["sd"])
-    references = {"training_images": {key: 0.5 for key, _, _ in quality.METRICS}}
-    table = quality.format_table(summary, references, {"steps": 7, "batch_size": 3})
+    references = {"training_images": {key: 0.5 for key, _, _ in quality_tables.METRICS}}
+    table = quality_tables.format_table(summary, references, {"steps": 7, "batch_size": 3})
     assert "| AVA1 | 3.00 ± 1.41 |" in table and "| 2/3 |" in table and "| keras.io VAE | 9.00 |" in table
     assert "| VAE | 1.00 |" in table and "*real training images*" in table and "7 steps of batch 3" in table
 
@@ -91,7 +93,7 @@ def _check_rows(path, expected):
         rows = list(csv.DictReader(file))
     assert [(r["model"], r["seed"], r["status"], r["steps"]) for r in rows] == expected
     for row in rows:
-        for key, _, _ in quality.METRICS:
+        for key, _, _ in quality_tables.METRICS:
             if key != "confidence":
                 assert math.isfinite(float(row[key])), (row["model"], key, row[key])
         assert 0 <= float(row["precision"]) <= 1 and 0 <= float(row["recall"]) <= 1
@@ -108,11 +110,12 @@ def test_tiny_run_writes_finite_outputs_and_its_table_rebuilds_from_them(tmp_pat
     ])
     assert quality.run(args) == 0
     # The keras.io VAE, then one preset with a discriminator (each model costs a train_step trace).
-    rows = _check_rows(tmp_path / "tiny_runs.csv", [(quality.BASELINE, "0", "ok", "3"), ("ava1", "0", "ok", "3")])
+    expected = [(quality_tables.BASELINE, "0", "ok", "3"), ("ava1", "0", "ok", "3")]
+    rows = _check_rows(tmp_path / "tiny_runs.csv", expected)
     assert all(0 < float(r["confidence"]) <= 1 for r in rows)
     assert rows[0]["fid"] == rows[0]["fid_prior"]  # the keras.io VAE samples its prior
     summary = json.loads((tmp_path / "tiny_summary.json").read_text())
-    assert set(summary["summary"]) == {quality.BASELINE, "ava1"} and summary["runs"] == 2
+    assert set(summary["summary"]) == {quality_tables.BASELINE, "ava1"} and summary["runs"] == 2
     config = summary["config"]
     assert config["model_options"] == {"generator_loss": "minimax", "adversarial_weight": 0.5}
     assert config["optimizers"]["decoder"]["learning_rate"] == pytest.approx(5e-4)
@@ -123,7 +126,7 @@ def test_tiny_run_writes_finite_outputs_and_its_table_rebuilds_from_them(tmp_pat
     assert reference["fid"] < summary["summary"]["ava1"]["fid"]["mean"]
     table = (tmp_path / "tiny_table.md").read_text()
     assert table.count("\n| AVA1 |") == 1 and table.count("| reference |") == 2
-    assert quality.table_from_files(tmp_path / "tiny_runs.csv", tmp_path / "tiny_summary.json") == table
+    assert quality_tables.table_from_files(tmp_path / "tiny_runs.csv", tmp_path / "tiny_summary.json") == table
     assert (tmp_path / "tiny_samples.png").stat().st_size > 1000
 
 
@@ -156,4 +159,4 @@ def test_photos_at_64_with_scaled_networks_and_a_patch_discriminator(tmp_path):
     assert saved["references"]["training_images"]["hf_ratio"] == pytest.approx(1.0, abs=0.2)
     table = (tmp_path / "scaled_table.md").read_text()
     assert "HF ratio" in table and "scaled networks with a patch discriminator" in table
-    assert quality.table_from_files(tmp_path / "scaled_runs.csv", tmp_path / "scaled_summary.json") == table
+    assert quality_tables.table_from_files(tmp_path / "scaled_runs.csv", tmp_path / "scaled_summary.json") == table

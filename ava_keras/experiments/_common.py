@@ -82,3 +82,14 @@ def make_out_dir(out):
         raise InputError(f"`--out` must be a folder. Received: out={out!r}, an existing file")
     os.makedirs(out, exist_ok=True)
     return out
+
+
+def finite_or_none(value):
+    """JSON-safe copy: tuples become lists, NaN and infinities become null."""
+    if isinstance(value, dict):
+        return {key: finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

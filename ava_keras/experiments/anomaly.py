@@ -29,7 +29,7 @@ import os
 import time
 
 from ..constants import ANOMALY_TERMS as TERMS
-from ._common import add_budget_arguments, machine, make_out_dir, sample_sd
+from ._common import add_budget_arguments, finite_or_none, machine, make_out_dir, sample_sd
 from ._runner import eta_minutes, shuffled_batches, train_steps
 
 SETTINGS = ("one_class", "ood")
@@ -314,7 +314,6 @@ def table_from_files(runs_csv, summary_json):
 
 def write_outputs(out_dir, label, rows, config):
     """Writes the runs CSV, the JSON summary and the markdown table; returns their paths."""
-    from ava_keras.experiments.quality import _finite_or_none
 
     paths = {kind: os.path.join(out_dir, f"{label}_{kind}") for kind in ("runs.csv", "summary.json", "table.md")}
     fields = list(dict.fromkeys(k for r in rows for k in r if not k.startswith("auroc[")))
@@ -327,7 +326,7 @@ def write_outputs(out_dir, label, rows, config):
         file.write(format_table(summary, config))
     with open(paths["summary.json"], "w") as file:
         json.dump(
-            _finite_or_none({"config": config, "summary": summary, "runs": len(rows),
+            finite_or_none({"config": config, "summary": summary, "runs": len(rows),
                              "diverged": sum(r["status"] == "diverged" for r in rows)}),
             file, indent=2, ensure_ascii=False,
         )

@@ -44,20 +44,15 @@ once fitted). Writes <label>_runs.csv (every run), <label>_summary.json,
 # TensorFlow is imported only inside functions, so `--help` answers at once.
 
 import argparse
-import csv
-import json
 import math
-import os
 import time
 
-from ..constants import DISCRIMINATORS, GENERATOR_LOSSES, LIKELIHOODS, NETWORKS, PRECISIONS
+from ..constants import DISCRIMINATORS, GENERATOR_LOSSES, LIKELIHOODS, NETWORKS, PRECISIONS, SMALL_NETWORKS
 from ..errors import InputError
-from ._common import (
-    BLOCKS, PRESETS, add_budget_arguments, machine, make_out_dir, positive_float, positive_int, sample_sd,
-)
-from ._runner import eta_minutes, shuffled_batches, train_steps, write_csv
+from ._common import BLOCKS, PRESETS, add_budget_arguments, machine, make_out_dir, positive_float, positive_int
+from ._runner import eta_minutes, shuffled_batches, train_steps
+from .quality_tables import BASELINE, METRICS, write_outputs
 
-BASELINE = "keras_io_vae"
 DATASETS = ("digits", "photos")
 QUICK_PRESETS = ("ava5",)
 LOSS_WEIGHTS = (
@@ -73,35 +68,9 @@ TRAIN_CROPS, HELD_OUT_CROPS = 2000, 500
 # Photo crops: CROP_SIZES pixels square, each covering CROP_COVERAGE pixels of a photograph.
 CROP_SIZES, DEFAULT_CROP_SIZE, CROP_COVERAGE = (32, 64, 128), 32, 128
 GRID_IMAGES = 64
-# One set of networks for every model under `--networks small`, the keras.io VAE's (Conv32-Conv64-Dense,
-# Dense-ConvT64-ConvT32-output) with a 128-unit dense layer and latent size 16.
-NETWORK = {
-    "latent_dim": 16,
-    "encoder_filters": (32, 64),
-    "decoder_filters": (64, 32),
-    "discriminator_filters": (32, 64),
-    "latent_discriminator_units": (64, 64),
-    "hidden_units": 128,
-}
-# Columns of the table: (key, heading, format); arrows say which way is better.
-METRICS = (
-    ("fid", "FID ↓", "{:.2f}"),
-    ("fid_prior", "FID prior ↓", "{:.2f}"),
-    ("kid", "KID ↓", "{:.4g}"),
-    ("precision", "precision ↑", "{:.3f}"),
-    ("recall", "recall ↑", "{:.3f}"),
-    ("confidence", "confidence ↑", "{:.3f}"),
-    ("mse", "rec. MSE ↓", "{:.4f}"),
-    ("psnr", "rec. PSNR dB ↑", "{:.2f}"),
-    ("ssim", "rec. SSIM ↑", "{:.3f}"),
-    ("hf_ratio", "HF ratio →1", "{:.3f}"),
-    ("hf_ratio_rec", "rec. HF ratio →1", "{:.3f}"),
-    ("blur", "blur ↓", "{:.3f}"),
-    ("train_seconds", "train s", "{:.0f}"),
-)
-# Columns that runs before the sharpness metrics lack; a table shows them only when some row has them.
-SHARPNESS_METRICS = ("hf_ratio", "hf_ratio_rec", "blur")
-ROW_ORDER = (BASELINE,) + PRESETS
+# One set of networks for every model under `--networks small`: the small networks (the keras.io VAE's
+# Conv32-Conv64-Dense, Dense-ConvT64-ConvT32-output, with a 128-unit dense layer) at latent size 16.
+NETWORK = dict(SMALL_NETWORKS, latent_dim=16)
 
 
 # === Command line ===
@@ -497,152 +466,3 @@ def _train_and_score(model, name, seed, steps, batch_size, n, train, scorer, say
     tail = run.losses[-max(1, steps // 10):]
     row.update(scores, final_loss=float(np.mean(tail)) if tail else "")
     return row, samples
-
-
-# === Outputs ===
-
-
-def summarize(rows):
-    """Mean and sample SD over the non-diverged seeds of each model, for every metric.
-
-    Returns:
-        {model: {metric: {"mean", "sd"} (None when no run succeeded), "ok": n, "runs": n}},
-        models in the order of `ROW_ORDER` (the keras.io VAE, then the presets).
-    """
-    summary = {}
-    for name in [m for m in ROW_ORDER if any(r["model"] == m for r in rows)]:
-        mine = [r for r in rows if r["model"] == name]
-        ok = [r for r in mine if r["status"] == "ok"]
-        entry = {"ok": len(ok), "runs": len(mine)}
-        for key, _, _ in METRICS:
-            values = [float(r[key]) for r in (mine if key == "train_seconds" else ok) if r.get(key) not in ("", None)]
-            entry[key] = {"mean": sum(values) / len(values), "sd": sample_sd(values)} if values else None
-        summary[name] = entry
-    return summary
-
-
-def _mean_sd(cell, fmt):
-    if cell is None:
-        return "—"
-    text = fmt.format(cell["mean"])
-    return text if math.isnan(cell["sd"]) else f"{text} ± {fmt.format(cell['sd'])}"
-
-
-def _row_name(name):
-    return "keras.io VAE" if name == BASELINE else name.upper()
-
-
-def format_table(summary, references, config):
-    """Markdown: one row per model (mean ± SD over seeds) and the two reference rows."""
-    features = config.get("features", "digit classifier")
-    metrics = [
-        (key, heading, fmt) for key, heading, fmt in METRICS
-        if key not in SHARPNESS_METRICS
-        or any(entry.get(key) is not None for entry in summary.values())
-        or any(scores.get(key) is not None for scores in references.values())
-    ]
-    header = "| model | " + " | ".join(h for _, h, _ in metrics) + " | ok runs |"
-    sizes = (
-        f"FID/KID: {config['samples_per_model']} samples, precision/recall: the first as many as held-out images,"
-        if "samples" in config  # runs before `--samples` scored as many samples as held-out images
-        else f"FID/KID/precision/recall: {config.get('samples_per_model', '?')} samples"
-    )
-    lines = [
-        f"Data: {config.get('data', '?')}. {sizes} "
-        f"vs the held-out images in the features of the {features} (not comparable with Inception FID); "
-        "AVA samples from the fitted latent mixture, `FID prior` from N(0, I); the keras.io VAE samples N(0, I). "
-        f"Budget: {config.get('steps')} steps of batch {config.get('batch_size')}; mean ± SD over seeds."
-        + (f" AVA models trained under the `{config['precision']}` dtype policy."
-           if config.get("precision", "float32") != "float32" else "")
-        + (f" AVA models on the scaled networks with a {config.get('discriminator', 'global')} discriminator."
-           if config.get("networks", "small") != "small" else ""),
-        "",
-        header,
-        "|---" * (len(metrics) + 2) + "|",
-    ]
-    for name, entry in summary.items():
-        cells = [_mean_sd(entry[key], fmt) for key, _, fmt in metrics]
-        lines.append(f"| {_row_name(name)} | " + " | ".join(cells) + f" | {entry['ok']}/{entry['runs']} |")
-    names = {"training_images": "real training images", "mean_image": "mean training image"}
-    for name, scores in references.items():
-        cells = ["—" if scores.get(key) is None else fmt.format(scores[key]) for key, _, fmt in metrics]
-        lines.append(f"| *{names.get(name, name)}* | " + " | ".join(cells) + " | reference |")
-    return "\n".join(lines) + "\n"
-
-
-def read_runs(path):
-    """The rows of a `<label>_runs.csv`, numbers as floats (empty cells stay "")."""
-    with open(path, newline="") as file:
-        rows = list(csv.DictReader(file))
-    for row in rows:
-        for key, _, _ in METRICS:
-            if row.get(key) not in ("", None):
-                row[key] = float(row[key])
-    return rows
-
-
-def table_from_files(runs_csv, summary_json):
-    """Rebuilds `<label>_table.md` from a run's committed CSV and JSON (for checking docs)."""
-    with open(summary_json, encoding="utf-8") as file:
-        saved = json.load(file)
-    return format_table(summarize(read_runs(runs_csv)), saved["references"], saved["config"])
-
-
-def plot_grids(grids, path):
-    """One PNG: an 8x8 grid of images per panel (held-out images, then each model's samples)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ava_keras.callbacks.sample_grid import image_grid
-
-    columns = min(4, len(grids))
-    rows = math.ceil(len(grids) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.5 * rows), squeeze=False)
-    for axis in axes.flat:
-        axis.axis("off")
-    for axis, (name, images) in zip(axes.flat, grids.items()):
-        grid = image_grid(images, columns=8)
-        axis.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=255)
-        axis.set_title(name if name not in ROW_ORDER else f"{_row_name(name)} samples", fontsize=10)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-
-
-def _finite_or_none(value):
-    """JSON-safe copy: tuples become lists, NaN and infinities become null."""
-    if isinstance(value, dict):
-        return {key: _finite_or_none(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_or_none(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def write_outputs(out_dir, label, result, config):
-    """Writes the CSV, JSON summary, markdown table and sample-grid PNG; returns their paths."""
-    paths = {kind: os.path.join(out_dir, f"{label}_{kind}") for kind in ("runs.csv", "summary.json", "table.md")}
-    rows = result["rows"]
-    write_csv(paths["runs.csv"], rows)
-    summary = summarize(rows)
-    with open(paths["table.md"], "w") as file:
-        file.write(format_table(summary, result["references"], config))
-    with open(paths["summary.json"], "w") as file:
-        json.dump(
-            _finite_or_none(
-                {"config": config, "summary": summary, "references": result["references"], "runs": len(rows),
-                 "diverged": sum(r["status"] == "diverged" for r in rows), "spectra": result.get("spectra")}
-            ),
-            file, indent=2, ensure_ascii=False,
-        )
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        print("matplotlib is not installed: skipped the sample-grid PNG (pip install 'ava_keras[plots]')")
-    else:
-        paths["samples.png"] = os.path.join(out_dir, f"{label}_samples.png")
-        plot_grids(result["grids"], paths["samples.png"])
-    return list(paths.values())

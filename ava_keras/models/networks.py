@@ -22,7 +22,7 @@ al. 2017). Neither discriminator is normalised, except by the
 import math
 
 from ava_keras._validation import check_image_shape
-from ava_keras.constants import DISCRIMINATORS, NETWORKS
+from ava_keras.constants import DISCRIMINATORS, NETWORKS, SMALL_NETWORKS
 from ava_keras.errors import InputError
 from ava_keras.layers import (
     ConvDecoder,
@@ -32,16 +32,6 @@ from ava_keras.layers import (
     PatchDiscriminator,
 )
 
-# The "small" family: the 28x28 networks `AVA.from_preset` has always built.
-SMALL_NETWORKS = {
-    "latent_dim": 32,
-    "encoder_filters": (32, 64),
-    "decoder_filters": (64, 32),
-    "discriminator_filters": (32, 64),
-    "latent_discriminator_units": (64, 64),
-    "hidden_units": 128,
-    "normalization": None,
-}
 # The "scaled" family's size rule: stride-2 levels until the shorter side of
 # the coarsest map is MIN_MAP_SIZE to 2 * MIN_MAP_SIZE - 1 pixels; widths
 # BASE_WIDTH * 2**level up to MAX_WIDTH (16 rather than 32 at the finest level:
