@@ -1,12 +1,14 @@
 """The label path of a class-conditional AVA: every block sees the class label as an extra input.
 
-Conditioning (docs/design_choices.md): the encoder f(x, y|Θ) reads the one-hot
-label as extra constant image channels, the decoder g(z, y|Φ) and the latent
-discriminator D(μ, y|Λ) read it concatenated to their input vector (a
-conditional VAE, Sohn et al. 2015), and the image discriminator d(x, y|Ψ)
-reads it as extra image channels too. The paper's equations hold with y an
-extra input of every block. An unconditional model (`num_classes=None`) has
-no label path: each method calls its block on its input alone.
+Conditioning (docs/design_choices.md, choice 19): the encoder f(x, y|Θ)
+reads the one-hot label as extra constant image channels, the decoder
+g(z, y|Φ) and the latent discriminator D(μ, y|Λ) read it concatenated to
+their input vector (a conditional VAE, Sohn et al. 2015), and the image
+discriminator d(x, y|Ψ) is a projection discriminator (Miyato & Koyama
+2018; `ava_keras.layers.Discriminator(num_classes=K)`). The paper's
+equations hold with y an extra input of every block. An unconditional model
+(`num_classes=None`) has no label path: each method calls its block on its
+input alone.
 """
 
 import numpy as np
@@ -46,11 +48,9 @@ class LabelConditioning:
 
     def discriminator_logits(self, images, labels=None, training=False):
         """The logit of d(x, y|Ψ) (eqs. 2-4): `(batch, 1)`, or one per patch."""
-        return self.discriminator(self._with_label_channels(images, labels), training=training)
-
-    def discriminator_features(self, images, labels=None, training=False):
-        """d's features Dis_l(x, y) (`ava_keras.layers.Discriminator.features`)."""
-        return self.discriminator.features(self._with_label_channels(images, labels), training=training)
+        if not self.conditional:
+            return self.discriminator(images, training=training)
+        return self.discriminator(images, labels, training=training)  # projection: logit + ⟨embed(y), φ(x)⟩
 
     def latent_discriminator_logits(self, means, labels=None, training=False):
         """The logit of D(μ, y|Λ) (eqs. 11-13): `(batch, 1)`."""
@@ -74,6 +74,18 @@ class LabelConditioning:
         if not self.conditional:
             return vectors
         return ops.concatenate([vectors, self._one_hot(labels, vectors.dtype)], axis=-1)
+
+    def _check_conditional_discriminator(self):
+        """Raises unless d's `num_classes` is the model's (a projection d needs the same classes)."""
+        if self.discriminator is None:
+            return
+        classes = getattr(self.discriminator, "num_classes", None)
+        if classes != self.num_classes:
+            raise InputError(
+                f"The discriminator must be built for the model's classes: num_classes={self.num_classes}, but "
+                f"the discriminator has num_classes={classes}. Build it as ak.layers.Discriminator(..., "
+                f"num_classes={self.num_classes}) (AVA.from_preset(..., num_classes=...) does)."
+            )
 
     # === Labels given by the user ===
 
