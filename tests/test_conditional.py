@@ -286,3 +286,8 @@ def test_projection_discriminator_needs_labels_and_a_matching_model():
     blocks = ak.build_networks(IMAGE_SHAPE, latent_dim=LATENT_DIM, num_classes=3)
     with pytest.raises(ValueError, match=r"num_classes=4, but the discriminator has num_classes=3"):
         ak.AVA(image_shape=IMAGE_SHAPE, num_classes=4, **blocks)
+
+
+def test_export_refuses_a_conditional_model_until_its_endpoints_take_labels(tmp_path):
+    with pytest.raises(NotImplementedError, match="class-conditional AVA .* not supported yet"):
+        ak.export_saved_model(conditional_model(), tmp_path / "export")
