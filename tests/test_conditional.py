@@ -291,3 +291,16 @@ def test_projection_discriminator_needs_labels_and_a_matching_model():
 def test_export_refuses_a_conditional_model_until_its_endpoints_take_labels(tmp_path):
     with pytest.raises(NotImplementedError, match="class-conditional AVA .* not supported yet"):
         ak.export_saved_model(conditional_model(), tmp_path / "export")
+
+
+def test_a_dataset_brings_its_own_labels():
+    model = conditional_model(latent_sampler_components=1)
+    images, labels = tiny_images(6), np.array([0, 1, 2, 0, 1, 2])
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(3)
+    for method in (model.fit_latent_sampler, model.fit_anomaly_scores):
+        with pytest.raises(ValueError, match="takes `labels` with an array of images only"):
+            method(dataset, labels=labels)
+    model.fit_anomaly_scores(dataset)
+    expected = model.anomaly_scores(images, labels)["anomaly"]
+    model.fit_anomaly_scores(images, labels)
+    np.testing.assert_allclose(model.anomaly_scores(images, labels)["anomaly"], expected, rtol=1e-5)

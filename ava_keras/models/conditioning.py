@@ -16,6 +16,7 @@ import tensorflow as tf
 from keras import ops
 
 from ava_keras._validation import (
+    dataset_labels_message,
     label_range_message,
     label_shape_message,
     missing_labels_message,
@@ -137,7 +138,7 @@ class LabelConditioning:
             raise InputError(label_shape_message(f"{shape} and dtype {labels.dtype.name}"))
         return ops.reshape(ops.cast(labels, "int32"), (-1,))
 
-    def _first_images(self, images, labels, max_images):
+    def _first_images(self, images, labels, max_images, method):
         """The first `max_images` images (numpy) and their labels: `labels`, or a dataset's own.
 
         `images` is an array or a `tf.data.Dataset` of batches of images or of
@@ -147,10 +148,15 @@ class LabelConditioning:
         if not isinstance(images, tf.data.Dataset):
             return np.asarray(images)[:max_images], None if labels is None else np.asarray(labels)[:max_images]
         if labels is not None:
-            raise InputError("Pass `labels` with an array of images; a dataset brings its own (images, labels).")
+            raise InputError(dataset_labels_message(f"`{method}`"))
         first = next(iter(images.unbatch().batch(max_images).take(1)), None)
         if first is None:
             return np.zeros((0,) + self.image_shape, "float32"), None
-        if not isinstance(first, (tuple, list)):
-            return first.numpy(), None
-        return first[0].numpy(), first[1].numpy() if self.conditional and len(first) > 1 else None
+        return self._batch_arrays(first)
+
+    def _batch_arrays(self, batch):
+        """A dataset element (images, or `(images, labels, ...)`) as numpy `(images, labels)`; the labels are
+        None for an unconditional model or an element without them."""
+        if not isinstance(batch, (tuple, list)):
+            return batch.numpy(), None
+        return batch[0].numpy(), batch[1].numpy() if self.conditional and len(batch) > 1 else None
