@@ -36,7 +36,7 @@ class _HandConditionedBlocks:
                 features = tf.nn.leaky_relu(conv(features), alpha=0.2)
             if not isinstance(d, ak.layers.PatchDiscriminator):
                 features = tf.reshape(features, [tf.shape(features)[0], -1])
-            embedded = tf.gather(d.class_embedding.embeddings, labels)
+            embedded = tf.gather(d.class_embeddings, labels)
             embedded = tf.reshape(embedded, [-1] + [1] * (len(features.shape) - 2) + [features.shape[-1]])
             return d.logit(features) + tf.reduce_sum(embedded * features, axis=-1, keepdims=True)
 
@@ -70,7 +70,7 @@ def test_one_step_with_labels_updates_each_block_by_its_own_gradient(routing, di
             where = f"{preset}/{routing}/{discriminator}: {block}"
             for old, new, gradient in zip(before[block], after[block], gradients):
                 trained = gradient is not None and block in trained_blocks(preset)
-                expected = tf.convert_to_tensor(gradient).numpy() if trained else np.zeros_like(old)  # dense embed(y)
+                expected = tf.convert_to_tensor(gradient).numpy() if trained else np.zeros_like(old)  # gather: sparse
                 np.testing.assert_allclose(old - new, expected, **TOLERANCE, err_msg=where)
             if block in trained_blocks(preset):
                 assert any(np.abs(o - n).max() > 0 for o, n in zip(before[block], after[block])), where
@@ -101,7 +101,7 @@ def test_conditioning_shapes_for_every_network(networks, discriminator):
     assert model.latent_discriminator.hidden_layers[0].kernel.shape[0] == latent_dim + 4
     d = model.discriminator
     features = d.features(np.zeros((1,) + shape, "float32")).shape[-1] if discriminator == "global" else d.filters[-1]
-    assert tuple(d.class_embedding.embeddings.shape) == (4, features)
+    assert tuple(d.class_embeddings.shape) == (4, features)
     # Nothing else changes: the extra weights are exactly those.
     first_layers = (model.encoder.conv_layers[0], model.decoder.seed_dense, model.latent_discriminator.hidden_layers[0])
     extra = sum(4 * int(np.prod(layer.kernel.shape)) // layer.kernel.shape[-2 if layer.kernel.ndim == 4 else 0]

@@ -103,13 +103,17 @@ class Discriminator(keras.layers.Layer):
         self.built = True
 
     def _build_projection(self, features):
-        """Builds embed(y), one vector of `features` values per class (class-conditional d only)."""
-        self.class_embedding = None
+        """Creates embed(y), one vector of `features` values per class (class-conditional d only).
+
+        A weight read through a one-hot product rather than an `Embedding`
+        lookup: its gradient is dense, which `tf.distribute` all-reduces like
+        every other gradient.
+        """
+        self.class_embeddings = None
         if self.num_classes is not None:
-            self.class_embedding = keras.layers.Embedding(
-                self.num_classes, features, name="class_embedding", dtype=self.dtype_policy
+            self.class_embeddings = self.add_weight(
+                name="class_embeddings", shape=(self.num_classes, features), initializer="uniform"
             )
-            self.class_embedding.build((None,))
 
     def _projected(self, logits, features, labels):
         """`logits` + ⟨embed(y), φ⟩ over the last axis of `features` (every position of a feature map)."""
@@ -121,7 +125,8 @@ class Discriminator(keras.layers.Layer):
             raise InputError(
                 f"This {type(self).__name__} is class-conditional (num_classes={self.num_classes}): pass `labels`."
             )
-        embedded = self.class_embedding(ops.reshape(ops.cast(labels, "int32"), (-1,)))
+        one_hot = ops.one_hot(ops.reshape(ops.cast(labels, "int32"), (-1,)), self.num_classes, dtype=features.dtype)
+        embedded = ops.matmul(one_hot, ops.cast(self.class_embeddings, features.dtype))
         embedded = ops.reshape(embedded, (-1,) + (1,) * (len(features.shape) - 2) + (features.shape[-1],))
         return logits + ops.sum(embedded * features, axis=-1, keepdims=True)
 
