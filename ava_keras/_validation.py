@@ -234,6 +234,82 @@ def empty_input_message(what):
     return f"{what} got no images (the input is empty). Pass at least one image."
 
 
+# === Class labels (class-conditional models) ===
+
+
+def check_classes(num_classes, class_names):
+    """Returns `(num_classes, class_names)` of a model: None or an int ≥ 2, and None or that many distinct names."""
+    if class_names is not None:
+        if isinstance(class_names, str) or not all(isinstance(n, str) and n for n in class_names):
+            raise InputError(f"`class_names` must be a list of non-empty strings. Received: class_names={class_names!r}")
+        class_names = tuple(class_names)
+        if len(set(class_names)) != len(class_names):
+            raise InputError(f"`class_names` must be distinct. Received: class_names={list(class_names)!r}")
+        if num_classes is None:
+            num_classes = len(class_names)
+    if num_classes is None:
+        return None, None
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
+        raise InputError(
+            "`num_classes` must be None (an unconditional model) or an integer of at least 2. "
+            f"Received: num_classes={num_classes!r}"
+        )
+    if class_names is not None and len(class_names) != num_classes:
+        raise InputError(
+            f"`class_names` must have one name per class ({num_classes}). Received: {len(class_names)} names"
+        )
+    return int(num_classes), class_names
+
+
+def missing_labels_message(what, num_classes):
+    """The message for a class-conditional model's `what` (e.g. "`encode`") called without labels."""
+    return (
+        f"This model is class-conditional ({num_classes} classes), so {what} needs the labels: pass "
+        "`labels=` (class indices or class names) to the helpers, and `fit(images, labels)` or (images, labels) "
+        "batches, e.g. from ak.data.image_folder(..., labels='inferred'), to fit and evaluate."
+    )
+
+
+def unconditional_labels_message(what):
+    """The message for an unconditional model's `what` called with labels."""
+    return (
+        f"This model is not class-conditional, so {what} takes no `labels`. Drop them, or build the model with "
+        "`num_classes=` (e.g. AVA.from_preset(..., num_classes=10)) to train on labels."
+    )
+
+
+def label_range_message(low, high, num_classes, text=_python_text):
+    """The message for labels from `low` to `high` where `0 .. num_classes - 1` was expected."""
+    return (
+        f"Expected class labels in 0..{num_classes - 1} (the model's num_classes={num_classes}), but a batch has "
+        "labels from " + text(low) + " to " + text(high) + ". Pass integer class indices, or build the model "
+        "with as many classes as the data has."
+    )
+
+
+def label_shape_message(received):
+    """The message for labels of shape `received` (text) that are not one integer per image."""
+    return (
+        "Expected one integer class index per image, shape (batch,), got labels of shape " + received + ". "
+        "Pass integer labels (for one-hot labels, their argmax; image_dataset_from_directory: label_mode='int')."
+    )
+
+
+def dataset_labels_message(what):
+    """The message for `what` given `labels=` beside a tf.data.Dataset, which brings its own."""
+    return (
+        f"{what} takes `labels` with an array of images only: a tf.data.Dataset brings its own, as "
+        "(images, labels) batches. Drop `labels=`, or pass the images as an array."
+    )
+
+
+def unknown_class_message(name, class_names):
+    """The message for a class name the model does not know (`class_names` None: the model has no names)."""
+    if class_names is None:
+        return f"Unknown class {name!r}: this model has no class names; pass class indices, or build it with `class_names=`."
+    return f"Unknown class {name!r}. This model's classes: {', '.join(class_names)}."
+
+
 # === Arrays (the metrics) ===
 
 

@@ -54,7 +54,10 @@ class SampleGrid(keras.callbacks.Callback):
     row of their reconstructions g(μ(x)), then rows of images decoded from
     the same fixed latent draws (`model.sample` with a fixed seed: N(0, I),
     or the model's fitted latent mixture once `fit_latent_sampler` has run),
-    so successive epochs are comparable. `write("final")` draws one more
+    so successive epochs are comparable. For a class-conditional model the
+    samples are one row of `columns` images per class (the same latent draws
+    in every row), and the reconstructions need the images' `labels`.
+    `write("final")` draws one more
     picture on demand, e.g. after fitting the latent mixture.
     With `log_dir`, the picture is also written as a TensorBoard image summary.
 
@@ -63,7 +66,9 @@ class SampleGrid(keras.callbacks.Callback):
             writes only the TensorBoard summary.
         images: Optional array of real images in [0, 1] to reconstruct; the
             first `columns` are used. Without it, only samples are drawn.
-        num_samples: Number of sampled images (default 16).
+        labels: The labels of `images`, for a class-conditional model.
+        num_samples: Number of sampled images (default 16); a
+            class-conditional model draws one row per class instead.
         columns: Images per row (default 8).
         seed: Seed of the fixed latent draws.
         log_dir: Optional TensorBoard log folder.
@@ -74,7 +79,9 @@ class SampleGrid(keras.callbacks.Callback):
     >>> model.fit(images, epochs=10, callbacks=[SampleGrid("grids/", images=images[:8])])
     """
 
-    def __init__(self, directory, images=None, num_samples=16, columns=8, seed=0, log_dir=None, every=1):
+    def __init__(
+        self, directory, images=None, num_samples=16, columns=8, seed=0, log_dir=None, every=1, labels=None
+    ):
         super().__init__()
         check_positive_int("num_samples", num_samples, allow_zero=True)
         check_positive_int("columns", columns)
@@ -85,6 +92,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.images = None if images is None else np.asarray(images, dtype="float32")[:columns]
         if self.images is not None and len(self.images) == 0:
             self.images = None
+        self.labels = None if labels is None or self.images is None else np.asarray(labels)[: len(self.images)]
         if self.images is None and num_samples == 0:
             raise InputError("SampleGrid has nothing to draw: pass `images` or num_samples > 0.")
         self.num_samples = int(num_samples)
@@ -99,8 +107,10 @@ class SampleGrid(keras.callbacks.Callback):
         """Returns the current grid as a uint8 array `(height, width, channels)`."""
         rows = []
         if self.images is not None:
-            rows += [self.images, self.model.reconstruct(self.images)]
-        if self.num_samples:
+            rows += [self.images, self.model.reconstruct(self.images, self.labels)]
+        if self.num_samples and self.model.conditional:
+            rows += [self.model.sample(self.columns, seed=self.seed, labels=k) for k in range(self.model.num_classes)]
+        elif self.num_samples:
             rows.append(self.model.sample(self.num_samples, seed=self.seed))
         return image_grid(np.concatenate(rows), columns=self.columns, min_tile=64)
 

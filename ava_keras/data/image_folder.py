@@ -20,6 +20,7 @@ from ava_keras._validation import (
     unreadable_image,
 )
 from ava_keras.data import memory
+from ava_keras.data.class_folders import check_classes_not_empty, check_labels, infer_labels
 from ava_keras.data.images import IMAGE_EXTENSIONS, load_image
 from ava_keras.errors import InputError
 
@@ -215,6 +216,7 @@ def image_folder(
     verbose=0,
     shard=None,
     available_memory=None,
+    labels=None,
 ):
     """Builds a `tf.data.Dataset` of images from a folder, checking every file first.
 
@@ -273,10 +275,20 @@ def image_folder(
             worker's pair from `TF_CONFIG`.
         available_memory: Bytes of memory that `cache="auto"` compares the
             decoded size with; by default measured (`memory.available_memory`).
+        labels: None (default: images only) or `"inferred"`: one class per
+            sub-folder of `directory`, as in
+            `keras.utils.image_dataset_from_directory(labels="inferred")`.
+            The classes are the sorted sub-folder names; each image's int64
+            label is its top-level sub-folder's index among them, and files
+            directly in `directory` are left out. For
+            `AVA.from_preset(..., num_classes=len(dataset.class_names))`.
 
     Returns:
         A dataset of float32 batches `(batch, height, width, channels)` in
-        [0, 1], or a `(train, validation)` pair. Each dataset has attributes
+        [0, 1] (with `labels="inferred"`, of `(images, labels)` pairs,
+        labels int64 `(batch,)`), or a `(train, validation)` pair. Each
+        dataset has the attribute `class_names` (the sorted class names,
+        None without labels) and the attributes
         `file_paths` (the files it reads), `skipped_files` (a list of
         `(path, reason)` for the files that were skipped; files found
         unreadable later are added when reached) and `cache` (the mode used:
@@ -286,12 +298,17 @@ def image_folder(
         FileNotFoundError: `directory` does not exist.
         NotADirectoryError: `directory` is a file.
         ValueError: No images, fewer readable images than one batch, a bad
-            argument, or (with `strict=True`) an unreadable file.
+            argument, (with `strict=True`) an unreadable file, or (with
+            `labels="inferred"`) no sub-folders or a class without readable images.
 
     Example:
 
     >>> train = image_folder("photos/", image_size=64, batch_size=32, verbose=1)
     >>> model.fit(train, epochs=10)
+
+    >>> pets = image_folder("pets/", image_size=64, labels="inferred")  # pets/cat/..., pets/dog/...
+    >>> model = AVA.from_preset("ava5", (64, 64, 3), num_classes=2, class_names=pets.class_names)
+    >>> model.fit(pets, epochs=10)
     """
     import tensorflow as tf
 
@@ -310,6 +327,7 @@ def image_folder(
         raise InputError(f"`cache` must be 'auto', True, False or a file name. Received: cache={cache!r}")
     if check not in CHECK_MODES:
         raise InputError(f"`check` must be one of {CHECK_MODES}. Received: check={check!r}")
+    check_labels(labels)
     directory = os.fspath(directory)
 
     paths = find_image_files(directory)
@@ -318,6 +336,10 @@ def image_folder(
             f"No image files found in '{directory}' (looked recursively for "
             f"{', '.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)})."
         )
+    class_names = file_labels = None
+    if labels == "inferred":
+        paths, file_labels, class_names = infer_labels(directory, paths)
+        file_labels = dict(zip(paths, file_labels))
     if shard is not None:
         paths = shard_files(paths, *shard)
     cache = choose_cache(cache, len(paths), size, channels, available_memory, directory)
@@ -332,6 +354,9 @@ def image_folder(
         warn_unreadable(directory, bad, stacklevel=3)
     if not good:
         raise InputError(f"None of the {len(paths)} image files in '{directory}' could be read.")
+    if file_labels is not None:
+        file_labels = np.array([file_labels[path] for path in good], np.int64)
+        check_classes_not_empty(directory, class_names, file_labels, "readable image files")
 
     order = np.arange(len(good))
     if validation_split is not None:
@@ -348,16 +373,21 @@ def image_folder(
 
     def build(indices, training):
         files = [good[i] for i in indices]
+        labels_of_files = None if file_labels is None else file_labels[indices]
         skipped = list(bad)
         reshuffle = training and shuffle
         if in_memory:
-            dataset = in_memory_batches(arrays, indices, batch_size, reshuffle, seed)
+            dataset = in_memory_batches(arrays, indices, batch_size, reshuffle, seed, file_labels)
         else:  # decode a whole batch of files per Python call
-            dataset = tf.data.Dataset.from_tensor_slices(files)
+            dataset = tf.data.Dataset.from_tensor_slices(files if file_labels is None else (files, labels_of_files))
             if reshuffle and not cache:  # shuffle paths, not decoded images: little memory
                 dataset = dataset.shuffle(len(files), seed=seed)
             dataset = dataset.batch(batch_size).map(
-                _plain_python(lambda paths: _decode_batch_tensor(paths, size, channels, resize, skipped, files)),
+                _plain_python(
+                    lambda paths, *batch_labels: _decode_batch_tensor(
+                        paths, size, channels, resize, skipped, files, *batch_labels, file_labels=labels_of_files
+                    )
+                ),
                 num_parallel_calls=tf.data.AUTOTUNE,
             )
             if cache:  # decoded once into a disk cache, then shuffled in a bounded buffer
@@ -371,13 +401,14 @@ def image_folder(
             # tf.distribute splits each worker's batches into one step per worker, so a known
             # cardinality would stop Keras after 1/num_workers of the shard; with an unknown one,
             # Keras runs until every worker's shard is exhausted (tf.distribute syncs the end).
-            dataset = dataset.filter(lambda images: True)
+            dataset = dataset.filter(lambda *batch: True)
             options = tf.data.Options()
             options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
             dataset = dataset.with_options(options)
         dataset.file_paths = files
         dataset.skipped_files = skipped
         dataset.cache = cache
+        dataset.class_names = class_names
         return dataset
 
     train = build(splits["train"], training=True)
@@ -427,8 +458,11 @@ def _plain_python(function):
     return tf.autograph.experimental.do_not_convert(function)
 
 
-def in_memory_batches(images, indices, batch_size, reshuffle=False, seed=None):
+def in_memory_batches(images, indices, batch_size, reshuffle=False, seed=None, labels=None):
     """The float32 batches in [0, 1] of `images[indices]` (a uint8 numpy array), without copying the array.
+
+    With `labels` (an array beside `images`), the batches are
+    `(images, labels[indices])` pairs.
 
     Batches of (optionally reshuffled) indices are gathered from the array
     one batch at a time, then cast. tf.data runs these functions on one
@@ -445,42 +479,47 @@ def in_memory_batches(images, indices, batch_size, reshuffle=False, seed=None):
     if reshuffle:
         dataset = dataset.shuffle(len(indices), seed=seed)
     dataset = dataset.batch(batch_size).map(
-        _plain_python(lambda batch: _gather_batch_tensor(images, batch)), num_parallel_calls=tf.data.AUTOTUNE)
+        _plain_python(lambda batch: _gather_batch_tensor(images, batch, labels)), num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.map(_to_unit_float, num_parallel_calls=tf.data.AUTOTUNE)
     options = tf.data.Options()
     options.threading.private_threadpool_size = 1
     return dataset.with_options(options)
 
 
-def _to_unit_float(batch):
-    """tf.data map function: uint8 images -> float32 in [0, 1]."""
+def _to_unit_float(batch, *labels):
+    """tf.data map function: uint8 images -> float32 in [0, 1] (labels, if any, pass through)."""
     import tensorflow as tf
 
-    return tf.cast(batch, tf.float32) / 255.0
+    images = tf.cast(batch, tf.float32) / 255.0
+    return (images,) + labels if labels else images
 
 
-def _gather_batch_tensor(images, indices):
+def _gather_batch_tensor(images, indices, labels=None):
     """tf.data map function: the batch of `images` (a numpy array) at `indices`, copied only batch by batch.
 
     `from_tensor_slices(images)` would copy the whole array into a tensor
     (and a graph constant); gathering by index keeps one copy of the data.
+    With `labels`, returns `(images, labels)` at `indices`.
     """
     import tensorflow as tf
 
     batch = tf.numpy_function(lambda rows: images[rows], [indices], tf.uint8, stateful=False)
     batch.set_shape((None,) + images.shape[1:])
-    return batch
+    if labels is None:
+        return batch
+    return batch, tf.gather(tf.constant(labels, tf.int64), indices)
 
 
-def _decode_batch_tensor(paths, size, channels, resize, skipped, files):
+def _decode_batch_tensor(paths, size, channels, resize, skipped, files, labels=None, file_labels=None):
     """tf.data map function: decodes a batch of files with Pillow in parallel threads.
 
     One Python call per batch instead of per image; Pillow releases the GIL
     while it decodes and resizes, so the threads use every core. A file
-    that fails to decode is left out of the batch, added to `skipped` and
-    named in a warning (once), so a file that breaks after the up-front
-    check never stops training. A batch none of whose files decodes is
-    replaced by the previous batch (never an empty batch).
+    that fails to decode is left out of the batch (with its label, if the
+    batch has `labels`), added to `skipped` and named in a warning (once),
+    so a file that breaks after the up-front check never stops training. A
+    batch none of whose files decodes is replaced by the previous batch
+    (never an empty batch). `file_labels` are the labels of `files`.
     """
     import tensorflow as tf
 
@@ -493,26 +532,32 @@ def _decode_batch_tensor(paths, size, channels, resize, skipped, files):
 
     last_good = []
 
-    def decode(path_batch):
-        images = [image for image in _decode_pool().map(lambda path: read(path.decode()), path_batch)
-                  if image is not None]
-        if not images:  # never an empty batch (its loss would be NaN): repeat the last good one
-            return last_good[0] if last_good else _first_readable(files, size, channels, resize)
-        last_good[:] = [np.stack(images)]
+    def decode(path_batch, *label_batch):
+        decoded = list(_decode_pool().map(lambda path: read(path.decode()), path_batch))
+        kept = [i for i, image in enumerate(decoded) if image is not None]
+        if not kept:  # never an empty batch (its loss would be NaN): repeat the last good one
+            return last_good[0] if last_good else _first_readable(files, size, channels, resize, file_labels)
+        last_good[:] = [(np.stack([decoded[i] for i in kept]),) + tuple(b[kept] for b in label_batch)]
         return last_good[0]
 
-    images = tf.numpy_function(decode, [paths], tf.uint8, stateful=False)
+    if labels is None:
+        images = tf.numpy_function(decode, [paths], [tf.uint8], stateful=False)[0]
+    else:
+        images, labels = tf.numpy_function(decode, [paths, labels], [tf.uint8, tf.int64], stateful=False)
+        labels.set_shape((None,))
     images.set_shape((None,) + size + (channels,))
-    return images
+    return images if labels is None else (images, labels)
 
 
-def _first_readable(paths, size, channels, resize):
-    """A batch of one: the first of `paths` that still decodes (when a whole batch failed before any other)."""
-    for path in paths:
+def _first_readable(paths, size, channels, resize, labels=None):
+    """A batch of one: the first of `paths` that still decodes, and its label if `labels` (when a whole batch
+    failed before any other)."""
+    for i, path in enumerate(paths):
         try:
-            return load_image(path, size, channels, resize)[None]
+            image = load_image(path, size, channels, resize)[None]
         except (ValueError, OSError):
             continue
+        return (image,) + (() if labels is None else (labels[i : i + 1],))
     raise InputError(f"None of the {len(paths)} image files checked before training can be read any more.")
 
 

@@ -39,8 +39,11 @@ def restore_state(model, state, learning_rate=None):
                 variable.assign(variable.numpy() * 0)
 
 
-def shuffled_batches(images, batch_size, seed):
-    """Yields batches of `images` forever: consecutive slices of permutations drawn with `seed`."""
+def shuffled_batches(images, batch_size, seed, labels=None):
+    """Yields batches of `images` forever: consecutive slices of permutations drawn with `seed`.
+
+    With `labels`, yields `(images, labels)` pairs of the same slices.
+    """
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -48,8 +51,8 @@ def shuffled_batches(images, batch_size, seed):
     while True:
         if len(order) < batch_size:
             order = np.concatenate([order, rng.permutation(len(images))])
-        batch, order = images[order[:batch_size]], order[batch_size:]
-        yield batch
+        rows, order = order[:batch_size], order[batch_size:]
+        yield images[rows] if labels is None else (images[rows], labels[rows])
 
 
 @dataclasses.dataclass
@@ -87,7 +90,8 @@ class TrainingRun:
 
 
 def train_steps(model, batches, steps, progress=None, label=""):
-    """Runs `model.train_on_batch` on `steps` batches from the iterator `batches`; stops at divergence.
+    """Runs `model.train_on_batch` on `steps` batches (images, or `(images, labels)` pairs) from the iterator
+    `batches`; stops at divergence.
 
     A step diverges when the model's divergence stop raises a
     `TrainingDivergedError` (the model then keeps its weights from before
@@ -105,7 +109,7 @@ def train_steps(model, batches, steps, progress=None, label=""):
         batch = next(batches)
         step_start = time.time()
         try:
-            logs = model.train_on_batch(batch, return_dict=True)
+            logs = model.train_on_batch(*(batch if isinstance(batch, tuple) else (batch,)), return_dict=True)
         except TrainingDivergedError as error:
             return run.diverged(step + 1, error.term)
         values = {k: float(v) for k, v in logs.items()}

@@ -104,6 +104,12 @@ def add_arguments(parser):
     )
     add_budget_arguments(parser, PRESETS, QUICK_PRESETS, DEFAULT_SEEDS, DEFAULT_STEPS, QUICK_STEPS, DEFAULT_BATCH_SIZE)
     parser.add_argument(
+        "--conditional", action="store_true",
+        help="Class-conditional AVA models (num_classes=10, --dataset digits): trained on the split's labels, "
+             "sampled class by class; adds the classifier's accuracy on the samples against the requested digit "
+             "and the intra-FID (per-class FID, averaged). The keras.io VAE row stays unconditional.",
+    )
+    parser.add_argument(
         "--no-baseline", dest="baseline", action="store_false",
         help=f"Skip the keras.io VAE row ({BASELINE}).",
     )
@@ -171,6 +177,8 @@ def resolve(args):
     options = {name: getattr(args, name) for name in ("likelihood", "generator_loss") + LOSS_WEIGHTS
                + STABILISER_FLAGS + ADVERSARIAL_FLAGS + ("discriminator_start_step",)
                if getattr(args, name) is not None}
+    if args.conditional and args.dataset != "digits":
+        raise InputError("--conditional trains on the digits' labels; the photo crops have none (--dataset digits).")
     if args.image_size is not None and args.dataset != "photos":
         raise InputError(f"--image-size {args.image_size} sizes the photo crops; pass it with --dataset photos "
                          f"(the {args.dataset} are 28x28).")
@@ -179,6 +187,7 @@ def resolve(args):
         "image_size": (args.image_size or DEFAULT_CROP_SIZE) if args.dataset == "photos" else None,
         "networks": args.networks,
         "discriminator": args.discriminator,
+        "conditional": args.conditional,
         "presets": args.presets or (QUICK_PRESETS if args.quick else PRESETS),
         "baseline": args.baseline,
         "seeds": list(range(args.seeds or (1 if args.quick else DEFAULT_SEEDS))),
@@ -209,13 +218,16 @@ def run(args):
 # === The benchmark ===
 
 
-def load_data(dataset, image_size=DEFAULT_CROP_SIZE):
-    """`(train, held_out)` float32 images in [0, 1] of `dataset`, one of `DATASETS` (`image_size`: the crops')."""
+def load_data(dataset, image_size=DEFAULT_CROP_SIZE, labels=False):
+    """`(train, held_out)` float32 images in [0, 1] of `dataset`, one of `DATASETS` (`image_size`: the crops').
+
+    With `labels` (digits only), `(train, train_labels, held_out, held_out_labels)`.
+    """
     if dataset == "digits":
         from ava_keras.evaluation.digit_classifier import digits_split
 
-        train, _, held_out, _ = digits_split()
-        return train, held_out
+        train, train_labels, held_out, held_out_labels = digits_split()
+        return (train, train_labels, held_out, held_out_labels) if labels else (train, held_out)
     from ava_keras.datasets import photo_crops
 
     return tuple(
@@ -250,6 +262,22 @@ class Scorer:
         from ava_keras import evaluation
 
         return evaluation.frechet_distance(self.real_features, self.features(samples))
+
+    def class_scores(self, samples, requested, train, train_labels):
+        """`label_accuracy`: the classifier's accuracy on `samples` against the `requested` digits; `intra_fid`:
+        the mean over digits of the FID of that digit's samples against that digit's training images
+        (intra-FID, Miyato & Koyama 2018; ~140 images a digit, so not comparable with the overall FID)."""
+        from ava_keras import evaluation
+
+        digits = sorted(set(requested.tolist()))
+        return {
+            "label_accuracy": self.classifier.accuracy(samples, requested),
+            "intra_fid": sum(
+                evaluation.frechet_distance(self.features(train[train_labels == k]),
+                                            self.features(samples[requested == k]))
+                for k in digits
+            ) / len(digits),
+        }
 
     def __call__(self, samples, reconstructions):
         from ava_keras import evaluation
@@ -299,12 +327,13 @@ def reference_scores(scorer, train, samples):
 
 def build_model(
     name, seed, image_shape, paper_settings=False, model_options=None, precision="float32", networks="small",
-    discriminator="global",
+    discriminator="global", num_classes=None,
 ):
     """A fresh model for `name` (a preset or `BASELINE`), built after `keras.utils.set_random_seed(seed)`.
 
     The keras.io VAE keeps its own networks; the AVA models get `NETWORK` (`networks="small"`) or the
-    networks `ava_keras.build_networks` sizes to `image_shape` (`"scaled"`), with the `discriminator` given.
+    networks `ava_keras.build_networks` sizes to `image_shape` (`"scaled"`), with the `discriminator` given,
+    conditioned on `num_classes` digit classes if given.
     """
     import keras
 
@@ -325,6 +354,8 @@ def build_model(
         # Like r1_weight and the other stabilisers of d, a no-op for a preset without d.
         options.pop("feature_reconstruction_weight", None)
     sizes = NETWORK if networks == "small" else {}
+    if num_classes is not None:
+        options.update(num_classes=num_classes, class_names=[str(k) for k in range(num_classes)])
     return AVA.from_preset(name, image_shape=image_shape, seed=seed, dtype=precision, networks=networks,
                            discriminator=discriminator, **sizes, **options)
 
@@ -332,9 +363,12 @@ def build_model(
 def run_benchmark(
     dataset, presets, seeds, steps, batch_size, samples=None, baseline=True, paper_settings=False,
     precision="float32", model_options=None, learning_rates=None, classifier_cache=None, progress=None,
-    image_size=None, networks="small", discriminator="global",
+    image_size=None, networks="small", discriminator="global", conditional=False,
 ):
     """Trains and scores every (model, seed).
+
+    `conditional`: the AVA models are class-conditional on the digits' labels
+    (see `_train_and_score`); the keras.io VAE stays unconditional.
 
     Each run builds a fresh model after `keras.utils.set_random_seed(seed)`,
     compiles it (`AVA.compile`'s default optimizers, learning rates
@@ -354,7 +388,12 @@ def run_benchmark(
     """
     from ava_keras.evaluation import radial_power_spectrum
 
-    train, held_out = load_data(dataset, image_size or DEFAULT_CROP_SIZE)
+    labels = None
+    if conditional:
+        train, train_labels, held_out, held_out_labels = load_data(dataset, labels=True)
+        labels = {"train": train_labels, "held_out": held_out_labels}
+    else:
+        train, held_out = load_data(dataset, image_size or DEFAULT_CROP_SIZE)
     say = progress or (lambda *a, **k: None)
     scorer = Scorer(dataset, held_out, classifier_cache, say)
     samples = samples or len(train)
@@ -368,7 +407,7 @@ def run_benchmark(
     for name in models:
         for seed in seeds:
             model = build_model(name, seed, train.shape[1:], paper_settings, model_options, precision,
-                                networks, discriminator)
+                                networks, discriminator, 10 if conditional and name != BASELINE else None)
             if name != BASELINE:
                 model.compile()
                 for block, rate in learning_rates.items():
@@ -378,7 +417,8 @@ def run_benchmark(
                                    if getattr(model, f"{b}_optimizer") is not None})
                 if networks == "scaled":
                     network = _describe_networks(model)
-            row, generated = _train_and_score(model, name, seed, steps, batch_size, samples, train, scorer, say)
+            row, generated = _train_and_score(model, name, seed, steps, batch_size, samples, train, scorer, say,
+                                              labels if name != BASELINE else None)
             rows.append(row)
             if seed == seeds[0] and generated is not None:
                 grids[name] = generated[:GRID_IMAGES]
@@ -389,6 +429,8 @@ def run_benchmark(
                     f"FID {row['fid']:.2f} (prior {row['fid_prior']:.2f}), KID {row['kid']:.4f}, "
                     f"P/R {row['precision']:.2f}/{row['recall']:.2f}, MSE {row['mse']:.4f}, SSIM {row['ssim']:.3f}, "
                     f"HF ratio {row['hf_ratio']:.3f} (rec. {row['hf_ratio_rec']:.3f}), blur {row['blur']:.3f}"
+                    + (f", label acc. {row['label_accuracy']:.3f}, intra-FID {row['intra_fid']:.2f}"
+                       if row["label_accuracy"] != "" else "")
                     if row["status"] == "ok"
                     else f"DIVERGED at step {row['diverged_at_step']} ({row['diverged_term']})"
                 )
@@ -435,24 +477,35 @@ def _describe_optimizer(optimizer):
     return {"class": type(optimizer).__name__, **{k: config[k] for k in ("learning_rate", "beta_1") if k in config}}
 
 
-def _train_and_score(model, name, seed, steps, batch_size, n, train, scorer, say):
-    """Trains `model` for `steps` batches and scores `n` samples; returns `(row, samples or None)`."""
+def _train_and_score(model, name, seed, steps, batch_size, n, train, scorer, say, labels=None):
+    """Trains `model` for `steps` batches and scores `n` samples; returns `(row, samples or None)`.
+
+    With `labels` (`{"train": ..., "held_out": ...}`, a class-conditional
+    model) the model trains on `(images, labels)` batches, reconstructs each
+    held-out digit given its label, fits one latent mixture per digit and
+    draws the samples for the digits 0, 1, ..., 9, 0, 1, ... in turn.
+    """
     import numpy as np
 
-    batches = shuffled_batches(train, batch_size, seed)
+    batches = shuffled_batches(train, batch_size, seed, None if labels is None else labels["train"])
     run = train_steps(model, batches, steps, say, label=f"{name} seed={seed}")
     scores, samples = {key: "" for key, _, _ in METRICS}, None
+    requested = None if labels is None else np.arange(n) % 10
+    held_out_labels, train_labels = (None, None) if labels is None else (labels["held_out"], labels["train"])
     if run.diverged_at is None:
         # float32 for the scorer whatever the model's dtype policy.
-        reconstructions = np.asarray(model.reconstruct(scorer.held_out), dtype="float32")
-        prior_samples = np.asarray(model.sample(n, seed=seed), dtype="float32")
+        reconstructions = np.asarray(model.reconstruct(scorer.held_out, held_out_labels), dtype="float32")
+        sample_labels = {} if labels is None else {"labels": requested}
+        prior_samples = np.asarray(model.sample(n, seed=seed, **sample_labels), dtype="float32")
         if name != BASELINE:
-            model.fit_latent_sampler(train, seed=seed)
-            samples = np.asarray(model.sample(n, seed=seed), dtype="float32")
+            model.fit_latent_sampler(train, train_labels, seed=seed)
+            samples = np.asarray(model.sample(n, seed=seed, **sample_labels), dtype="float32")
         else:
             samples = prior_samples
         if all(np.all(np.isfinite(a)) for a in (reconstructions, prior_samples, samples)):
             scores.update(scorer(samples, reconstructions))
+            if labels is not None:
+                scores.update(scorer.class_scores(samples, requested, train, train_labels))
             # The keras.io VAE's samples are its prior samples: their FID is already scored.
             scores["fid_prior"] = scores["fid"] if samples is prior_samples else scorer.fid(prior_samples)
         else:

@@ -23,6 +23,8 @@ METRICS = (
     ("precision", "precision ↑", "{:.3f}"),
     ("recall", "recall ↑", "{:.3f}"),
     ("confidence", "confidence ↑", "{:.3f}"),
+    ("label_accuracy", "label acc. ↑", "{:.3f}"),
+    ("intra_fid", "intra-FID ↓", "{:.2f}"),
     ("mse", "rec. MSE ↓", "{:.4f}"),
     ("psnr", "rec. PSNR dB ↑", "{:.2f}"),
     ("ssim", "rec. SSIM ↑", "{:.3f}"),
@@ -31,8 +33,9 @@ METRICS = (
     ("blur", "blur ↓", "{:.3f}"),
     ("train_seconds", "train s", "{:.0f}"),
 )
-# Columns that runs before the sharpness metrics lack; a table shows them only when some row has them.
-SHARPNESS_METRICS = ("hf_ratio", "hf_ratio_rec", "blur")
+# Columns that some runs lack (runs before the sharpness metrics; unconditional runs); a table shows them
+# only when some row has them.
+OPTIONAL_METRICS = ("hf_ratio", "hf_ratio_rec", "blur", "label_accuracy", "intra_fid")
 ROW_ORDER = (BASELINE,) + PRESETS
 
 
@@ -71,7 +74,7 @@ def format_table(summary, references, config):
     features = config.get("features", "digit classifier")
     metrics = [
         (key, heading, fmt) for key, heading, fmt in METRICS
-        if key not in SHARPNESS_METRICS
+        if key not in OPTIONAL_METRICS
         or any(entry.get(key) is not None for entry in summary.values())
         or any(scores.get(key) is not None for scores in references.values())
     ]
@@ -89,7 +92,11 @@ def format_table(summary, references, config):
         + (f" AVA models trained under the `{config['precision']}` dtype policy."
            if config.get("precision", "float32") != "float32" else "")
         + (f" AVA models on the scaled networks with a {config.get('discriminator', 'global')} discriminator."
-           if config.get("networks", "small") != "small" else ""),
+           if config.get("networks", "small") != "small" else "")
+        + (" AVA models class-conditional on the digits' labels (the keras.io VAE is not), sampled for the digits "
+           "0-9 in turn; `label acc.`: the classifier's accuracy on those samples against the requested digit; "
+           "`intra-FID`: the mean over digits of the FID of a digit's samples against its ~140 training images."
+           if config.get("conditional") else ""),
         "",
         header,
         "|---" * (len(metrics) + 2) + "|",

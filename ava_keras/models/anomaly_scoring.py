@@ -7,8 +7,11 @@ from keras import ops
 from ava_keras import losses
 
 
-def anomaly_terms(model, images):
+def anomaly_terms(model, images, labels=None):
     """Every per-image term of `model` for a batch of float32 `images` in [0, 1], and their combination.
+
+    A class-conditional model scores each image under its int32 `labels`:
+    every term is that of f(x, y), g(z, y), d(x, y) and D(μ, y).
 
     - `reconstruction`: −log p(x | g(μ(x))) under `model.likelihood` for the
       deterministic reconstruction g(μ(x)): eq. 1's ½‖x − x′‖² ("paper"),
@@ -25,8 +28,8 @@ def anomaly_terms(model, images):
     Returns:
         Dict `{name: (n,) float32 tensor}`.
     """
-    mean, log_var = model.encoder(images, training=False)
-    reconstructions = model.decoder(mean, training=False)
+    mean, log_var = model.encoder_outputs(images, labels)
+    reconstructions = model.decoder_outputs(mean, labels)
     mean, log_var, reconstructions = (ops.cast(t, "float32") for t in (mean, log_var, reconstructions))
     scorer = model.anomaly_scorer
     likelihood = losses.get_likelihood(model.likelihood)
@@ -36,10 +39,10 @@ def anomaly_terms(model, images):
         "kl": losses.kl_divergence(mean, log_var, per_example=True),
     }
     if model.discriminator is not None:
-        logits = ops.cast(model.discriminator(images, training=False), "float32")
+        logits = ops.cast(model.discriminator_logits(images, labels), "float32")
         terms["realism"] = ops.mean(ops.reshape(logits, (ops.shape(logits)[0], -1)), axis=1)  # patches: their mean
     if model.latent_discriminator is not None:
-        terms["latent_realism"] = ops.cast(model.latent_discriminator(mean, training=False), "float32")[:, 0]
+        terms["latent_realism"] = ops.cast(model.latent_discriminator_logits(mean, labels), "float32")[:, 0]
     terms["anomaly"] = scorer(scorer.stack(terms))
     return terms
 
@@ -52,8 +55,13 @@ class AnomalyScoring:
     `ava_keras.models.safety.SafetyChecks`.
     """
 
-    def anomaly_scores(self, images, batch_size=256):
+    def anomaly_scores(self, images, labels=None, batch_size=256):
         """Per-image realism and anomaly scores: which images are unusual or unlike the training data.
+
+        A class-conditional model needs `labels` (class indices or names, one
+        for all images or one per image) and scores each image as a member of
+        its class: "is this a typical 7?". Fit the statistics with the
+        training images' own labels (`fit_anomaly_scores(images, labels)`).
 
         Returns a dict of `(n,)` float32 arrays (see
         `ava_keras.models.anomaly_scoring.anomaly_terms`): `reconstruction` (the
@@ -65,9 +73,10 @@ class AnomalyScoring:
         Images are checked as `encode` checks them. See docs/anomaly.md.
         """
         images = self._images_array(images, "anomaly_scores")
-        return self._run_batched(lambda x: anomaly_terms(self, x), images, batch_size)
+        labels = self.labels_array(labels, len(images), "anomaly_scores")
+        return self._run_batched(lambda x, y: anomaly_terms(self, x, y), images, batch_size, labels)
 
-    def fit_anomaly_scores(self, images, batch_size=256, terms=None, max_images=10_000):
+    def fit_anomaly_scores(self, images, labels=None, batch_size=256, terms=None, max_images=10_000):
         """Fits `model.anomaly_scorer` to the training `images`; returns the terms it combines.
 
         Stores, for a Gaussian likelihood, σ̂² = the images' mean squared
@@ -80,17 +89,18 @@ class AnomalyScoring:
         Args:
             images: Array of training images `(n, H, W, C)` in [0, 1] (or
                 uint8), or a `tf.data.Dataset` of such batches (or of
-                `(images, ...)` tuples).
+                `(images, labels, ...)` tuples).
+            labels: The images' labels, for a class-conditional model given
+                an array (a dataset brings its own).
             batch_size: Batch size for scoring.
             terms: Names of the terms to combine (see above).
             max_images: Use at most this many images (the first ones).
         """
-        if isinstance(images, tf.data.Dataset):
-            batches = (b[0] if isinstance(b, (tuple, list)) else b for b in images.unbatch().batch(max_images).take(1))
-            images = next((b.numpy() for b in batches), np.zeros((0,) + self.image_shape, "float32"))
-        images = self._images_array(np.asarray(images)[:max_images], "fit_anomaly_scores")
+        images, labels = self._first_images(images, labels, max_images, "fit_anomaly_scores")
+        images = self._images_array(images, "fit_anomaly_scores")
+        labels = self.labels_array(labels, len(images), "fit_anomaly_scores")
         if losses.get_likelihood(self.likelihood).fits_variance:
-            errors = self.reconstruct(images, batch_size) - images
+            errors = self.reconstruct(images, labels, batch_size) - images
             variance = max(float(np.mean(np.square(errors, dtype="float64"))), losses.MIN_VARIANCE)
             self.anomaly_scorer.variance.assign(variance)
-        return self.anomaly_scorer.fit(self.anomaly_scores(images, batch_size), terms=terms)
+        return self.anomaly_scorer.fit(self.anomaly_scores(images, labels, batch_size), terms=terms)

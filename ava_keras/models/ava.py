@@ -7,10 +7,12 @@ from keras import ops
 from ava_keras import losses
 from ava_keras._validation import (
     check_choice,
+    check_classes,
     check_image_shape,
     check_non_negative,
     check_positive_int,
     latent_shape_message,
+    missing_labels_message,
     nonfinite_latents_message,
 )
 from ava_keras.constants import BLOCKS, GENERATOR_LOSSES, ROUTINGS, SWITCH_BLOCKS, SWITCHES
@@ -18,6 +20,7 @@ from ava_keras.errors import InputError
 from ava_keras.layers import AnomalyScorer, DiffAugment, GaussianMixture, Sampling
 from ava_keras.models import objectives
 from ava_keras.models.anomaly_scoring import AnomalyScoring
+from ava_keras.models.conditioning import LabelConditioning
 from ava_keras.models.latent_sampling import LatentSampling
 from ava_keras.models.networks import NETWORK_OPTIONS, build_networks
 from ava_keras.models.presets import PRESETS, get_switches
@@ -26,7 +29,7 @@ from ava_keras.models.training import BlockTrainer
 
 
 @keras.saving.register_keras_serializable(package="ava_keras")
-class AVA(SafetyChecks, BlockTrainer, LatentSampling, AnomalyScoring, keras.Model):
+class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, AnomalyScoring, keras.Model):
     """Adversarial Variational Autoencoder (Nguyen, 2023), variants VAE and AVA1-AVA5.
 
     An encoder f(x|Θ) gives μ(x), log σ²(x); z = μ + σ·r (eq. 8); a decoder
@@ -40,7 +43,18 @@ class AVA(SafetyChecks, BlockTrainer, LatentSampling, AnomalyScoring, keras.Mode
 
     The parts live beside this module in `ava_keras.models`: `objectives`
     (the forward pass and each block's objective), `training` (the steps),
-    `safety` (the checks below), `latent_sampling` and `anomaly_scoring`.
+    `safety` (the checks below), `conditioning` (the label path),
+    `latent_sampling` and `anomaly_scoring`.
+
+    With `num_classes=K` the model is class-conditional: every block takes
+    the class label y as an extra input, f(x, y), g(z, y), d(x, y) and
+    D(μ, y), and the paper's equations hold with y beside x
+    (`ava_keras.models.conditioning`, docs/design_choices.md). `fit` then
+    takes `(images, labels)` batches (`ak.data.image_folder(...,
+    labels="inferred")`) or `fit(images, labels)` with int labels, and the
+    helpers take `labels=`: class indices or names, one for all images or
+    one per image. An unconditional model ignores labels in `fit`, as Keras
+    ignores unused targets, and refuses them in the helpers.
 
     Images are float arrays in [0, 1]; uint8 arrays are divided by 255 (the
     result equals passing `x / 255`). `fit`, `evaluate`, `predict` and the
@@ -96,7 +110,14 @@ class AVA(SafetyChecks, BlockTrainer, LatentSampling, AnomalyScoring, keras.Mode
             this many steps, every adversarial and leaning term is off and
             neither discriminator is updated: a VAE warm-up (0: none).
         latent_sampler_components: Components of the Gaussian mixture that
-            `fit_latent_sampler` fits to the encoder's means (`latent_sampler`).
+            `fit_latent_sampler` fits to the encoder's means (`latent_sampler`,
+            or one mixture per class, `class_latent_samplers`).
+        num_classes: None (default: unconditional) or the number of classes
+            K ≥ 2 of a class-conditional model; the blocks must accept the
+            label's inputs (`AVA.from_preset(..., num_classes=K)` builds them).
+        class_names: Optional names of the K classes (e.g. the sub-folder
+            names, `dataset.class_names`), for `sample(labels="cat")`;
+            sets `num_classes` when that is None.
         seed: Optional integer seed of the sampling noise.
         safety_checks: Check every batch and stop a diverging `fit` (above).
             They cost a few percent of a step (docs/performance.md); turn
@@ -136,11 +157,14 @@ class AVA(SafetyChecks, BlockTrainer, LatentSampling, AnomalyScoring, keras.Mode
         latent_sampler_components=10,
         seed=None,
         safety_checks=True,
+        num_classes=None,
+        class_names=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         # === Config ===
         self.image_shape = check_image_shape(image_shape)
+        self.num_classes, self.class_names = check_classes(num_classes, class_names)
         self.routing = check_choice("routing", routing, ROUTINGS)
         self.generator_loss = check_choice("generator_loss", generator_loss, GENERATOR_LOSSES)
         self.likelihood = losses.get_likelihood(likelihood).name
@@ -220,7 +244,8 @@ class AVA(SafetyChecks, BlockTrainer, LatentSampling, AnomalyScoring, keras.Mode
         `"patch"`) choose the networks, and the keyword arguments of
         `ava_keras.models.networks.NETWORK_OPTIONS` (`latent_dim`,
         `encoder_filters`, ..., `spectral_normalization`) adjust them (see
-        `build_networks`). Other keyword arguments go to `AVA`.
+        `build_networks`). Other keyword arguments go to `AVA`; with
+        `num_classes` (or `class_names`) the networks take the label too.
         """
         switches = get_switches(preset)
         blocks = build_networks(
@@ -230,13 +255,16 @@ class AVA(SafetyChecks, BlockTrainer, LatentSampling, AnomalyScoring, keras.Mode
             with_discriminator=switches["decoder_discriminator"] or switches["decoder_leaning"],
             with_latent_discriminator=switches["encoder_discriminator"] or switches["encoder_leaning"],
             dtype=kwargs.get("dtype"),  # the networks follow the model's dtype policy
+            num_classes=check_classes(kwargs.get("num_classes"), kwargs.get("class_names"))[0],
             **{name: kwargs.pop(name) for name in NETWORK_OPTIONS if name in kwargs},
         )
         return cls(image_shape=image_shape, **blocks, **switches, **kwargs)
 
     def _build_blocks(self):
+        self._check_conditional_discriminator()
         images = ops.zeros((1,) + self.image_shape)
-        outputs = self.encoder(images)
+        labels = ops.zeros((1,), "int32") if self.conditional else None
+        outputs = self.encoder_outputs(images, labels)
         if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
             raise InputError(
                 "The encoder must return two tensors (mean, log_var). "
@@ -251,19 +279,27 @@ class AVA(SafetyChecks, BlockTrainer, LatentSampling, AnomalyScoring, keras.Mode
             )
         self.latent_dim = int(mean.shape[-1])
         self.sampling([mean, log_var])
-        self.latent_sampler = GaussianMixture(
-            self.latent_dim, self.latent_sampler_components, name="latent_sampler"
-        )
-        reconstruction = self.decoder(mean)
+        if self.conditional:  # one mixture per class, sampled for that class's label
+            self.latent_sampler = None
+            self.class_latent_samplers = [
+                GaussianMixture(self.latent_dim, self.latent_sampler_components, name=f"latent_sampler_{k}")
+                for k in range(self.num_classes)
+            ]
+        else:
+            self.latent_sampler = GaussianMixture(
+                self.latent_dim, self.latent_sampler_components, name="latent_sampler"
+            )
+            self.class_latent_samplers = None
+        reconstruction = self.decoder_outputs(mean, labels)
         if tuple(reconstruction.shape[1:]) != self.image_shape:
             raise InputError(
                 f"The decoder returns images of shape {tuple(reconstruction.shape[1:])}, "
                 f"but image_shape={self.image_shape}."
             )
         if self.discriminator is not None:
-            self.discriminator(images)
+            self.discriminator_logits(images, labels)
         if self.latent_discriminator is not None:
-            self.latent_discriminator(mean)
+            self.latent_discriminator_logits(mean, labels)
         terms = ("reconstruction", "kl") + ("realism",) * (self.discriminator is not None)
         terms += ("latent_realism",) * (self.latent_discriminator is not None)
         self.anomaly_scorer = AnomalyScorer(terms, name="anomaly_scorer")
@@ -402,58 +438,82 @@ class AVA(SafetyChecks, BlockTrainer, LatentSampling, AnomalyScoring, keras.Mode
     # === Forward pass and losses ===
 
     def call(self, inputs, training=False):
-        """Deterministic reconstruction g(μ(x))."""
-        mean, _ = self.encoder(inputs, training=training)
-        return self.decoder(mean, training=training)
+        """Deterministic reconstruction g(μ(x)); `inputs` are images, or `(images, labels)` when conditional."""
+        if self.conditional and not (isinstance(inputs, (tuple, list)) and len(inputs) == 2):
+            raise InputError(missing_labels_message("calling the model", self.num_classes))
+        images, labels = inputs if self.conditional else (inputs, None)
+        mean, _ = self.encoder_outputs(images, labels, training=training)
+        return self.decoder_outputs(mean, labels, training=training)
 
-    def compute_losses(self, images, training=False):
+    def compute_losses(self, images, labels=None, training=False):
         """One forward pass; returns each block's objective and the logged terms.
 
         Keys `encoder`, `decoder`, `discriminator`, `latent_discriminator`
         hold the objective each block's optimizer minimises (docs/design_choices.md);
         the other keys are the loss terms (`ava_keras.losses`) and the discriminators' mean
-        outputs, unweighted, for logging. See `ava_keras.models.objectives`.
+        outputs, unweighted, for logging. `labels`: int32 `(batch,)`, for a
+        class-conditional model. See `ava_keras.models.objectives`.
         """
-        return objectives.compute_losses(self, images, training=training)
+        return objectives.compute_losses(self, images, labels, training=training)
 
     # === Inference helpers ===
 
-    def _run_batched(self, function, inputs, batch_size):
+    def _run_batched(self, function, inputs, batch_size, labels=None):
+        """`function(inputs_batch, labels_batch)` over batches, concatenated as numpy (labels None: None)."""
         inputs = np.asarray(inputs, dtype="float32")
-        outputs = [function(inputs[i : i + batch_size]) for i in range(0, max(len(inputs), 1), batch_size)]
+        outputs = [
+            function(inputs[i : i + batch_size], None if labels is None else labels[i : i + batch_size])
+            for i in range(0, max(len(inputs), 1), batch_size)
+        ]
         if isinstance(outputs[0], dict):
             return {k: np.concatenate([ops.convert_to_numpy(o[k]) for o in outputs]) for k in outputs[0]}
         if isinstance(outputs[0], (tuple, list)):
             return tuple(np.concatenate([ops.convert_to_numpy(o[k]) for o in outputs]) for k in range(len(outputs[0])))
         return np.concatenate([ops.convert_to_numpy(o) for o in outputs])
 
-    def encode(self, images, batch_size=256):
-        """Returns `(mean, log_var)` of f(x|Θ) as numpy arrays."""
+    def encode(self, images, labels=None, batch_size=256):
+        """Returns `(mean, log_var)` of f(x|Θ) (f(x, y|Θ) given `labels`) as numpy arrays."""
         images = self._images_array(images, "encode")
-        return self._run_batched(lambda x: self.encoder(x, training=False), images, batch_size)
+        labels = self.labels_array(labels, len(images), "encode")
+        return self._run_batched(lambda x, y: self.encoder_outputs(x, y), images, batch_size, labels)
 
-    def decode(self, latents, batch_size=256):
-        """Returns g(z|Φ) for latent vectors `(n, latent_dim)`, pixels in [0, 1]."""
+    def decode(self, latents, labels=None, batch_size=256):
+        """Returns g(z|Φ) (g(z, y|Φ) given `labels`) for latent vectors `(n, latent_dim)`, pixels in [0, 1]."""
         latents = np.asarray(latents, dtype="float32")
         if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
             raise InputError(latent_shape_message(self.latent_dim, str(latents.shape)))
         nonfinite = np.count_nonzero(~np.isfinite(latents))
         if nonfinite:
             raise InputError(nonfinite_latents_message(nonfinite))
-        return self._run_batched(lambda z: self.decoder(z, training=False), latents, batch_size)
+        labels = self.labels_array(labels, len(latents), "decode")
+        return self._run_batched(lambda z, y: self.decoder_outputs(z, y), latents, batch_size, labels)
 
-    def reconstruct(self, images, batch_size=256):
-        """Returns g(μ(x)): the deterministic reconstruction of `images`."""
+    def reconstruct(self, images, labels=None, batch_size=256):
+        """Returns g(μ(x)): the deterministic reconstruction of `images` (given `labels` when conditional)."""
         images = self._images_array(images, "reconstruct")
-        return self._run_batched(lambda x: self(x, training=False), images, batch_size)
+        labels = self.labels_array(labels, len(images), "reconstruct")
+        return self._run_batched(
+            lambda x, y: self(x if y is None else (x, y), training=False), images, batch_size, labels
+        )
 
-    def discriminate(self, images, batch_size=256):
-        """Returns d(x) = sigmoid(logit) in [0, 1], shape `(n, 1)`."""
+    def discriminate(self, images, labels=None, batch_size=256):
+        """Returns d(x) = sigmoid(logit) in [0, 1], shape `(n, 1)` (patches: `(n, h, w, 1)`).
+
+        A class-conditional model gives d(x, y) for the given `labels`, or,
+        with `labels=None`, the realism of each image under every class: the
+        last axis holds one column per class, `(n, num_classes)` (patches:
+        `(n, h, w, num_classes)`), column k being d(x, k).
+        """
         if self.discriminator is None:
             raise InputError("This model has no discriminator (it was built without one).")
         images = self._images_array(images, "discriminate")
+        if self.conditional and labels is None:
+            return np.concatenate(
+                [self.discriminate(images, labels=k, batch_size=batch_size) for k in range(self.num_classes)], axis=-1
+            )
+        labels = self.labels_array(labels, len(images), "discriminate")
         return self._run_batched(
-            lambda x: ops.sigmoid(self.discriminator(x, training=False)), images, batch_size
+            lambda x, y: ops.sigmoid(self.discriminator_logits(x, y)), images, batch_size, labels
         )
 
     # === Serialization ===
@@ -479,6 +539,8 @@ class AVA(SafetyChecks, BlockTrainer, LatentSampling, AnomalyScoring, keras.Mode
                 "discriminator_start_step": self.discriminator_start_step,
                 "latent_sampler_components": self.latent_sampler_components,
                 "seed": self.seed,
+                "num_classes": self.num_classes,
+                "class_names": None if self.class_names is None else list(self.class_names),
                 **self.loss_weights_config,
                 **self.variant,
             }

@@ -13,8 +13,11 @@ from ava_keras.errors import InputError
 ADAPTIVE_WEIGHT_EPSILON, ADAPTIVE_WEIGHT_MAX = 1e-4, 1e4
 
 
-def compute_losses(model, images, training=False):
+def compute_losses(model, images, labels=None, training=False):
     """One forward pass of `model` on float32 `images`; returns each block's objective and the logged terms.
+
+    `labels` (int32 `(batch,)`) are the class labels of a class-conditional
+    model, an extra input of every block (`ava_keras.models.conditioning`).
 
     Keys `encoder`, `decoder`, `discriminator`, `latent_discriminator` of the
     first dict hold the objective each block's optimizer minimises; the
@@ -28,7 +31,7 @@ def compute_losses(model, images, training=False):
             last_layer_tape = stack.enter_context(tf.GradientTape(persistent=True, watch_accessed_variables=False))
             kernel = last_layer_kernel(model.decoder)
             last_layer_tape.watch(kernel.value)
-        terms, logs, on = forward_terms(model, images, training)
+        terms, logs, on = forward_terms(model, images, labels, training)
     decoder_adversarial_weight = w["adversarial_weight"]
     if adaptive:
         weight = adaptive_weight(last_layer_tape, terms["reconstruction"], terms["decoder_adversarial"], kernel)
@@ -45,7 +48,7 @@ def compute_losses(model, images, training=False):
     return objectives, logs
 
 
-def forward_terms(model, images, training):
+def forward_terms(model, images, labels, training):
     """The forward pass of `compute_losses`: (weighted reconstruction and unweighted terms, logs, switches).
 
     The switches are the model's, all off before `discriminator_start_step`.
@@ -58,14 +61,14 @@ def forward_terms(model, images, training):
     likelihood = losses.get_likelihood(model.likelihood)
     zero = ops.zeros((), dtype="float32")
 
-    mean, log_var = model.encoder(images, training=training)
+    mean, log_var = model.encoder_outputs(images, labels, training=training)
     z = model.sampling([mean, log_var])
-    reconstructions = model.decoder(z, training=training)
+    reconstructions = model.decoder_outputs(z, labels, training=training)
     prior_draws = None
     if model.discriminator_prior_samples and model.discriminator is not None:
         # g(z_p), z_p ~ N(0, I) (Larsen et al. 2016): the sampler's next draw, around 0 with unit variance.
         prior_z = model.sampling([ops.zeros_like(mean), ops.zeros_like(log_var)])
-        prior_draws = ops.cast(model.decoder(prior_z, training=training), "float32")
+        prior_draws = ops.cast(model.decoder_outputs(prior_z, labels, training=training), "float32")
     # Losses and logs in float32 under mixed precision; each block casts its inputs back.
     mean, log_var, reconstructions = (ops.cast(t, "float32") for t in (mean, log_var, reconstructions))
     variance = shared_variance(images, reconstructions) if likelihood.fits_variance else None
@@ -80,7 +83,7 @@ def forward_terms(model, images, training):
     decoder_adversarial = discriminator_objective = zero
     if model.discriminator is not None:
         decoder_adversarial, discriminator_objective, terms = adversary_terms(
-            model.discriminator,
+            lambda x, training: model.discriminator_logits(x, labels, training=training),
             real=images,
             fake=reconstructions,
             prior_fake=prior_draws,
@@ -106,10 +109,10 @@ def forward_terms(model, images, training):
     if model.latent_discriminator is not None:
         # paper routing: A_D reaches Θ only through f_μ(stop_gradient(x′)).
         encoder_input = reconstructions if model.routing == "joint" else ops.stop_gradient(reconstructions)
-        reconstruction_mean, _ = model.encoder(encoder_input, training=training)
+        reconstruction_mean, _ = model.encoder_outputs(encoder_input, labels, training=training)
         reconstruction_mean = ops.cast(reconstruction_mean, "float32")
         encoder_adversarial, latent_discriminator_objective, terms = adversary_terms(
-            model.latent_discriminator,
+            lambda means, training: model.latent_discriminator_logits(means, labels, training=training),
             real=mean,
             fake=reconstruction_mean,
             leaning_coefficient=losses.encoder_leaning_coefficient(mean, reconstruction_mean, likelihood),
@@ -231,7 +234,8 @@ def adversary_terms(
 ):
     """One discriminator's terms: (generator term, its own objective, logs).
 
-    The generator term is A_d (eq. 3) or A_D (eq. 12), of kind
+    `network(inputs, training)` returns the discriminator's logits. The
+    generator term is A_d (eq. 3) or A_D (eq. 12), of kind
     `generator_loss` (`ava_keras.losses.generator_loss`). The objective is
     −b (eq. 4) or −B (eq. 11), gated by `supervise`, plus `leaning_weight`
     times the leaning term of eq. 10 or 16, gated by `lean`. With an

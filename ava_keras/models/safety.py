@@ -13,13 +13,19 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from ava_keras._validation import bad_images_message, check_image_batch_shape, empty_input_message
+from ava_keras._validation import (
+    bad_images_message,
+    check_image_batch_shape,
+    empty_input_message,
+    label_range_message,
+    missing_labels_message,
+)
 from ava_keras.distribute import reduce_across_replicas
 from ava_keras.errors import InputError, TrainingDivergedError
 
 # What `_fault` records first in a fit, evaluate or predict call: [kind, step,
-# term, value, low, high]; kind is _NO_FAULT, _BAD_IMAGES or _DIVERGED.
-_NO_FAULT, _BAD_IMAGES, _DIVERGED = 0.0, 1.0, 2.0
+# term, value, low, high]; kind is _NO_FAULT, _BAD_IMAGES, _DIVERGED or _BAD_LABELS.
+_NO_FAULT, _BAD_IMAGES, _DIVERGED, _BAD_LABELS = 0.0, 1.0, 2.0, 3.0
 _FAULT_SIZE = 6
 # uint8 pixel value -> float32 `value / 255`, looked up so that the graph
 # gives exactly numpy's `x / 255` (a graph may turn the division into a
@@ -59,14 +65,20 @@ class SafetyChecks:
             return tf.gather(_UINT8_TO_UNIT, ops.cast(images, "int32"))
         return ops.cast(images, "float32")  # the loss target; the blocks cast to their compute dtype
 
-    def _images_from(self, data):
+    def _inputs_from(self, data, method):
         """The batch's images as float32 (the loss target; each block casts them to its compute
-        dtype), and a scalar bool: whether they pass the checks."""
-        if isinstance(data, (tuple, list)):
-            data = data[0]
-        images = self._check_images(data)
-        valid = self._record_bad_images(images) if self.safety_checks else tf.constant(True)
-        return images, valid
+        dtype), its labels (int32 `(batch,)`, None for an unconditional model) and a scalar bool:
+        whether they pass the checks."""
+        labels = self._label_batch(data, method)
+        images = self._check_images(data[0] if isinstance(data, (tuple, list)) else data)
+        valid = tf.constant(True)
+        if self.safety_checks:
+            valid = self._record_bad_images(images)
+            if labels is not None:
+                valid = valid & self._record_bad_labels(labels)
+                # In range, so the refused step still runs (d's embedding cannot gather outside it).
+                labels = ops.clip(labels, 0, self.num_classes - 1)
+        return images, labels, valid
 
     def _images_array(self, images, method):
         """`images` as a float32 array, checked as the steps check each batch."""
@@ -117,6 +129,14 @@ class SafetyChecks:
         self._record_fault(~valid, _BAD_IMAGES, [0.0, 0.0, nonfinite, low, high])
         return valid
 
+    def _record_bad_labels(self, labels):
+        """Whether every label of the batch is in 0 .. num_classes - 1; records a fault if not."""
+        low = reduce_across_replicas(ops.cast(ops.min(labels), "float32")[None], "min")[0]
+        high = reduce_across_replicas(ops.cast(ops.max(labels), "float32")[None], "max")[0]
+        valid = (low >= 0.0) & (high < self.num_classes)
+        self._record_fault(~valid, _BAD_LABELS, [0.0, 0.0, 0.0, low, high])
+        return valid
+
     def _record_divergence(self, objectives, logs, updates, valid):
         """Whether the step may change the weights: `valid` images, every
         loss term and every block's squared gradient norm finite (not checked
@@ -151,6 +171,8 @@ class SafetyChecks:
         kind, step, term, value, low, high = self._fault.numpy().tolist()
         if kind == _BAD_IMAGES:
             return ValueError(bad_images_message(int(value), low, high))
+        if kind == _BAD_LABELS:
+            return InputError(label_range_message(int(low), int(high), self.num_classes))
         term = self._fault_terms[int(term)]
         return TrainingDivergedError(
             f"Training diverged at step {int(step)}: {term} became {value}. "
@@ -174,19 +196,25 @@ class SafetyChecks:
         return checked
 
     @contextlib.contextmanager
-    def _checked_run(self, method, x):
-        """Around fit, evaluate and predict: refuses empty input or the wrong shape, clears the fault record.
+    def _checked_run(self, method, x, y=None):
+        """Around fit, evaluate and predict: refuses empty input, the wrong shape or (class-conditional
+        model) missing or bad labels `y`; clears the fault record.
 
         The shape is also checked when each step is traced, but a retraced
         step may have generalised the shape to `(None, None, None, None)`.
         """
         _check_not_empty(x, f"`{method}`")
         if isinstance(x, tf.data.Dataset):
-            spec = x.element_spec[0] if isinstance(x.element_spec, (tuple, list)) else x.element_spec
+            paired = isinstance(x.element_spec, (tuple, list))
+            spec = x.element_spec[0] if paired else x.element_spec
             if isinstance(spec, tf.TensorSpec):
                 self._check_image_shape(spec.shape)
+            if self.conditional and not paired:
+                raise InputError(missing_labels_message(f"`{method}`", self.num_classes))
         elif getattr(x, "shape", None) is not None:
             self._check_image_shape((None,) + tuple(x.shape)[1:])  # as the traced step reports it
+            if self.conditional:
+                self.labels_array(y, len(x), method)
         self._fault.assign(tf.zeros([_FAULT_SIZE]))
         batches = self._batches_run
         try:
@@ -218,11 +246,11 @@ class SafetyChecks:
     def fit(self, x=None, *args, **kwargs):
         if isinstance(x, tf.data.Dataset) and len(args) < 7:  # `shuffle` is fit's 8th argument
             kwargs.setdefault("shuffle", False)  # a Dataset shuffles in its own pipeline; Keras would only warn
-        with self._checked_run("fit", x):
+        with self._checked_run("fit", x, args[0] if args else kwargs.get("y")):
             return super().fit(x, *args, **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):
-        with self._checked_run("evaluate", x):
+        with self._checked_run("evaluate", x, args[0] if args else kwargs.get("y")):
             return super().evaluate(x, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):

@@ -65,7 +65,7 @@ class BlockTrainer:
         return [(b,) for b in blocks]
 
     def train_step(self, data):
-        images, valid = self._images_from(data)
+        images, labels, valid = self._inputs_from(data, "fit")
         groups = self._gradient_groups()
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with contextlib.ExitStack() as stack:
@@ -74,7 +74,7 @@ class BlockTrainer:
                 tape = stack.enter_context(tf.GradientTape(watch_accessed_variables=False))
                 tape.watch([v.value for block in group for v in getattr(self, block).trainable_variables])
                 tapes.append(tape)
-            objectives, logs = self.compute_losses(images, training=True)
+            objectives, logs = self.compute_losses(images, labels, training=True)
             # Gradients are summed over replicas, so scale to the global batch,
             # then by the loss scale of the group's first optimizer (1 without
             # loss scaling), as Keras' own train_step does.
@@ -127,13 +127,13 @@ class BlockTrainer:
         tf.cond(is_on, apply, lambda: tf.constant(False))
 
     def test_step(self, data):
-        images, _ = self._images_from(data)
-        _, logs = self.compute_losses(images, training=False)
+        images, labels, _ = self._inputs_from(data, "evaluate")
+        _, logs = self.compute_losses(images, labels, training=False)
         return self._update_trackers(logs)
 
     def predict_step(self, data):
-        images, _ = self._images_from(data)
-        return self(images, training=False)
+        images, labels, _ = self._inputs_from(data, "predict")
+        return self(images if labels is None else (images, labels), training=False)
 
     def _create_trackers(self):
         self.trackers = {name: keras.metrics.Mean(name=name) for name in LOG_NAMES}
