@@ -295,6 +295,22 @@ def label_shape_message(received):
     )
 
 
+def label_count_message(labels, images, text=_python_text):
+    """The message for `labels` class labels given with `images` images (the export: one label per image)."""
+    return (
+        "Expected one class label per image, but got " + text(labels) + " labels for " + text(images)
+        + " images. Pass the class index of each image."
+    )
+
+
+def generate_labels_message(received, maximum, text=_python_text):
+    """The message for the export's `generate` given `received` labels where 1 to `maximum` are allowed."""
+    return (
+        f"`generate` draws one image per class label: pass 1 to {maximum} labels (int32 class indices). "
+        "Received: " + text(received) + " labels."
+    )
+
+
 def unknown_class_message(name, class_names):
     """The message for a class name the model does not know (`class_names` None: the model has no names)."""
     if class_names is None:
