@@ -35,7 +35,7 @@ from ava_keras.cli_parser import (
     CommandParser,
     build_parser,
 )
-from ava_keras.constants import BLOCKS
+from ava_keras.constants import BLOCKS, LATENT_SAMPLER_COMPONENTS
 from ava_keras.data.class_folders import infer_labels
 from ava_keras.errors import InputError, MissingDependencyError
 
@@ -144,6 +144,19 @@ def _training_data(args):
             class_names, fit_kwargs)
 
 
+def _latent_sampler_components(args, train, class_names):
+    """The latent mixture's components: the default, or at most the fewest training images of a class."""
+    if not class_names:
+        return LATENT_SAMPLER_COMPONENTS
+    labels = train[1] if isinstance(train, tuple) else infer_labels(args.directory, train.file_paths)[1]
+    counts = np.bincount(labels, minlength=len(class_names))
+    if counts.min() == 0:
+        missing = ", ".join(name for name, count in zip(class_names, counts) if count == 0)
+        raise UsageError(f"class(es) {missing} have no training images after --validation-split "
+                         f"{args.validation_split}; add images to them or lower the split")
+    return int(min(LATENT_SAMPLER_COMPONENTS, counts.min()))
+
+
 def _reference_images(ak, train, args):
     """The first readable images of the folder `train` reads, in [0, 1], and their labels (None without)."""
     if args.labels:  # a shuffled batch: images of several classes, with their labels
@@ -200,7 +213,9 @@ def _train(args):
         model = ak.AVA.from_preset(args.preset, image_shape=tuple(args.image_size) + (args.channels,),
                                    networks=args.networks, discriminator=args.discriminator,
                                    latent_dim=args.latent_dim, seed=args.seed, dtype=args.precision,
-                                   class_names=class_names, **settings)
+                                   class_names=class_names,
+                                   latent_sampler_components=_latent_sampler_components(args, train, class_names),
+                                   **settings)
         _compile(model, args)
     os.makedirs(args.out, exist_ok=True)
     model_path = os.path.join(args.out, MODEL_FILE)
@@ -361,10 +376,10 @@ def _score(args):
     ak = _load_tensorflow()
     model = _load_model(args.model)
     images, good = _read_folder(ak, args.directory, model, args.resize)
+    labels = _folder_labels(args, model, good)
     if not model.anomaly_scorer.is_fitted:
         warnings.warn(f"{args.model} has no anomaly statistics (model.fit_anomaly_scores was not run): the "
                       "anomaly column is the reconstruction error alone")
-    labels = _folder_labels(args, model, good)
     scores = model.anomaly_scores(images, labels)
     order = np.argsort(-scores["anomaly"], kind="stable")
     names = ["anomaly"] + [name for name in scores if name != "anomaly"]
