@@ -311,6 +311,14 @@ def generate_labels_message(received, maximum, text=_python_text):
     )
 
 
+def dataset_labels_message(what):
+    """The message for `what` given `labels=` beside a tf.data.Dataset, which brings its own."""
+    return (
+        f"{what} takes `labels` with an array of images only: a tf.data.Dataset brings its own, as "
+        "(images, labels) batches. Drop `labels=`, or pass the images as an array."
+    )
+
+
 def unknown_class_message(name, class_names):
     """The message for a class name the model does not know (`class_names` None: the model has no names)."""
     if class_names is None:

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 import ava_keras as ak
+from tests.test_layers import _KerasHarness
 from tests._tiny import IMAGE_SHAPE, LATENT_DIM, block_weights, peek_noise, sgd_compile, tiny_images, tiny_model
 from tests.test_model_gradients import PAPER_TERMS, PRESETS, TOLERANCE, reference_objectives, trained_blocks
 
@@ -18,7 +19,8 @@ def conditional_model(preset="ava5", **kwargs):
 
 
 class _HandConditionedBlocks:
-    """The model's blocks with y appended by hand in raw TF: one-hot channels for f and d, one-hot vector for g and D."""
+    """The model's blocks given y, written by hand in raw TF: one-hot channels for f, one-hot vector for g and D,
+    and d's projection, logit = ψ(φ(x)) + ⟨embed(y), φ(x)⟩ (Miyato & Koyama 2018) at every position of φ."""
 
     def __init__(self, model, labels):
         one_hot = tf.one_hot(labels, model.num_classes)
@@ -27,10 +29,21 @@ class _HandConditionedBlocks:
             shape = tf.concat([tf.shape(images)[:3], [model.num_classes]], axis=0)
             return tf.concat([images, tf.broadcast_to(one_hot[:, None, None, :], shape)], axis=-1)
 
+        def projection_discriminator(images):
+            d = model.discriminator
+            features = images
+            for conv in d.conv_layers:
+                features = tf.nn.leaky_relu(conv(features), alpha=0.2)
+            if not isinstance(d, ak.layers.PatchDiscriminator):
+                features = tf.reshape(features, [tf.shape(features)[0], -1])
+            embedded = tf.gather(d.class_embedding.embeddings, labels)
+            embedded = tf.reshape(embedded, [-1] + [1] * (len(features.shape) - 2) + [features.shape[-1]])
+            return d.logit(features) + tf.reduce_sum(embedded * features, axis=-1, keepdims=True)
+
         self.variant = model.variant
         self.encoder = lambda images: model.encoder(channels(images))
         self.decoder = lambda z: model.decoder(tf.concat([z, one_hot], axis=-1))
-        self.discriminator = lambda images: model.discriminator(channels(images))
+        self.discriminator = projection_discriminator
         self.latent_discriminator = lambda means: model.latent_discriminator(tf.concat([means, one_hot], axis=-1))
 
 
@@ -56,7 +69,8 @@ def test_one_step_with_labels_updates_each_block_by_its_own_gradient(routing, di
             gradients = tape.gradient(objectives[block], variables)
             where = f"{preset}/{routing}/{discriminator}: {block}"
             for old, new, gradient in zip(before[block], after[block], gradients):
-                expected = np.zeros_like(old) if gradient is None or block not in trained_blocks(preset) else gradient
+                trained = gradient is not None and block in trained_blocks(preset)
+                expected = tf.convert_to_tensor(gradient).numpy() if trained else np.zeros_like(old)  # dense embed(y)
                 np.testing.assert_allclose(old - new, expected, **TOLERANCE, err_msg=where)
             if block in trained_blocks(preset):
                 assert any(np.abs(o - n).max() > 0 for o, n in zip(before[block], after[block])), where
@@ -81,16 +95,17 @@ def test_conditioning_shapes_for_every_network(networks, discriminator):
     model = ak.AVA.from_preset("ava5", shape, networks=networks, discriminator=discriminator, num_classes=4, seed=0)
     unconditional = ak.AVA.from_preset("ava5", shape, networks=networks, discriminator=discriminator, seed=0)
     latent_dim = model.latent_dim
-    # f and d read 3 + 4 channels, g and D read latent_dim + 4 values; nothing else changes.
+    # f reads 3 + 4 channels, g and D read latent_dim + 4 values, d has one embedding per class of its features.
     assert model.encoder.conv_layers[0].kernel.shape[2] == 3 + 4
-    assert model.discriminator.conv_layers[0].kernel.shape[2] == 3 + 4
     assert model.decoder.seed_dense.kernel.shape[0] == latent_dim + 4
     assert model.latent_discriminator.hidden_layers[0].kernel.shape[0] == latent_dim + 4
-    # The one-hot inputs add 4 input rows to the first layer of each block and nothing else.
-    first_layers = (model.encoder.conv_layers[0], model.discriminator.conv_layers[0], model.decoder.seed_dense,
-                    model.latent_discriminator.hidden_layers[0])
+    d = model.discriminator
+    features = d.features(np.zeros((1,) + shape, "float32")).shape[-1] if discriminator == "global" else d.filters[-1]
+    assert tuple(d.class_embedding.embeddings.shape) == (4, features)
+    # Nothing else changes: the extra weights are exactly those.
+    first_layers = (model.encoder.conv_layers[0], model.decoder.seed_dense, model.latent_discriminator.hidden_layers[0])
     extra = sum(4 * int(np.prod(layer.kernel.shape)) // layer.kernel.shape[-2 if layer.kernel.ndim == 4 else 0]
-                for layer in first_layers)
+                for layer in first_layers) + 4 * features
     trainable = [sum(int(np.prod(v.shape)) for v in m.trainable_variables) for m in (model, unconditional)]
     assert trainable[0] - trainable[1] == extra
     images = np.random.default_rng(0).random((5,) + shape).astype("float32")
@@ -242,3 +257,50 @@ def test_sample_grid_has_one_row_per_class(tmp_path):
     picture = grid.picture()
     tile = 64 + 2  # 8 px images enlarged to 64 px, 2 px padding
     assert picture.shape[0] == 2 + (2 + 3) * tile  # images, reconstructions, one row per class
+
+
+@pytest.mark.parametrize(
+    "layer_class,input_shape,output_shape",
+    [(ak.layers.Discriminator, (2, 9, 7, 1), (2, 1)), (ak.layers.PatchDiscriminator, (2, 9, 7, 1), (2, 5, 4, 1))],
+)
+def test_projection_discriminators_pass_keras_layer_harness(layer_class, input_shape, output_shape):
+    _KerasHarness().run_layer_test(
+        layer_class,
+        init_kwargs={"filters": (4,), "num_classes": 3},
+        input_shape={"inputs_shape": input_shape, "labels_shape": (2,)},
+        input_dtype={"inputs_shape": "float32", "labels_shape": "int32"},
+        expected_output_shape=output_shape,
+        # The harness's training check feeds a dict of inputs as one list (Keras 3.15), which a layer with two
+        # call arguments cannot take; the gradient tests above train d with labels instead.
+        run_training_check=False,
+        run_mixed_precision_check=True,
+    )
+
+
+def test_projection_discriminator_needs_labels_and_a_matching_model():
+    d = ak.layers.Discriminator(filters=(4,), num_classes=3)
+    with pytest.raises(ValueError, match=r"class-conditional \(num_classes=3\): pass `labels`"):
+        d(np.zeros((2, 8, 8, 1), "float32"))
+    with pytest.raises(ValueError, match="has no num_classes, so it takes no `labels`"):
+        ak.layers.Discriminator(filters=(4,))(np.zeros((2, 8, 8, 1), "float32"), np.zeros(2, "int32"))
+    blocks = ak.build_networks(IMAGE_SHAPE, latent_dim=LATENT_DIM, num_classes=3)
+    with pytest.raises(ValueError, match=r"num_classes=4, but the discriminator has num_classes=3"):
+        ak.AVA(image_shape=IMAGE_SHAPE, num_classes=4, **blocks)
+
+
+def test_export_refuses_a_conditional_model_until_its_endpoints_take_labels(tmp_path):
+    with pytest.raises(NotImplementedError, match="class-conditional AVA .* not supported yet"):
+        ak.export_saved_model(conditional_model(), tmp_path / "export")
+
+
+def test_a_dataset_brings_its_own_labels():
+    model = conditional_model(latent_sampler_components=1)
+    images, labels = tiny_images(6), np.array([0, 1, 2, 0, 1, 2])
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(3)
+    for method in (model.fit_latent_sampler, model.fit_anomaly_scores):
+        with pytest.raises(ValueError, match="takes `labels` with an array of images only"):
+            method(dataset, labels=labels)
+    model.fit_anomaly_scores(dataset)
+    expected = model.anomaly_scores(images, labels)["anomaly"]
+    model.fit_anomaly_scores(images, labels)
+    np.testing.assert_allclose(model.anomaly_scores(images, labels)["anomaly"], expected, rtol=1e-5)

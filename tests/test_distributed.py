@@ -62,23 +62,27 @@ class _OneStepPerPreset(keras.callbacks.Callback):
         self.logs.append({k: float(np.squeeze(v)) for k, v in logs.items()})
 
 
-def _one_step_per_preset(strategy, routing, weights, images):
-    """One SGD(1.0) step on `images` for each preset, from the same weights, on one traced model."""
+def _one_step_per_preset(strategy, routing, weights, images, labels=None):
+    """One SGD(1.0) step on `images` (class-conditional given `labels`) for each preset, from the same weights,
+    on one traced model."""
     with strategy.scope():
-        model = sgd_compile(tiny_model("ava5", routing=routing))
+        model = sgd_compile(tiny_model("ava5", routing=routing, num_classes=None if labels is None else 3))
         model.sampling = _FixedNoiseSampling(name="fixed_noise_sampling")
+        model.sampling.build(None)  # built, so that fit needs no symbolic call of the model
     recorder = _OneStepPerPreset(weights if weights is not None else model.get_weights())
     data = np.concatenate([images] * len(PRESETS))
-    history = model.fit(data, batch_size=len(images), epochs=1, shuffle=False, callbacks=[recorder], verbose=0)
+    targets = None if labels is None else np.concatenate([labels] * len(PRESETS))
+    history = model.fit(data, targets, batch_size=len(images), epochs=1, shuffle=False, callbacks=[recorder],
+                        verbose=0)
     return recorder, history.history
 
 
-@pytest.mark.parametrize("routing", ROUTINGS)
-def test_mirrored_step_matches_single_device_step(routing):
+@pytest.mark.parametrize("routing,labels", [(r, None) for r in ROUTINGS] + [("joint", np.arange(8) % 3)])
+def test_mirrored_step_matches_single_device_step(routing, labels):
     images = tiny_images(8)
-    single, single_history = _one_step_per_preset(tf.distribute.get_strategy(), routing, None, images)
+    single, single_history = _one_step_per_preset(tf.distribute.get_strategy(), routing, None, images, labels)
     strategy = tf.distribute.MirroredStrategy(_two_devices())
-    mirrored, mirrored_history = _one_step_per_preset(strategy, routing, single.weights, images)
+    mirrored, mirrored_history = _one_step_per_preset(strategy, routing, single.weights, images, labels)
     assert strategy.num_replicas_in_sync == 2
     for preset, expected, got in zip(PRESETS, single.deltas, mirrored.deltas):
         assert sorted(got) == ["decoder", "discriminator", "encoder", "latent_discriminator"]

@@ -160,3 +160,26 @@ def test_photos_at_64_with_scaled_networks_and_a_patch_discriminator(tmp_path):
     table = (tmp_path / "scaled_table.md").read_text()
     assert "HF ratio" in table and "scaled networks with a patch discriminator" in table
     assert quality_tables.table_from_files(tmp_path / "scaled_runs.csv", tmp_path / "scaled_summary.json") == table
+
+
+def test_quick_conditional_run_scores_samples_against_the_requested_digit(tmp_path, tmp_path_factory):
+    _, cache_dir = shared_classifier(tmp_path_factory)
+    args = _parse(["--quick", "--conditional", "--classifier-cache", cache_dir, "--label", "conditional",
+                   "--out", str(tmp_path)])
+    assert quality.resolve(args)["conditional"]
+    assert quality.run(args) == 0
+    rows = _check_rows(tmp_path / "conditional_runs.csv",
+                       [(quality_tables.BASELINE, "0", "ok", str(quality.QUICK_STEPS)),
+                        ("ava5", "0", "ok", str(quality.QUICK_STEPS))])
+    assert rows[0]["label_accuracy"] == rows[0]["intra_fid"] == ""  # the keras.io VAE stays unconditional
+    assert 0 <= float(rows[1]["label_accuracy"]) <= 1 and float(rows[1]["intra_fid"]) > 0
+    table = (tmp_path / "conditional_table.md").read_text()
+    assert "label acc. ↑" in table and "intra-FID ↓" in table and "class-conditional on the digits' labels" in table
+    assert quality_tables.table_from_files(tmp_path / "conditional_runs.csv",
+                                           tmp_path / "conditional_summary.json") == table
+
+
+def test_conditional_is_for_digits_only(capsys):
+    assert cli.main(["experiment", "quality", "--conditional", "--dataset", "photos"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "--conditional" in error and "--dataset digits" in error and "\n" not in error

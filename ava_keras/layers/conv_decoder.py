@@ -138,6 +138,7 @@ class ConvDecoder(keras.layers.Layer):
             )
         self.seed_dense.build(input_shape)
         shape = (input_shape[0],) + self.seed_shape
+        self.resize.build(shape)  # weightless; built even when unused, so that the whole model counts as built
         for layer, norm in zip(self.upsample_layers, self.norm_layers):
             if self.upsampling == "resize":
                 shape = self.resize.compute_output_shape(shape)

@@ -1,8 +1,9 @@
 """Image discriminator d(x | Ψ): image -> realism logit."""
 
 import keras
+from keras import ops
 
-from ava_keras._validation import check_activation, check_filters, check_positive_int
+from ava_keras._validation import check_classes, check_filters, check_positive_int
 from ava_keras.errors import InputError
 
 
@@ -14,6 +15,10 @@ class Discriminator(keras.layers.Layer):
     `d(x) = sigmoid(net_d)` (a_d is the sigmoid). The losses in
     `ava_keras.losses` take logits so that saturated outputs stay finite.
 
+    With `num_classes`, d(x, y) is a projection discriminator (Miyato &
+    Koyama 2018): logit = ψ(φ(x)) + ⟨embed(y), φ(x)⟩, φ the features
+    before the output unit, embed a learned vector per class.
+
     Args:
         filters: Filter counts of the stride-2 convolutions.
         kernel_size: Convolution kernel size.
@@ -21,10 +26,13 @@ class Discriminator(keras.layers.Layer):
         spectral_normalization: Divide every weight matrix by its largest
             singular value, estimated by power iteration (Miyato et al. 2018),
             so that d is roughly 1-Lipschitz.
+        num_classes: None (default) or the number of classes K of a
+            class-conditional d, which then needs `labels`.
         **kwargs: Base layer keyword arguments, such as `name`.
 
     Call arguments:
         inputs: Images of shape `(batch, height, width, channels)`.
+        labels: Int class indices `(batch,)`, for a class-conditional d.
         training: Python bool; enables dropout.
 
     Output shape:
@@ -35,10 +43,11 @@ class Discriminator(keras.layers.Layer):
     >>> logits = Discriminator(filters=(16, 32))(keras.ops.zeros((2, 28, 28, 1)))
 
     Reference:
-        Nguyen (2023), eqs. 2, 4 and 7.
+        Nguyen (2023), eqs. 2, 4 and 7; Miyato & Koyama (2018), eq. 3.
     """
 
-    def __init__(self, filters=(32, 64), kernel_size=3, dropout=0.0, spectral_normalization=False, **kwargs):
+    def __init__(self, filters=(32, 64), kernel_size=3, dropout=0.0, spectral_normalization=False, num_classes=None,
+                 **kwargs):
         super().__init__(**kwargs)
         # === Config ===
         self.filters = check_filters("filters", filters)
@@ -47,6 +56,7 @@ class Discriminator(keras.layers.Layer):
             raise InputError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
         self.dropout = float(dropout)
         self.spectral_normalization = bool(spectral_normalization)
+        self.num_classes = check_classes(num_classes, None)[0]
 
         # === Layers ===
         self.conv_layers = [
@@ -86,9 +96,34 @@ class Discriminator(keras.layers.Layer):
             shape = layer.compute_output_shape(shape)
         return shape
 
-    def build(self, input_shape):
-        self.logit.build(self.flatten.compute_output_shape(self._build_convolutions(input_shape)))
+    def build(self, inputs_shape, labels_shape=None):
+        shape = self.flatten.compute_output_shape(self._build_convolutions(inputs_shape))
+        self.logit.build(shape)
+        self._build_projection(shape[-1])
         self.built = True
+
+    def _build_projection(self, features):
+        """Builds embed(y), one vector of `features` values per class (class-conditional d only)."""
+        self.class_embedding = None
+        if self.num_classes is not None:
+            self.class_embedding = keras.layers.Embedding(
+                self.num_classes, features, name="class_embedding", dtype=self.dtype_policy
+            )
+            self.class_embedding.build((None,))
+
+    def _projected(self, logits, features, labels):
+        """`logits` + ⟨embed(y), φ⟩ over the last axis of `features` (every position of a feature map)."""
+        if self.num_classes is None:
+            if labels is not None:
+                raise InputError(f"This {type(self).__name__} has no num_classes, so it takes no `labels`.")
+            return logits
+        if labels is None:
+            raise InputError(
+                f"This {type(self).__name__} is class-conditional (num_classes={self.num_classes}): pass `labels`."
+            )
+        embedded = self.class_embedding(ops.reshape(ops.cast(labels, "int32"), (-1,)))
+        embedded = ops.reshape(embedded, (-1,) + (1,) * (len(features.shape) - 2) + (features.shape[-1],))
+        return logits + ops.sum(embedded * features, axis=-1, keepdims=True)
 
     def _feature_map(self, inputs, training=False):
         """The last convolution's activations, `(batch, h, w, filters[-1])`."""
@@ -105,12 +140,12 @@ class Discriminator(keras.layers.Layer):
         """
         return self.flatten(self._feature_map(inputs, training=training))
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, labels=None, training=False):
         x = self.dropout_layer(self.features(inputs, training=training), training=training)
-        return self.logit(x, training=training)
+        return self._projected(self.logit(x, training=training), x, labels)
 
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], 1)
+    def compute_output_shape(self, inputs_shape, labels_shape=None):
+        return (inputs_shape[0], 1)
 
     def get_config(self):
         config = super().get_config()
@@ -120,6 +155,7 @@ class Discriminator(keras.layers.Layer):
                 "kernel_size": self.kernel_size,
                 "dropout": self.dropout,
                 "spectral_normalization": self.spectral_normalization,
+                "num_classes": self.num_classes,
             }
         )
         return config

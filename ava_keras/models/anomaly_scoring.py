@@ -96,7 +96,7 @@ class AnomalyScoring:
             terms: Names of the terms to combine (see above).
             max_images: Use at most this many images (the first ones).
         """
-        images, labels = self._first_images(images, labels, max_images)
+        images, labels = self._first_images(images, labels, max_images, "fit_anomaly_scores")
         images = self._images_array(images, "fit_anomaly_scores")
         labels = self.labels_array(labels, len(images), "fit_anomaly_scores")
         if losses.get_likelihood(self.likelihood).fits_variance:

@@ -12,6 +12,7 @@ from ava_keras._validation import (
     check_non_negative,
     check_positive_int,
     latent_shape_message,
+    missing_labels_message,
     nonfinite_latents_message,
 )
 from ava_keras.constants import (
@@ -250,7 +251,8 @@ class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, Anomaly
         `"patch"`) choose the networks, and the keyword arguments of
         `ava_keras.models.networks.NETWORK_OPTIONS` (`latent_dim`,
         `encoder_filters`, ..., `spectral_normalization`) adjust them (see
-        `build_networks`). Other keyword arguments go to `AVA`.
+        `build_networks`). Other keyword arguments go to `AVA`; with
+        `num_classes` (or `class_names`) the networks take the label too.
         """
         switches = get_switches(preset)
         blocks = build_networks(
@@ -260,11 +262,13 @@ class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, Anomaly
             with_discriminator=switches["decoder_discriminator"] or switches["decoder_leaning"],
             with_latent_discriminator=switches["encoder_discriminator"] or switches["encoder_leaning"],
             dtype=kwargs.get("dtype"),  # the networks follow the model's dtype policy
+            num_classes=check_classes(kwargs.get("num_classes"), kwargs.get("class_names"))[0],
             **{name: kwargs.pop(name) for name in NETWORK_OPTIONS if name in kwargs},
         )
         return cls(image_shape=image_shape, **blocks, **switches, **kwargs)
 
     def _build_blocks(self):
+        self._check_conditional_discriminator()
         images = ops.zeros((1,) + self.image_shape)
         labels = ops.zeros((1,), "int32") if self.conditional else None
         outputs = self.encoder_outputs(images, labels)
@@ -442,6 +446,8 @@ class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, Anomaly
 
     def call(self, inputs, training=False):
         """Deterministic reconstruction g(μ(x)); `inputs` are images, or `(images, labels)` when conditional."""
+        if self.conditional and not (isinstance(inputs, (tuple, list)) and len(inputs) == 2):
+            raise InputError(missing_labels_message("calling the model", self.num_classes))
         images, labels = inputs if self.conditional else (inputs, None)
         mean, _ = self.encoder_outputs(images, labels, training=training)
         return self.decoder_outputs(mean, labels, training=training)

@@ -1,12 +1,14 @@
 """The label path of a class-conditional AVA: every block sees the class label as an extra input.
 
-Conditioning (docs/design_choices.md): the encoder f(x, y|Θ) reads the one-hot
-label as extra constant image channels, the decoder g(z, y|Φ) and the latent
-discriminator D(μ, y|Λ) read it concatenated to their input vector (a
-conditional VAE, Sohn et al. 2015), and the image discriminator d(x, y|Ψ)
-reads it as extra image channels too. The paper's equations hold with y an
-extra input of every block. An unconditional model (`num_classes=None`) has
-no label path: each method calls its block on its input alone.
+Conditioning (docs/design_choices.md, choice 19): the encoder f(x, y|Θ)
+reads the one-hot label as extra constant image channels, the decoder
+g(z, y|Φ) and the latent discriminator D(μ, y|Λ) read it concatenated to
+their input vector (a conditional VAE, Sohn et al. 2015), and the image
+discriminator d(x, y|Ψ) is a projection discriminator (Miyato & Koyama
+2018; `ava_keras.layers.Discriminator(num_classes=K)`). The paper's
+equations hold with y an extra input of every block. An unconditional model
+(`num_classes=None`) has no label path: each method calls its block on its
+input alone.
 """
 
 import numpy as np
@@ -14,6 +16,7 @@ import tensorflow as tf
 from keras import ops
 
 from ava_keras._validation import (
+    dataset_labels_message,
     label_range_message,
     label_shape_message,
     missing_labels_message,
@@ -46,11 +49,9 @@ class LabelConditioning:
 
     def discriminator_logits(self, images, labels=None, training=False):
         """The logit of d(x, y|Ψ) (eqs. 2-4): `(batch, 1)`, or one per patch."""
-        return self.discriminator(self._with_label_channels(images, labels), training=training)
-
-    def discriminator_features(self, images, labels=None, training=False):
-        """d's features Dis_l(x, y) (`ava_keras.layers.Discriminator.features`)."""
-        return self.discriminator.features(self._with_label_channels(images, labels), training=training)
+        if not self.conditional:
+            return self.discriminator(images, training=training)
+        return self.discriminator(images, labels, training=training)  # projection: logit + ⟨embed(y), φ(x)⟩
 
     def latent_discriminator_logits(self, means, labels=None, training=False):
         """The logit of D(μ, y|Λ) (eqs. 11-13): `(batch, 1)`."""
@@ -74,6 +75,18 @@ class LabelConditioning:
         if not self.conditional:
             return vectors
         return ops.concatenate([vectors, self._one_hot(labels, vectors.dtype)], axis=-1)
+
+    def _check_conditional_discriminator(self):
+        """Raises unless d's `num_classes` is the model's (a projection d needs the same classes)."""
+        if self.discriminator is None:
+            return
+        classes = getattr(self.discriminator, "num_classes", None)
+        if classes != self.num_classes:
+            raise InputError(
+                f"The discriminator must be built for the model's classes: num_classes={self.num_classes}, but "
+                f"the discriminator has num_classes={classes}. Build it as ak.layers.Discriminator(..., "
+                f"num_classes={self.num_classes}) (AVA.from_preset(..., num_classes=...) does)."
+            )
 
     # === Labels given by the user ===
 
@@ -125,7 +138,7 @@ class LabelConditioning:
             raise InputError(label_shape_message(f"{shape} and dtype {labels.dtype.name}"))
         return ops.reshape(ops.cast(labels, "int32"), (-1,))
 
-    def _first_images(self, images, labels, max_images):
+    def _first_images(self, images, labels, max_images, method):
         """The first `max_images` images (numpy) and their labels: `labels`, or a dataset's own.
 
         `images` is an array or a `tf.data.Dataset` of batches of images or of
@@ -135,10 +148,15 @@ class LabelConditioning:
         if not isinstance(images, tf.data.Dataset):
             return np.asarray(images)[:max_images], None if labels is None else np.asarray(labels)[:max_images]
         if labels is not None:
-            raise InputError("Pass `labels` with an array of images; a dataset brings its own (images, labels).")
+            raise InputError(dataset_labels_message(f"`{method}`"))
         first = next(iter(images.unbatch().batch(max_images).take(1)), None)
         if first is None:
             return np.zeros((0,) + self.image_shape, "float32"), None
-        if not isinstance(first, (tuple, list)):
-            return first.numpy(), None
-        return first[0].numpy(), first[1].numpy() if self.conditional and len(first) > 1 else None
+        return self._batch_arrays(first)
+
+    def _batch_arrays(self, batch):
+        """A dataset element (images, or `(images, labels, ...)`) as numpy `(images, labels)`; the labels are
+        None for an unconditional model or an element without them."""
+        if not isinstance(batch, (tuple, list)):
+            return batch.numpy(), None
+        return batch[0].numpy(), batch[1].numpy() if self.conditional and len(batch) > 1 else None

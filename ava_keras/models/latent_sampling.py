@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from ava_keras._validation import check_positive_int
+from ava_keras._validation import check_positive_int, dataset_labels_message
 from ava_keras.errors import InputError
 
 
@@ -108,14 +108,15 @@ class LatentSampling:
                                        "fit_latent_sampler")
             return self.encode(images, labels, batch_size=batch_size)[0], labels
         if labels is not None:
-            raise InputError("Pass `labels` with an array of images; a dataset brings its own (images, labels).")
+            raise InputError(dataset_labels_message("`fit_latent_sampler`"))
         means, classes, count = [], [], 0
         for batch in images:
-            batch_images, batch_labels = (batch[0], batch[1] if len(batch) > 1 else None) if isinstance(
-                batch, (tuple, list)) else (batch, None)
-            batch_images = batch_images.numpy()[: max_images - count]
-            batch_labels = None if batch_labels is None or not self.conditional else batch_labels.numpy()[: len(batch_images)]
-            batch_labels = self.labels_array(batch_labels, len(batch_images), "fit_latent_sampler")
+            batch_images, batch_labels = self._batch_arrays(batch)
+            batch_images = batch_images[: max_images - count]
+            batch_labels = self.labels_array(
+                None if batch_labels is None else batch_labels[: len(batch_images)], len(batch_images),
+                "fit_latent_sampler",
+            )
             means.append(self.encode(batch_images, batch_labels, batch_size=batch_size)[0])
             classes.append(batch_labels)
             count += len(means[-1])

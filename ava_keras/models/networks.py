@@ -111,6 +111,7 @@ def build_networks(
     with_latent_discriminator=True,
     spectral_normalization=False,
     dtype=None,
+    num_classes=None,
     **overrides,
 ):
     """Builds the encoder, decoder and discriminators of an `AVA` for `image_shape`.
@@ -125,6 +126,9 @@ def build_networks(
             they are None).
         spectral_normalization: Spectrally normalised weights in d.
         dtype: The networks' dtype policy (the model's).
+        num_classes: The classes of a class-conditional model: d becomes a
+            projection discriminator over them (the other blocks take the
+            label as extra inputs, `ava_keras.models.conditioning`).
         **overrides: Any of `latent_dim`, `encoder_filters`,
             `decoder_filters`, `discriminator_filters`,
             `latent_discriminator_units`, `hidden_units`, `normalization`;
@@ -169,7 +173,8 @@ def build_networks(
             if discriminator == "global"
             else (PatchDiscriminator, options["patch_filters"])
         )
-        d = d_class(filters=filters, spectral_normalization=spectral_normalization, name="discriminator", dtype=dtype)
+        d = d_class(filters=filters, spectral_normalization=spectral_normalization, name="discriminator", dtype=dtype,
+                    num_classes=num_classes)
     latent_d = (
         LatentDiscriminator(units=options["latent_discriminator_units"], name="latent_discriminator", dtype=dtype)
         if with_latent_discriminator

@@ -132,8 +132,8 @@ def forward_terms(model, images, labels, training):
     weighted_reconstruction = w["reconstruction_weight"] * reconstruction
     if w["feature_reconstruction_weight"] > 0:
         feature_reconstruction = losses.feature_reconstruction_loss(
-            ops.cast(model.discriminator_features(images, labels, training=training), "float32"),
-            ops.cast(model.discriminator_features(reconstructions, labels, training=training), "float32"),
+            ops.cast(model.discriminator.features(images, training=training), "float32"),
+            ops.cast(model.discriminator.features(reconstructions, training=training), "float32"),
         )
         logs["feature_reconstruction"] = feature_reconstruction
         weighted_reconstruction += w["feature_reconstruction_weight"] * feature_reconstruction

@@ -76,6 +76,8 @@ class SafetyChecks:
             valid = self._record_bad_images(images)
             if labels is not None:
                 valid = valid & self._record_bad_labels(labels)
+                # In range, so the refused step still runs (d's embedding cannot gather outside it).
+                labels = ops.clip(labels, 0, self.num_classes - 1)
         return images, labels, valid
 
     def _images_array(self, images, method):
