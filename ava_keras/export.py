@@ -272,11 +272,6 @@ def check_model(model):
     """Raises a ValueError unless `model` is an ava_keras AVA."""
     if not isinstance(model, AVA):
         raise InputError(f"`model` must be an ava_keras AVA model. Received: model of type {type(model).__name__}")
-    if model.conditional:
-        raise NotImplementedError(
-            "Exporting a class-conditional AVA (num_classes set) is not supported yet: its endpoints would need a "
-            "label input. Save it with model.save('model.keras') instead."
-        )
 
 
 def write_endpoints(model, endpoints, path):
