@@ -281,7 +281,7 @@ def unconditional_labels_message(what):
 def label_range_message(low, high, num_classes, text=_python_text):
     """The message for labels from `low` to `high` where `0 .. num_classes - 1` was expected."""
     return (
-        f"Expected class labels in 0..{num_classes - 1} (the model's num_classes={num_classes}), but a batch has "
+        f"Expected class labels in 0..{num_classes - 1} (the model has num_classes={num_classes}), but a batch has "
         "labels from " + text(low) + " to " + text(high) + ". Pass integer class indices, or build the model "
         "with as many classes as the data has."
     )

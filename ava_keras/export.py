@@ -20,7 +20,6 @@ from ava_keras._validation import (
     image_shape_message,
     label_count_message,
     label_range_message,
-    label_shape_message,
     latent_shape_message,
     nonfinite_latents_message,
     positive_int_message,
@@ -141,33 +140,26 @@ def checked_count(n, max_generate, refuse=raise_unless):
 
 
 def checked_labels(model, labels, count, refuse=raise_unless):
-    """`labels` once they are `count` class indices `(count,)` in 0..K-1 (K = `model.num_classes`)."""
+    """`labels` (a vector, as the signatures declare it) once they are `count` class indices in 0..K-1."""
 
-    def wrong_shape():
-        return tf.where(
-            tf.rank(labels) == 1, label_count_message(tf.size(labels), count, text=_text),
-            label_shape_message(_shape_text(labels)),
-        )
+    def wrong_count():
+        return label_count_message(tf.size(labels), count, text=_text)
 
     def out_of_range():
         return label_range_message(tf.reduce_min(labels), tf.reduce_max(labels), model.num_classes, text=_text)
 
-    labels = refuse((tf.rank(labels) == 1) & (tf.size(labels) == count), wrong_shape, labels)
+    labels = refuse(tf.size(labels) == count, wrong_count, labels)
     in_range = (tf.reduce_min(labels) >= 0) & (tf.reduce_max(labels) < model.num_classes)
     return refuse(in_range, out_of_range, labels)
 
 
 def checked_label_count(labels, max_generate, refuse=raise_unless):
-    """`labels` of `generate` once there are 1 to `max_generate` of them, in a vector."""
+    """`labels` of `generate` once there are 1 to `max_generate` of them."""
 
     def wrong_count():
-        return tf.where(
-            tf.rank(labels) == 1, generate_labels_message(tf.size(labels), max_generate, text=_text),
-            label_shape_message(_shape_text(labels)),
-        )
+        return generate_labels_message(tf.size(labels), max_generate, text=_text)
 
-    count = tf.size(labels)
-    return refuse((tf.rank(labels) == 1) & (count >= 1) & (count <= max_generate), wrong_count, labels)
+    return refuse((tf.size(labels) >= 1) & (tf.size(labels) <= max_generate), wrong_count, labels)
 
 
 def endpoint_functions(model, noise=None, max_generate=None, refuse=raise_unless):
