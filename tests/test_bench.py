@@ -93,6 +93,13 @@ def test_bench_quick_writes_finite_results(tmp_path):
     safety = next(r for r in summary["results"] if r["kind"] == "checks")
     assert safety["step_seconds_checked"] > 0 and safety["step_seconds_unchecked"] > 0
     assert np.isfinite(safety["checks_overhead"]) and "safety checks' overhead, ava5 at 16x16x1" in summary["checks"]
+    conditional = next(r for r in summary["results"] if r["kind"] == "conditional")
+    assert conditional["num_classes"] == 10 and conditional["timed_steps"] == 4
+    assert conditional["step_seconds_conditional"] > 0 and conditional["step_seconds_unconditional"] > 0
+    low, high = conditional["conditional_ratio_quartiles"]
+    assert low <= conditional["conditional_ratio"] <= high
+    assert "class-conditional (10 classes) / unconditional step, ava5 at 16x16x1" in summary["checks"]
+    assert "Class-conditional step (`num_classes=10`" in (out / "train_throughput.md").read_text()
     pipeline = next(r for r in summary["results"] if r["kind"] == "pipeline")
     assert pipeline["images_per_second"] > 0 and pipeline["cached_images_per_second"] > 0
     profile = next(r for r in summary["results"] if r["kind"] == "profile")
