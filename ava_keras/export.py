@@ -291,6 +291,15 @@ def export_saved_model(model, path=None, overwrite=False, max_generate=None):
     | `discriminate` | `images` | `probability` (batch, 1) = d(x) in [0, 1] |
     | `discriminate_latent` | `latents` | `probability` (batch, 1) = D(μ) in [0, 1] |
 
+    A class-conditional model's export (`num_classes=K`) gives every
+    endpoint one more input, `label`: int32 class indices `(batch,)`, one
+    per image or latent vector; its `generate` takes `label` and `seed`
+    instead of `n` and draws one image per label, from that class's latent
+    mixture. Labels must be in 0..K-1 and as many as the images (for
+    `generate`, 1 to `max_generate` of them), checked as the inputs are.
+    `assets.extra/ava_keras.json` then holds `num_classes` and
+    `class_names`, which map a class name to its index.
+
     `generate` decodes z drawn by `model.latent_sampler` (N(0, I), or the
     mixture fitted by `model.fit_latent_sampler`) with stateless random ops: the same
     non-negative `seed` gives the same images, equal to `model.sample(n,
@@ -299,7 +308,7 @@ def export_saved_model(model, path=None, overwrite=False, max_generate=None):
     `model.fit_anomaly_scores`). For TFLite, see `export_tflite`. `discriminate` exists only when the
     model has a discriminator, `discriminate_latent` only when it has a
     latent discriminator. A JSON summary (image shape, latent size, variant,
-    endpoints, `max_generate`, ava_keras version) is written to
+    endpoints, `max_generate`, classes, ava_keras version) is written to
     `assets.extra/ava_keras.json`.
 
     Every endpoint checks its input in the graph, in the words of the
