@@ -1,4 +1,4 @@
-"""The `ava-keras` commands on labelled images: train --labels inferred, then sample, info, reconstruct and score by class."""
+"""`ava-keras` on labelled images: train --labels inferred, then sample, info, reconstruct and score by class."""
 
 import csv
 import json
@@ -121,15 +121,20 @@ def test_reconstruct_and_score_take_the_labels_of_the_sub_folders(trained, digit
 @pytest.mark.parametrize(
     "argv, fragment",
     [
-        (["sample", "{model}", "--label", "cat", "--out", "{tmp}/x.png"], "unknown class 'cat'; the model's classes are one, seven, zero"),
+        (["sample", "{model}", "--label", "cat", "--out", "{tmp}/x.png"],
+         "unknown class 'cat'; the model's classes are one, seven, zero"),
         (["sample", "{model}", "--label", "3", "--out", "{tmp}/x.png"], "unknown class '3'"),
-        (["sample", "{model}", "--columns", "3", "--out", "{tmp}/x.png"], "--columns does not apply to the one-row-per-class grid"),
+        (["sample", "{model}", "--columns", "3", "--out", "{tmp}/x.png"],
+         "--columns does not apply to the one-row-per-class grid"),
         (["reconstruct", "{model}", "{digits}", "--out", "{tmp}/r"], "pass --label CLASS to reconstruct"),
         (["score", "{model}", "{digits}", "--out", "{tmp}/x.csv"], "pass --label CLASS to score"),
-        (["score", "{model}", "{digits}/seven", "--labels", "inferred", "--out", "{tmp}/x.csv"], "has no sub-folders"),
-        (["score", "{model}", "{tmp}/other", "--labels", "inferred", "--out", "{tmp}/x.csv"], "sub-folder 'cat' of"),
+        (["score", "{model}", "{digits}/seven", "--labels", "inferred", "--out", "{tmp}/x.csv"],
+         "has no sub-folders"),
+        (["score", "{model}", "{tmp}/other", "--labels", "inferred", "--out", "{tmp}/x.csv"],
+         "sub-folder 'cat' of"),
         (["sample", "{plain}", "--label", "0", "--out", "{tmp}/x.png"], "--label 0 needs a class-conditional model"),
-        (["score", "{plain}", "{digits}", "--labels", "inferred", "--out", "{tmp}/x.csv"], "--labels inferred needs a class-conditional"),
+        (["score", "{plain}", "{digits}", "--labels", "inferred", "--out", "{tmp}/x.csv"],
+         "--labels inferred needs a class-conditional"),
     ],
 )
 def test_label_mistakes_print_one_line_and_exit_2(trained, digits_folder, tmp_path, capsys, argv, fragment):
@@ -138,6 +143,17 @@ def test_label_mistakes_print_one_line_and_exit_2(trained, digits_folder, tmp_pa
     paths = {"model": trained, "digits": digits_folder, "plain": tmp_path / "plain.keras", "tmp": tmp_path}
     code, _, err = _run_cli([a.format(**paths) for a in argv], capsys)
     assert code == 2 and fragment in _one_error_line(err)
+
+
+@pytest.mark.integration
+def test_train_on_the_bundled_digits_with_their_labels(tmp_path, capsys):
+    # --validation-split 0.9 keeps the run short: 180 training digits, every class among them.
+    code, out, _ = _run_cli(["train", "--dataset", "digits", "--labels", "inferred", "--image-size", "8",
+                             "--epochs", "1", "--validation-split", "0.9", "--verbose", "0",
+                             "--out", tmp_path / "out"], capsys)
+    assert code == 0 and "10 classes" in out
+    model = ak.saving.load_model(tmp_path / "out" / "model.keras")
+    assert model.class_names == tuple(str(digit) for digit in range(10))
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,7 @@
-"""Export of a class-conditional AVA: every endpoint takes `label`, checked in the graph; class names in assets.extra."""
+"""Export of a class-conditional AVA: each endpoint takes `label`, checked in the graph; class names in assets.extra."""
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,11 +15,11 @@ from ava_keras._validation import (
     label_range_message,
 )
 from ava_keras.export import METADATA_FILE
+from tests._export_calls import call_export
 from tests._tiny import IMAGE_SHAPE, LATENT_DIM, tiny_images, tiny_model
 
 pytestmark = pytest.mark.integration  # the full tier (README: Tests)
 
-CLIENT = os.path.join(os.path.dirname(__file__), "_export_client.py")
 CLASSES = ("cat", "dog", "owl")
 ENDPOINTS = ("serve", "encode", "decode", "reconstruct", "score", "generate", "discriminate", "discriminate_latent")
 IMAGE_ENDPOINTS = ("serve", "encode", "reconstruct", "score", "discriminate")
@@ -88,20 +86,10 @@ def served(model, tmp_path_factory):
             generate_labels_message(5, MAX_GENERATE))
         add(f"{route}/generate/out_of_range", route, "generate", {"label": "out_of_range", "seed": SEED},
             label_range_message(0, 3, len(CLASSES)))
-    np.savez(folder / "calls.npz", **arrays)
-    with open(folder / "calls.json", "w", encoding="utf-8") as file:
-        json.dump(calls, file)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
-    env.pop("PYTHONPATH", None)
-    result = subprocess.run(
-        [sys.executable, CLIENT, export, str(folder / "calls.json"), str(folder / "outputs.npz")],
-        cwd=folder, env=env, capture_output=True, text=True, timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report, outputs = call_export(export, str(folder), calls, arrays)
     model_outputs = _model_outputs(model, images, latents, LABELS)
     model_outputs["generate"] = {"images": model.sample(len(LABELS), seed=SEED, labels=LABELS)}
-    return export, report, dict(np.load(folder / "outputs.npz")), expected, model_outputs
+    return export, report, outputs, expected, model_outputs
 
 
 def test_every_endpoint_takes_the_label_and_gives_the_models_outputs(served):

@@ -221,7 +221,8 @@ def measure_conditional(preset, image_shape, batch_size, warmup, steps, trials, 
         models[conditional] = ak.AVA.from_preset(preset, image_shape=image_shape, seed=0,
                                                  num_classes=num_classes if conditional else None)
         models[conditional].compile()
-    datasets = {True: _random_batches(image_shape, batch_size, num_classes), False: _random_batches(image_shape, batch_size)}
+    datasets = {True: _random_batches(image_shape, batch_size, num_classes),
+                False: _random_batches(image_shape, batch_size)}
     busy = interleaved_step_seconds(models, datasets, warmup, steps * trials)
     overhead, quartiles, of_medians = paired_overhead(busy[True], busy[False])
     return {
