@@ -169,7 +169,8 @@ def build_parser():
                        help="fraction of the images held out for validation (0: none)")
     train.add_argument("--seed", type=int, default=0, help="seed of weights, noise, shuffling and the split")
     train.add_argument("--samples", type=_int_at_least(0), default=16,
-                       help="sampled images in each per-epoch grid")
+                       help="sampled images in each per-epoch grid (a class-conditional model draws one row "
+                       "per class instead; 0: none)")
     train.add_argument("--out", metavar="DIR", help="output folder (default: saved_models/<data>-<preset>)")
     train.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier run in OUT")
     train.add_argument("--log-dir", metavar="DIR", help="also write TensorBoard scalars and sample images here")
@@ -219,7 +220,8 @@ def build_parser():
 
     export = commands.add_parser("export", formatter_class=defaults, help="export a TensorFlow SavedModel",
                                  description="Write a SavedModel with endpoints serve, encode, decode, "
-                                 "reconstruct, generate and discriminate (see ava_keras.export_saved_model).")
+                                 "reconstruct, generate and discriminate (see ava_keras.export_saved_model); "
+                                 "a class-conditional model's endpoints also take a label input.")
     export.add_argument("model", metavar="MODEL", help="a .keras file written by 'ava-keras train'")
     export.add_argument("outdir", metavar="OUTDIR", help="output folder")
     export.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTDIR")
