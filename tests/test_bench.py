@@ -132,3 +132,26 @@ def test_a_job_runs_in_its_own_worker_process():
 
     result = train_throughput._run_job({"kind": "traces"}, in_process=False, timeout=300)
     assert result["traces"] == 1 and result["final"] == "ava5"
+
+
+def test_the_conditional_step_figures_are_the_committed_run(tmp_path, capsys):
+    """docs/performance.md's class-conditional section quotes docs/performance/conditional as its JSONL rebuilds it."""
+    from tests._drift import ROOT, assert_matches_committed
+
+    folder, targets = "docs/performance/conditional", "benchmarks/targets.json"
+    command = f"ava-keras bench --report-from {folder}/train_throughput.jsonl --targets {targets} --out {folder}"
+    assert cli.main(["bench", "--report-from", str(ROOT / folder / "train_throughput.jsonl"), "--targets",
+                     str(ROOT / targets), "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert_matches_committed((tmp_path / "train_throughput.md").read_text(), f"{folder}/train_throughput.md", command)
+    run = next(r for r in map(json.loads, (ROOT / folder / "train_throughput.jsonl").read_text().splitlines())
+               if r["kind"] == "conditional")
+    low, high = run["conditional_ratio_quartiles"]
+    quoted = (f"Median step {run['step_seconds_conditional'] * 1e3:.1f} ms conditional and "
+              f"{run['step_seconds_unconditional'] * 1e3:.1f} ms unconditional",
+              f"(ratio {run['conditional_ratio']:.3f}; quartiles of the paired ratios {low:.3f} and {high:.3f}; "
+              f"the medians'\nratio {run['conditional_ratio_of_medians']:.3f})",
+              f"is {run['conditional_ratio'] - 1:.1%} of the median unconditional step")
+    doc = (ROOT / "docs" / "performance.md").read_text()
+    for text in quoted:
+        assert " ".join(text.split()) in " ".join(doc.split()), text
