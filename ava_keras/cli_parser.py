@@ -169,7 +169,7 @@ def build_parser():
                        help="fraction of the images held out for validation (0: none)")
     train.add_argument("--seed", type=int, default=0, help="seed of weights, noise, shuffling and the split")
     train.add_argument("--samples", type=_int_at_least(0), default=16,
-                       help="sampled images in each per-epoch grid (a class-conditional model draws one row "
+                       help="sampled images in each per-epoch grid (for a model trained on labels: one row "
                        "per class instead; 0: none)")
     train.add_argument("--out", metavar="DIR", help="output folder (default: saved_models/<data>-<preset>)")
     train.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier run in OUT")
