@@ -281,7 +281,7 @@ def unconditional_labels_message(what):
 def label_range_message(low, high, num_classes, text=_python_text):
     """The message for labels from `low` to `high` where `0 .. num_classes - 1` was expected."""
     return (
-        f"Expected class labels in 0..{num_classes - 1} (the model's num_classes={num_classes}), but a batch has "
+        f"Expected class labels in 0..{num_classes - 1} (the model has num_classes={num_classes}), but a batch has "
         "labels from " + text(low) + " to " + text(high) + ". Pass integer class indices, or build the model "
         "with as many classes as the data has."
     )
@@ -292,6 +292,22 @@ def label_shape_message(received):
     return (
         "Expected one integer class index per image, shape (batch,), got labels of shape " + received + ". "
         "Pass integer labels (for one-hot labels, their argmax; image_dataset_from_directory: label_mode='int')."
+    )
+
+
+def label_count_message(labels, images, text=_python_text):
+    """The message for `labels` class labels given with `images` images (the export: one label per image)."""
+    return (
+        "Expected one class label per image, but got " + text(labels) + " labels for " + text(images)
+        + " images. Pass the class index of each image."
+    )
+
+
+def generate_labels_message(received, maximum, text=_python_text):
+    """The message for the export's `generate` given `received` labels where 1 to `maximum` are allowed."""
+    return (
+        f"`generate` draws one image per class label: pass 1 to {maximum} labels (int32 class indices). "
+        "Received: " + text(received) + " labels."
     )
 
 

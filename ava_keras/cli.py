@@ -35,7 +35,8 @@ from ava_keras.cli_parser import (
     CommandParser,
     build_parser,
 )
-from ava_keras.constants import BLOCKS
+from ava_keras.constants import BLOCKS, LATENT_SAMPLER_COMPONENTS
+from ava_keras.data.class_folders import infer_labels
 from ava_keras.errors import InputError, MissingDependencyError
 
 EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -89,15 +90,24 @@ def _load_tensorflow():
 
 
 def _bundled_images(args):
+    """The bundled dataset's images, and their labels and class names (None, None unless --labels)."""
     ak = _load_tensorflow()
     if args.dataset == "digits":
-        images = ak.datasets.load_digits(image_size=args.image_size)
-        return images if args.channels == 1 else images.repeat(3, axis=-1)
-    return ak.datasets.load_photos(image_size=args.image_size, channels=args.channels, resize=args.resize)
+        images, labels = ak.datasets.load_digits(image_size=args.image_size, return_labels=True)
+        images = images if args.channels == 1 else images.repeat(3, axis=-1)
+        return (images, labels, [str(digit) for digit in range(10)]) if args.labels else (images, None, None)
+    return ak.datasets.load_photos(image_size=args.image_size, channels=args.channels, resize=args.resize), None, None
+
+
+REFERENCE_IMAGES = 8  # the real images each training grid reconstructs
 
 
 def _training_data(args):
-    """Returns `(train, validation or None, reference images, fit kwargs)`."""
+    """Returns `(train, validation or None, reference images, their labels, class names, fit kwargs)`.
+
+    Labels and class names are None unless `--labels inferred`; then the
+    datasets hold `(images, labels)` and the arrays are `(images, labels)`.
+    """
     ak = _load_tensorflow()
     split = args.validation_split or None
     if args.directory is not None:
@@ -106,25 +116,57 @@ def _training_data(args):
             args.directory, args.image_size, batch_size=args.batch_size, channels=args.channels,
             validation_split=split, seed=args.seed, resize=args.resize, strict=args.strict, cache=cache,
             verbose=args.verbose, shard=ak.distribute.worker_shard() if args.strategy == "multiworker" else None,
+            labels=args.labels,
         )
         train, validation = data if split else (data, None)
         if args.strategy == "multiworker":  # a shard's length is unknown: Keras warns at its end, as expected
             warnings.filterwarnings("ignore", message="Your input ran out of data")
-        reference, _, _ = ak.data.read_images(train.file_paths[:8], args.image_size, args.channels, args.resize)
-        if reference is None:  # the first files broke after the check: any readable ones will do
-            reference = next(iter(train.unbatch().batch(8))).numpy() * 255.0
+        reference, reference_labels = _reference_images(ak, train, args)
         print(f"Found {len(train.file_paths) + (len(validation.file_paths) if validation else 0)} images "
-              f"in {args.directory!r}" + (f" ({len(train.skipped_files)} skipped)" if train.skipped_files else ""))
+              f"in {args.directory!r}" + (f" ({len(train.skipped_files)} skipped)" if train.skipped_files else "")
+              + (f" in {len(train.class_names)} classes: {', '.join(train.class_names)}" if args.labels else ""))
         # The dataset reshuffles itself every epoch.
-        return train, validation, reference.astype("float32") / 255.0, {"shuffle": False}
-    images = _bundled_images(args)
+        return train, validation, reference, reference_labels, train.class_names, {"shuffle": False}
+    images, labels, class_names = _bundled_images(args)
     order = np.random.default_rng(args.seed).permutation(len(images))
     n_val = max(1, round(split * len(images))) if split else 0
     train, validation = images[order[n_val:]], (images[order[:n_val]] if n_val else None)
     batch_size = min(args.batch_size, len(train))
     print(f"Dataset {args.dataset!r}: {len(train)} training images"
-          + (f", {n_val} validation images" if n_val else "") + f", batch size {batch_size}")
-    return train, validation, train[:8], {"batch_size": batch_size, "shuffle": True}
+          + (f", {n_val} validation images" if n_val else "") + f", batch size {batch_size}"
+          + (f", {len(class_names)} classes" if class_names else ""))
+    fit_kwargs = {"batch_size": batch_size, "shuffle": True}
+    if labels is None:
+        return train, validation, train[:REFERENCE_IMAGES], None, None, fit_kwargs
+    train_labels = labels[order[n_val:]]
+    validation = (validation, labels[order[:n_val]]) if n_val else None
+    return ((train, train_labels), validation, train[:REFERENCE_IMAGES], train_labels[:REFERENCE_IMAGES],
+            class_names, fit_kwargs)
+
+
+def _latent_sampler_components(args, train, class_names):
+    """The latent mixture's components: the default, or at most the fewest training images of a class."""
+    if not class_names:
+        return LATENT_SAMPLER_COMPONENTS
+    labels = train[1] if isinstance(train, tuple) else infer_labels(args.directory, train.file_paths)[1]
+    counts = np.bincount(labels, minlength=len(class_names))
+    if counts.min() == 0:
+        missing = ", ".join(name for name, count in zip(class_names, counts) if count == 0)
+        raise UsageError(f"class(es) {missing} have no training images after --validation-split "
+                         f"{args.validation_split}; add images to them or lower the split")
+    return int(min(LATENT_SAMPLER_COMPONENTS, counts.min()))
+
+
+def _reference_images(ak, train, args):
+    """The first readable images of the folder `train` reads, in [0, 1], and their labels (None without)."""
+    if args.labels:  # a shuffled batch: images of several classes, with their labels
+        images, labels = next(iter(train.unbatch().batch(REFERENCE_IMAGES)))
+        return images.numpy(), labels.numpy()
+    reference, _, _ = ak.data.read_images(train.file_paths[:REFERENCE_IMAGES], args.image_size, args.channels,
+                                          args.resize)
+    if reference is None:  # the first files broke after the check: any readable ones will do
+        return next(iter(train.unbatch().batch(REFERENCE_IMAGES))).numpy(), None
+    return reference.astype("float32") / 255.0, None
 
 
 def _compile(model, args):
@@ -163,30 +205,35 @@ def _train(args):
     import keras
 
     strategy = _start_strategy(ak, args)  # before any TensorFlow op
-    train, validation, reference, fit_kwargs = _training_data(args)
+    train, validation, reference, reference_labels, class_names, fit_kwargs = _training_data(args)
     keras.utils.set_random_seed(args.seed)
     with strategy.scope():  # variables and the optimizers (built by compile) live on every replica
         settings = ak.PAPER_SETTINGS if args.paper_settings else {
             "routing": args.routing, "likelihood": args.likelihood, "generator_loss": args.generator_loss}
         model = ak.AVA.from_preset(args.preset, image_shape=tuple(args.image_size) + (args.channels,),
                                    networks=args.networks, discriminator=args.discriminator,
-                                   latent_dim=args.latent_dim, seed=args.seed, dtype=args.precision, **settings)
+                                   latent_dim=args.latent_dim, seed=args.seed, dtype=args.precision,
+                                   class_names=class_names,
+                                   latent_sampler_components=_latent_sampler_components(args, train, class_names),
+                                   **settings)
         _compile(model, args)
     os.makedirs(args.out, exist_ok=True)
     model_path = os.path.join(args.out, MODEL_FILE)
     arguments = {k: v for k, v in vars(args).items() if k != "func"}
     recorder = ak.callbacks.HistoryFile(os.path.join(args.out, HISTORY_FILE), os.path.join(args.out, LOSS_PLOT),
                                         arguments)
-    grids = ak.callbacks.SampleGrid(os.path.join(args.out, GRID_DIR), images=reference, num_samples=args.samples,
-                                    seed=args.seed, log_dir=args.log_dir)
+    grids = ak.callbacks.SampleGrid(os.path.join(args.out, GRID_DIR), images=reference, labels=reference_labels,
+                                    num_samples=args.samples, seed=args.seed, log_dir=args.log_dir)
     callbacks = [recorder, grids]
     if args.log_dir:
         callbacks.append(keras.callbacks.TensorBoard(args.log_dir, write_graph=False))
     print(f"Training {args.preset} ({model.routing} routing, {model.likelihood} likelihood, {model.generator_loss} "
           f"generator loss, {args.precision}) on {args.image_size[0]}x{args.image_size[1]}x"
-          f"{args.channels} images for {args.epochs} epoch(s); outputs in {args.out}")
+          f"{args.channels} images" + (f" of {model.num_classes} classes" if model.conditional else "")
+          + f" for {args.epochs} epoch(s); outputs in {args.out}")
+    fit_inputs = dict(zip(("x", "y"), train)) if isinstance(train, tuple) else {"x": train}
     try:
-        model.fit(train, validation_data=validation, epochs=args.epochs, callbacks=callbacks,
+        model.fit(**fit_inputs, validation_data=validation, epochs=args.epochs, callbacks=callbacks,
                   verbose=args.verbose, **fit_kwargs)
     except KeyboardInterrupt:
         model.save(model_path)
@@ -202,11 +249,13 @@ def _train(args):
         print(f"ava-keras: error: {error} Saved the model as it was before that step to {model_path}.",
               file=sys.stderr)
         return EXIT_USAGE  # usually a learning rate too high for the data: a user error
-    log_likelihood = model.fit_latent_sampler(train, seed=args.seed)
-    model.fit_anomaly_scores(train)  # `ava-keras score` and the `score` endpoint standardise on these images
+    images, labels = train if isinstance(train, tuple) else (train, None)
+    log_likelihood = model.fit_latent_sampler(images, labels, seed=args.seed)
+    model.fit_anomaly_scores(images, labels)  # `ava-keras score` and the `score` endpoint standardise on these
     final_grid = grids.write("final", step=args.epochs + 1)
-    print(f"Fitted a {model.latent_sampler_components}-component Gaussian mixture to the training means "
-          f"(mean log-likelihood {log_likelihood:.1f}); samples now come from it: {final_grid}")
+    print(f"Fitted a {model.latent_sampler_components}-component Gaussian mixture to the training means"
+          + (" of each class" if model.conditional else "")
+          + f" (mean log-likelihood {log_likelihood:.1f}); samples now come from it: {final_grid}")
     model.save(model_path)
     export_path = ak.export_saved_model(model, os.path.join(args.out, EXPORT_DIR), overwrite=True)
     print(f"Saved {model_path}, SavedModel {export_path}, grids in {os.path.join(args.out, GRID_DIR)}, "
@@ -219,12 +268,51 @@ def _load_model(path, compile=False):
     return ak.saving.load_model(path, compile=compile)
 
 
+SAMPLES, SAMPLES_PER_CLASS = 64, 8  # the defaults of `sample -n`
+
+
+def _class_names(model):
+    """The model's classes as text: its class names, or the indices 0..K-1 of a model without names."""
+    return list(model.class_names or map(str, range(model.num_classes)))
+
+
+def _require_conditional(model, where):
+    if not model.conditional:
+        raise UsageError(f"{where} needs a class-conditional model, and this one is not (train one with "
+                         "'ava-keras train DIR --labels inferred')")
+
+
+def _class_index(model, text, where):
+    """The class index of `text` (`where` names the flag or folder it came from): a name, else an index."""
+    _require_conditional(model, where)
+    names = _class_names(model)
+    if text in names:
+        return names.index(text)
+    if text.isdigit() and int(text) < model.num_classes:
+        return int(text)
+    raise UsageError(f"{where}: unknown class {text!r}; the model's classes are {', '.join(names)} "
+                     f"(or their indices 0-{model.num_classes - 1})")
+
+
 def _sample(args):
     ak = _load_tensorflow()
     model = _load_model(args.model)
-    images = model.sample(args.num, seed=args.seed)
-    path = ak.callbacks.sample_grid.save_image_grid(images, args.out, columns=args.columns, min_tile=64)
-    print(f"Wrote {args.num} samples to {path}")
+    save_grid = ak.callbacks.sample_grid.save_image_grid
+    if model.conditional and args.label is None:  # one row per class, the same latent draws in every row
+        if args.columns:
+            raise UsageError("--columns does not apply to the one-row-per-class grid of a class-conditional "
+                             "model (-n sets the images per row); pass --label CLASS for a grid of one class")
+        per_class = args.num or SAMPLES_PER_CLASS
+        images = np.concatenate([model.sample(per_class, seed=args.seed, labels=k) for k in range(model.num_classes)])
+        path = save_grid(images, args.out, columns=per_class, min_tile=64)
+        print(f"Wrote {per_class} samples of each of the {model.num_classes} classes to {path}, one row per "
+              f"class: {', '.join(_class_names(model))}")
+        return 0
+    label = None if args.label is None else _class_index(model, args.label, f"--label {args.label}")
+    num = args.num or SAMPLES
+    path = save_grid(model.sample(num, seed=args.seed, labels=label), args.out, columns=args.columns, min_tile=64)
+    print(f"Wrote {num} samples" + ("" if label is None else f" of class {_class_names(model)[label]!r}")
+          + f" to {path}")
     return 0
 
 
@@ -243,11 +331,38 @@ def _read_folder(ak, directory, model, resize):
     return images, good
 
 
+def _folder_labels(args, model, paths):
+    """The labels of the images `paths` under `args.directory` for `model` (None for an unconditional model).
+
+    `--label CLASS` gives every image that class; `--labels inferred`, each
+    image its top-level sub-folder's class, the sub-folders named as the
+    model's classes. A class-conditional model needs one of them.
+    """
+    if args.label is not None:
+        return np.full(len(paths), _class_index(model, args.label, f"--label {args.label}"), "int32")
+    if args.labels is None:
+        if model.conditional:
+            raise UsageError(
+                f"{args.model!r} is class-conditional ({', '.join(_class_names(model))}): pass --label CLASS to "
+                f"{args.command} every image as that class, or --labels inferred with DIR holding one sub-folder "
+                "per class, named as the model's classes")
+        return None
+    _require_conditional(model, "--labels inferred")
+    kept, labels, folders = infer_labels(args.directory, paths)
+    if len(kept) < len(paths):
+        raise UsageError(f"--labels inferred: {len(paths) - len(kept)} image(s) lie directly in "
+                         f"{args.directory!r}, in no class; move them into a class sub-folder")
+    indices = [_class_index(model, folder, f"--labels inferred: sub-folder {folder!r} of {args.directory!r}")
+               for folder in folders]
+    return np.asarray(indices, "int32")[labels]
+
+
 def _reconstruct(args):
     ak = _load_tensorflow()
     model = _load_model(args.model)
     images, good = _read_folder(ak, args.directory, model, args.resize)
-    reconstructions = model.reconstruct(images.astype("float32") / 255.0)
+    labels = _folder_labels(args, model, good)
+    reconstructions = model.reconstruct(images.astype("float32") / 255.0, labels)
     names = [os.path.splitext(os.path.relpath(p, args.directory))[0] + ".png" for p in good]
     ak.datasets.write_image_folder(reconstructions, args.out, names=names)
     print(f"Wrote {len(good)} reconstructions to {args.out}")
@@ -261,19 +376,23 @@ def _score(args):
     ak = _load_tensorflow()
     model = _load_model(args.model)
     images, good = _read_folder(ak, args.directory, model, args.resize)
+    labels = _folder_labels(args, model, good)
     if not model.anomaly_scorer.is_fitted:
         warnings.warn(f"{args.model} has no anomaly statistics (model.fit_anomaly_scores was not run): the "
                       "anomaly column is the reconstruction error alone")
-    scores = model.anomaly_scores(images)
+    scores = model.anomaly_scores(images, labels)
     order = np.argsort(-scores["anomaly"], kind="stable")
     names = ["anomaly"] + [name for name in scores if name != "anomaly"]
+    classes = None if labels is None else np.asarray(_class_names(model))[labels]
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
-        writer.writerow(["file"] + names)
+        writer.writerow(["file"] + ["class"] * (classes is not None) + names)
         for i in order:
-            writer.writerow([os.path.relpath(good[i], args.directory)] + [f"{scores[n][i]:.6g}" for n in names])
-    print(f"Scored {len(good)} image(s); wrote {args.out} (most anomalous first: "
+            writer.writerow([os.path.relpath(good[i], args.directory)] + [classes[i]] * (classes is not None)
+                            + [f"{scores[n][i]:.6g}" for n in names])
+    print(f"Scored {len(good)} image(s)" + ("" if labels is None else ", each under its class")
+          + f"; wrote {args.out} (most anomalous first: "
           f"{os.path.relpath(good[order[0]], args.directory)}, anomaly {scores['anomaly'][order[0]]:.3g})")
     if args.grid:
         count = min(GRID_EXTREMES, max(1, len(good) // 2))
@@ -323,19 +442,24 @@ def describe_model(model):
         "image_shape": list(model.image_shape),
         "latent_dim": int(model.latent_dim),
         "loss_weights": dict(model.loss_weights_config),
+        "num_classes": model.num_classes,
+        "class_names": None if model.class_names is None else list(model.class_names),
         "blocks": blocks,
     }
 
 
 def _info(args):
     _load_tensorflow()
-    description = {"file": args.model, **describe_model(_load_model(args.model, compile=True))}
+    model = _load_model(args.model, compile=True)
+    description = {"file": args.model, **describe_model(model)}
     if args.json:
         print(json.dumps(description, indent=2))
         return 0
     print(f"{description['file']}: {description['class']} preset={description['preset']} "
           f"routing={description['routing']} generator_loss={description['generator_loss']}")
     print(f"  image shape {tuple(description['image_shape'])}, latent dim {description['latent_dim']}")
+    if description["num_classes"]:
+        print(f"  class-conditional, {description['num_classes']} classes: {', '.join(_class_names(model))}")
     print("  switches: " + ", ".join(f"{k}={'on' if v else 'off'}" for k, v in description["variant"].items()))
     for block, facts in description["blocks"].items():
         opt = facts["optimizer"]

@@ -13,6 +13,7 @@ import zipfile
 from ava_keras.constants import GENERATOR_LOSSES, LIKELIHOODS, PRECISIONS, RESIZE_MODES, ROUTINGS, STRATEGIES
 from ava_keras.constants import DISCRIMINATORS, NETWORKS
 from ava_keras.constants import PRESET_NAMES as PRESETS
+from ava_keras.data.class_folders import LABEL_MODES
 
 # Defaults per data source. Digits: the quality benchmark's setting (28x28,
 # latent 16; docs/quality.md), 20 epochs of ~28 steps, about the benchmark's
@@ -124,6 +125,9 @@ def build_parser():
     )
     train.add_argument("directory", nargs="?", metavar="DIR", help="folder of images (PNG, JPEG, BMP, GIF, WebP, TIFF)")
     train.add_argument("--dataset", choices=tuple(DATASETS), help="train on a bundled dataset instead of DIR")
+    train.add_argument("--labels", choices=[mode for mode in LABEL_MODES if mode], help="train a class-conditional model: 'inferred' makes "
+                       "each sub-folder of DIR a class, named after it (the bundled digits: their digit, 0-9); "
+                       "'sample --label' then asks for a class")
     train.add_argument("--preset", choices=PRESETS, default="ava5", help="model variant")
     train.add_argument("--routing", choices=ROUTINGS, default="joint",
                        help="gradient routing: 'joint' (each block minimises eq. 3/12 through every path) "
@@ -165,7 +169,8 @@ def build_parser():
                        help="fraction of the images held out for validation (0: none)")
     train.add_argument("--seed", type=int, default=0, help="seed of weights, noise, shuffling and the split")
     train.add_argument("--samples", type=_int_at_least(0), default=16,
-                       help="sampled images in each per-epoch grid")
+                       help="sampled images in each per-epoch grid (for a model trained on labels: one row "
+                       "per class instead; 0: none)")
     train.add_argument("--out", metavar="DIR", help="output folder (default: saved_models/<data>-<preset>)")
     train.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier run in OUT")
     train.add_argument("--log-dir", metavar="DIR", help="also write TensorBoard scalars and sample images here")
@@ -191,10 +196,14 @@ def build_parser():
                                  description="Decode N latent draws and save them as one PNG grid. The draws come from the "
                                  "latent mixture fitted after training (N(0, I) for a model without one).")
     sample.add_argument("model", metavar="MODEL", help="a .keras file written by 'ava-keras train'")
-    sample.add_argument("-n", "--num", type=_int_at_least(1), default=64, help="number of images")
+    sample.add_argument("-n", "--num", type=_int_at_least(1),
+                        help="number of images (default: 64; per class for the one-row-per-class grid: 8)")
     sample.add_argument("--out", default="samples.png", help="output PNG file")
     sample.add_argument("--seed", type=int, default=0, help="the same seed gives the same images")
     sample.add_argument("--columns", type=_int_at_least(1), help="images per row (default: about sqrt(N))")
+    sample.add_argument("--label", metavar="CLASS",
+                        help="class-conditional model: draw this class (a class name, or an index if no class "
+                        "has that name); without it, one row of N images per class (N default 8)")
 
     reconstruct = commands.add_parser(
         "reconstruct", formatter_class=defaults, help="reconstruct every image of a folder",
@@ -205,12 +214,14 @@ def build_parser():
     reconstruct.add_argument("directory", metavar="DIR", help="folder of images to reconstruct")
     reconstruct.add_argument("--out", required=True, metavar="DIR2", help="output folder")
     reconstruct.add_argument("--resize", choices=RESIZE_MODES, default="crop", help="how to fit images to the size")
+    _add_label_arguments(reconstruct, "reconstruct")
 
     _add_score_parser(commands)
 
     export = commands.add_parser("export", formatter_class=defaults, help="export a TensorFlow SavedModel",
                                  description="Write a SavedModel with endpoints serve, encode, decode, "
-                                 "reconstruct, generate and discriminate (see ava_keras.export_saved_model).")
+                                 "reconstruct, generate and discriminate (see ava_keras.export_saved_model); "
+                                 "a class-conditional model's endpoints also take a label input.")
     export.add_argument("model", metavar="MODEL", help="a .keras file written by 'ava-keras train'")
     export.add_argument("outdir", metavar="OUTDIR", help="output folder")
     export.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTDIR")
@@ -257,6 +268,18 @@ def _add_score_parser(commands):
     score.add_argument("--grid", metavar="PNG", help="also write the most anomalous images (top rows) and the "
                        "least anomalous (bottom rows) to this PNG")
     score.add_argument("--resize", choices=RESIZE_MODES, default="crop", help="how to fit images to the size")
+    _add_label_arguments(score, "score")
+
+
+def _add_label_arguments(command, verb):
+    """The labels of DIR's images for a class-conditional model: --labels inferred or --label CLASS."""
+    labels = command.add_mutually_exclusive_group()
+    labels.add_argument("--labels", choices=[mode for mode in LABEL_MODES if mode],
+                        help=f"class-conditional model: {verb} each image as a member of its sub-folder's class "
+                        "(the sub-folders are named as the model's classes)")
+    labels.add_argument("--label", metavar="CLASS",
+                        help=f"class-conditional model: {verb} every image as a member of this class (a class "
+                        "name, or an index if no class has that name)")
 
 
 def _check_score(args):
@@ -306,6 +329,9 @@ def _check_train(args):
     args.epochs = args.epochs or defaults["epochs"]
     if args.directory is not None:
         _check_image_dir(args.directory)
+    if args.labels and args.dataset == "photos":
+        raise UsageError("--labels inferred needs labelled images: a DIR with one sub-folder per class, or "
+                         "--dataset digits; the bundled photos have no classes")
     name = args.dataset or os.path.basename(os.path.normpath(os.path.abspath(args.directory)))
     args.out = args.out or os.path.join("saved_models", f"{name}-{args.preset}")
     _check_output_path(args.out, "--out")

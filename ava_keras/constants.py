@@ -34,6 +34,8 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 RESIZE_MODES = ("stretch", "crop", "pad")
 # File name endings ava_keras.data reads as images.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+# Components of the Gaussian mixture `AVA.fit_latent_sampler` fits (per class, for a class-conditional model).
+LATENT_SAMPLER_COMPONENTS = 10
 # Per-image anomaly terms (ava_keras.layers.AnomalyScorer, docs/anomaly.md).
 ANOMALY_TERMS = ("reconstruction", "kl", "realism", "latent_realism")
 # The networks of `AVA.from_preset` (ava_keras.models.networks.build_networks):

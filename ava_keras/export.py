@@ -5,6 +5,7 @@ The export runs wherever TensorFlow runs (`tf.saved_model.load`,
 See `saved_models/README.md` for the layout and how to call each endpoint.
 """
 
+import inspect
 import json
 import os
 
@@ -15,7 +16,10 @@ from ava_keras._validation import (
     bad_images_message,
     check_positive_int,
     empty_input_message,
+    generate_labels_message,
     image_shape_message,
+    label_count_message,
+    label_range_message,
     latent_shape_message,
     nonfinite_latents_message,
     positive_int_message,
@@ -33,8 +37,9 @@ GENERATE_MEMORY = 2**30  # bytes of decoder tensors one `generate` call may use,
 
 def decoder_bytes_per_image(model):
     """The bytes of every tensor the decoder computes for one image (its weights not counted)."""
+    labels = tf.zeros((1,), tf.int32) if model.conditional else None
     graph = (
-        tf.function(lambda latents: model.decoder(latents, training=False), autograph=False)
+        tf.function(lambda latents: model.decoder_outputs(latents, labels), autograph=False)
         .get_concrete_function(tf.TensorSpec((1, model.latent_dim), tf.float32))
         .graph
     )
@@ -134,81 +139,124 @@ def checked_count(n, max_generate, refuse=raise_unless):
     return refuse((n >= 1) & (n <= max_generate), out_of_range, n)
 
 
+def checked_labels(model, labels, count, refuse=raise_unless):
+    """`labels` (a vector, as the signatures declare it) once they are `count` class indices in 0..K-1."""
+
+    def wrong_count():
+        return label_count_message(tf.size(labels), count, text=_text)
+
+    def out_of_range():
+        return label_range_message(tf.reduce_min(labels), tf.reduce_max(labels), model.num_classes, text=_text)
+
+    labels = refuse(tf.size(labels) == count, wrong_count, labels)
+    in_range = (tf.reduce_min(labels) >= 0) & (tf.reduce_max(labels) < model.num_classes)
+    return refuse(in_range, out_of_range, labels)
+
+
+def checked_label_count(labels, max_generate, refuse=raise_unless):
+    """`labels` of `generate` once there are 1 to `max_generate` of them."""
+
+    def wrong_count():
+        return generate_labels_message(tf.size(labels), max_generate, text=_text)
+
+    return refuse((tf.size(labels) >= 1) & (tf.size(labels) <= max_generate), wrong_count, labels)
+
+
 def endpoint_functions(model, noise=None, max_generate=None, refuse=raise_unless):
     """Returns `{name: (function, input_signature)}` for `model`'s endpoints.
 
     `noise(n, seed)` gives the `(uniform, normal)` draws `generate` feeds to
-    `model.latent_sampler`; by default the sampler's own (`model.sample`'s).
+    the latent sampler; by default the sampler's own (`model.sample`'s).
     Every endpoint checks its input first (`checked_images`,
     `checked_latents`, `checked_count` with `max_generate`, by default
-    `default_max_generate(model)`); `refuse(valid, message, value)` stops a
-    call with invalid input.
+    `default_max_generate(model)`, and for a class-conditional model
+    `checked_labels`); `refuse(valid, message, value)` stops a call with
+    invalid input. A class-conditional model's endpoints take one more
+    input, `label`: int32 class indices `(batch,)`, one per image or latent
+    vector; its `generate` takes `label` and `seed`, and draws one image per label.
     """
-    noise = noise or model.latent_sampler.noise
+    sampler = model.class_latent_samplers[0] if model.conditional else model.latent_sampler
+    noise = noise or sampler.noise
     max_generate = max_generate or default_max_generate(model)
     height, width, channels = model.image_shape
     images_spec = tf.TensorSpec((None, height, width, channels), tf.float32, name="images")
     latents_spec = tf.TensorSpec((None, model.latent_dim), tf.float32, name="latents")
+    label_spec = [tf.TensorSpec((None,), tf.int32, name="label")] if model.conditional else []
 
     # Each checked function is named after its endpoint, which names its graph and signature in errors.
-    def check_images(endpoint, function):
-        def checked(images):
-            return function(checked_images(model, images, endpoint, refuse))
+    def check(endpoint, function, check_input, signature):
+        """`function(values, labels)` on checked inputs, with arguments named as `signature`'s specs.
+
+        The inputs are images or latents, and for a class-conditional model their labels.
+        """
+
+        def checked(*inputs):
+            values = check_input(model, inputs[0], endpoint, refuse)
+            labels = checked_labels(model, inputs[1], tf.shape(values)[0], refuse) if model.conditional else None
+            return function(values, labels)
 
         checked.__name__ = endpoint
-        return checked
+        checked.__signature__ = inspect.Signature(
+            [inspect.Parameter(spec.name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for spec in signature]
+        )
+        return checked, signature
 
-    def check_latents(endpoint, function):
-        def checked(latents):
-            return function(checked_latents(model, latents, endpoint, refuse))
+    def reconstruct(images, labels):
+        mean, _ = model.encoder_outputs(images, labels)
+        return {"reconstructions": model.decoder_outputs(mean, labels)}
 
-        checked.__name__ = endpoint
-        return checked
-
-    def reconstruct(images):
-        mean, _ = model.encoder(images, training=False)
-        return {"reconstructions": model.decoder(mean, training=False)}
-
-    def encode(images):
-        mean, log_var = model.encoder(images, training=False)
+    def encode(images, labels):
+        mean, log_var = model.encoder_outputs(images, labels)
         return {"mean": mean, "log_var": log_var}
 
-    def decode(latents):
-        return {"images": model.decoder(latents, training=False)}
+    def decode(latents, labels):
+        return {"images": model.decoder_outputs(latents, labels)}
 
-    def generate(n, seed=RANDOM_SEED):
-        # Same draws as `model.sample(n, seed)`: the latent sampler's stateless noise
+    def draw(n, seed, labels):
+        # Same draws as `model.sample(n, seed, labels)`: the latent sampler's stateless noise
         # (unless `noise` replaces it). A fresh seed comes from a float
         # RandomUniform, a TFLite op (RandomUniformInt is not).
-        n = checked_count(n, max_generate, refuse)
         seed = tf.where(seed < 0, tf.cast(tf.random.uniform(()) * 2.0**30, tf.int32), seed)
-        latents = model.latent_sampler(noise(n, seed))
-        return {"images": model.decoder(latents, training=False)}
+        latents = model.latents_from_noise(noise(n, seed), labels)
+        return {"images": model.decoder_outputs(latents, labels)}
 
-    def score(images):
-        return anomaly_terms(model, images)
+    def generate(n, seed=RANDOM_SEED):
+        return draw(checked_count(n, max_generate, refuse), seed, None)
 
-    def discriminate(images):
-        return {"probability": tf.sigmoid(model.discriminator(images, training=False))}
+    def generate_labelled(label, seed=RANDOM_SEED):
+        label = checked_labels(model, checked_label_count(label, max_generate, refuse), tf.size(label), refuse)
+        return draw(tf.size(label), seed, label)
 
-    def discriminate_latent(latents):
-        return {"probability": tf.sigmoid(model.latent_discriminator(latents, training=False))}
+    def score(images, labels):
+        return anomaly_terms(model, images, labels)
 
+    def discriminate(images, labels):
+        return {"probability": tf.sigmoid(model.discriminator_logits(images, labels))}
+
+    def discriminate_latent(latents, labels):
+        return {"probability": tf.sigmoid(model.latent_discriminator_logits(latents, labels))}
+
+    seed_spec = tf.TensorSpec((), tf.int32, name="seed")
+    if model.conditional:
+        generate_labelled.__name__ = "generate"
+        generator = (generate_labelled, label_spec + [seed_spec])
+    else:
+        generator = (generate, [tf.TensorSpec((), tf.int32, name="n"), seed_spec])
+    image_inputs, latent_inputs = [images_spec] + label_spec, [latents_spec] + label_spec
     endpoints = {
-        "serve": (check_images("serve", reconstruct), [images_spec]),
-        "encode": (check_images("encode", encode), [images_spec]),
-        "decode": (check_latents("decode", decode), [latents_spec]),
-        "reconstruct": (check_images("reconstruct", reconstruct), [images_spec]),
-        "score": (check_images("score", score), [images_spec]),
-        "generate": (
-            generate,
-            [tf.TensorSpec((), tf.int32, name="n"), tf.TensorSpec((), tf.int32, name="seed")],
-        ),
+        "serve": check("serve", reconstruct, checked_images, image_inputs),
+        "encode": check("encode", encode, checked_images, image_inputs),
+        "decode": check("decode", decode, checked_latents, latent_inputs),
+        "reconstruct": check("reconstruct", reconstruct, checked_images, image_inputs),
+        "score": check("score", score, checked_images, image_inputs),
+        "generate": generator,
     }
     if model.discriminator is not None:
-        endpoints["discriminate"] = (check_images("discriminate", discriminate), [images_spec])
+        endpoints["discriminate"] = check("discriminate", discriminate, checked_images, image_inputs)
     if model.latent_discriminator is not None:
-        endpoints["discriminate_latent"] = (check_latents("discriminate_latent", discriminate_latent), [latents_spec])
+        endpoints["discriminate_latent"] = check(
+            "discriminate_latent", discriminate_latent, checked_latents, latent_inputs
+        )
     return endpoints
 
 
@@ -216,11 +264,6 @@ def check_model(model):
     """Raises a ValueError unless `model` is an ava_keras AVA."""
     if not isinstance(model, AVA):
         raise InputError(f"`model` must be an ava_keras AVA model. Received: model of type {type(model).__name__}")
-    if model.conditional:
-        raise NotImplementedError(
-            "Exporting a class-conditional AVA (num_classes set) is not supported yet: its endpoints would need a "
-            "label input. Save it with model.save('model.keras') instead."
-        )
 
 
 def write_endpoints(model, endpoints, path):
@@ -248,6 +291,15 @@ def export_saved_model(model, path=None, overwrite=False, max_generate=None):
     | `discriminate` | `images` | `probability` (batch, 1) = d(x) in [0, 1] |
     | `discriminate_latent` | `latents` | `probability` (batch, 1) = D(μ) in [0, 1] |
 
+    A class-conditional model's export (`num_classes=K`) gives every
+    endpoint one more input, `label`: int32 class indices `(batch,)`, one
+    per image or latent vector; its `generate` takes `label` and `seed`
+    instead of `n` and draws one image per label, from that class's latent
+    mixture. Labels must be in 0..K-1 and as many as the images (for
+    `generate`, 1 to `max_generate` of them), checked as the inputs are.
+    `assets.extra/ava_keras.json` then holds `num_classes` and
+    `class_names`, which map a class name to its index.
+
     `generate` decodes z drawn by `model.latent_sampler` (N(0, I), or the
     mixture fitted by `model.fit_latent_sampler`) with stateless random ops: the same
     non-negative `seed` gives the same images, equal to `model.sample(n,
@@ -256,7 +308,7 @@ def export_saved_model(model, path=None, overwrite=False, max_generate=None):
     `model.fit_anomaly_scores`). For TFLite, see `export_tflite`. `discriminate` exists only when the
     model has a discriminator, `discriminate_latent` only when it has a
     latent discriminator. A JSON summary (image shape, latent size, variant,
-    endpoints, `max_generate`, ava_keras version) is written to
+    endpoints, `max_generate`, classes, ava_keras version) is written to
     `assets.extra/ava_keras.json`.
 
     Every endpoint checks its input in the graph, in the words of the
@@ -302,6 +354,8 @@ def export_saved_model(model, path=None, overwrite=False, max_generate=None):
     endpoints = endpoint_functions(model, max_generate=max_generate)
     write_endpoints(model, endpoints, path)
 
+    samplers = model.class_latent_samplers if model.conditional else [model.latent_sampler]
+    sampler_fitted = all(sampler.is_fitted for sampler in samplers)
     metadata = {
         "format": "ava_keras SavedModel export",
         "ava_keras_version": __version__,
@@ -313,7 +367,9 @@ def export_saved_model(model, path=None, overwrite=False, max_generate=None):
         "endpoints": list(endpoints) + ["serving_default"],
         "random_seed": RANDOM_SEED,
         "max_generate": max_generate,
-        "latent_sampler": "gaussian_mixture" if model.latent_sampler.is_fitted else "standard_normal",
+        "latent_sampler": "gaussian_mixture" if sampler_fitted else "standard_normal",
+        "num_classes": model.num_classes,
+        "class_names": None if model.class_names is None else list(model.class_names),
         "anomaly_terms": list(model.anomaly_scorer.combined_terms) if model.anomaly_scorer.is_fitted else None,
     }
     os.makedirs(os.path.join(path, os.path.dirname(METADATA_FILE)), exist_ok=True)

@@ -67,7 +67,8 @@ def export_tflite(model, path=None, overwrite=False, max_generate=None):
     The endpoints are those of `export_saved_model` (`serve`, `encode`,
     `decode`, `reconstruct`, `generate`, and `discriminate`,
     `discriminate_latent` when the model has those networks), with the same
-    inputs and outputs; `<endpoint>.tflite` holds one signature of that name.
+    inputs and outputs (a class-conditional model's take `label` too);
+    `<endpoint>.tflite` holds one signature of that name.
     Only TFLite builtin ops are used (no Flex delegate), so LiteRT's
     interpreter (`ai_edge_litert.interpreter.Interpreter`) runs them. `generate(n, seed)`
     draws its noise with `builtin_noise`: the same non-negative seed gives the
@@ -76,7 +77,7 @@ def export_tflite(model, path=None, overwrite=False, max_generate=None):
 
     The endpoints check their input as the SavedModel's do (image shape,
     empty batch, finite values in [0, 1], finite latents, 1 ≤ n ≤
-    `max_generate`), but TFLite has no builtin op that raises an error with
+    `max_generate`, labels in range and one per image), but TFLite has no builtin op that raises an error with
     a message: the converter drops `tf.debugging.Assert`. A check that
     fails makes a GATHER op index out of bounds, so the interpreter's
     `invoke` (or the signature runner's call) raises `RuntimeError: ...

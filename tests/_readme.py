@@ -46,7 +46,11 @@ def kind(command):
     if words[0] == "train":
         if "--dataset" in words:
             return "train --dataset"
+        if "--labels" in words:
+            return "train FOLDER --labels"
         return "train FOLDER --strategy" if "--strategy" in words else "train FOLDER"
+    if words[0] == "sample" and "--label" in words:
+        return "sample --label"
     return words[0]
 
 

@@ -94,6 +94,12 @@ def test_bench_quick_writes_finite_results(readme_run, tmp_path):
     safety = next(r for r in summary["results"] if r["kind"] == "checks")
     assert safety["step_seconds_checked"] > 0 and safety["step_seconds_unchecked"] > 0
     assert np.isfinite(safety["checks_overhead"])
+    conditional = next(r for r in summary["results"] if r["kind"] == "conditional")
+    assert conditional["num_classes"] == 10 and conditional["timed_steps"] == 4
+    assert conditional["step_seconds_conditional"] > 0 and conditional["step_seconds_unconditional"] > 0
+    low, high = conditional["conditional_ratio_quartiles"]
+    assert low <= conditional["conditional_ratio"] <= high
+    assert "Class-conditional step (`num_classes=10`" in (out / "train_throughput.md").read_text()
     pipeline = next(r for r in summary["results"] if r["kind"] == "pipeline")
     assert pipeline["images_per_second"] > 0 and pipeline["cached_images_per_second"] > 0
     assert "| vae | 16x16x1 | graph |" in (out / "train_throughput.md").read_text()
@@ -108,6 +114,7 @@ def test_bench_quick_writes_finite_results(readme_run, tmp_path):
                      "--out", str(tmp_path / "again")]) == 0
     checks = json.loads((tmp_path / "again" / "train_throughput.json").read_text())["checks"]
     assert "safety checks' overhead, ava5 at 16x16x1" in checks and "ava5 step / vae step at 16x16x1" in checks
+    assert "class-conditional (10 classes) / unconditional step, ava5 at 16x16x1" in checks
     (tmp_path / "bad.json").write_text('{"ava9_ratio": 1.0}')
     assert cli.main(["bench", "--report-from", str(out / "train_throughput.jsonl"), "--targets",
                      str(tmp_path / "bad.json"), "--out", str(tmp_path / "bad")]) == 2
@@ -128,3 +135,26 @@ def test_bench_profile_runs_in_process_and_shares_the_self_time_by_op_type():
 def test_bench_rejects_bad_flags(capsys):
     assert cli.main(["bench", "--shapes", "64x64x2"]) == 2
     assert "64x64x2" in capsys.readouterr().err
+
+
+def test_the_conditional_step_figures_are_the_committed_run(tmp_path, capsys):
+    """docs/performance.md's class-conditional section quotes docs/performance/conditional as its JSONL rebuilds it."""
+    from tests._drift import ROOT, assert_matches_committed
+
+    folder, targets = "docs/performance/conditional", "benchmarks/targets.json"
+    command = f"ava-keras bench --report-from {folder}/train_throughput.jsonl --targets {targets} --out {folder}"
+    assert cli.main(["bench", "--report-from", str(ROOT / folder / "train_throughput.jsonl"), "--targets",
+                     str(ROOT / targets), "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert_matches_committed((tmp_path / "train_throughput.md").read_text(), f"{folder}/train_throughput.md", command)
+    run = next(r for r in map(json.loads, (ROOT / folder / "train_throughput.jsonl").read_text().splitlines())
+               if r["kind"] == "conditional")
+    low, high = run["conditional_ratio_quartiles"]
+    quoted = (f"Median step {run['step_seconds_conditional'] * 1e3:.1f} ms conditional and "
+              f"{run['step_seconds_unconditional'] * 1e3:.1f} ms unconditional",
+              f"(ratio {run['conditional_ratio']:.3f}; quartiles of the paired ratios {low:.3f} and {high:.3f}; "
+              f"the medians'\nratio {run['conditional_ratio_of_medians']:.3f})",
+              f"is {run['conditional_ratio'] - 1:.1%} of the median unconditional step")
+    doc = (ROOT / "docs" / "performance.md").read_text()
+    for text in quoted:
+        assert " ".join(text.split()) in " ".join(doc.split()), text

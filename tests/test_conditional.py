@@ -288,10 +288,6 @@ def test_projection_discriminator_needs_labels_and_a_matching_model():
         ak.AVA(image_shape=IMAGE_SHAPE, num_classes=4, **blocks)
 
 
-def test_export_refuses_a_conditional_model_until_its_endpoints_take_labels(tmp_path):
-    with pytest.raises(NotImplementedError, match="class-conditional AVA .* not supported yet"):
-        ak.export_saved_model(conditional_model(), tmp_path / "export")
-
 
 def test_a_dataset_brings_its_own_labels():
     model = conditional_model(latent_sampler_components=1)

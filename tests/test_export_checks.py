@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,11 +16,11 @@ from ava_keras._validation import (
     positive_int_message,
 )
 from ava_keras.export import METADATA_FILE, decoder_bytes_per_image, default_max_generate
+from tests._export_calls import call_export
 from tests._tiny import IMAGE_SHAPE, LATENT_DIM, tiny_images, tiny_model
 
 pytestmark = pytest.mark.integration  # the full tier (README: Tests)
 
-CLIENT = os.path.join(os.path.dirname(__file__), "_export_client.py")
 IMAGE_ENDPOINTS = ("serve", "encode", "reconstruct", "score", "discriminate")
 LATENT_ENDPOINTS = ("decode", "discriminate_latent")
 ROUTES = ("load", "tfsm", "rest")
@@ -104,17 +102,7 @@ def served(tmp_path_factory):
             message = None if 1 <= n <= MAX_GENERATE else positive_int_message("n", str(n), maximum=MAX_GENERATE)
             add(f"{route}/generate/{n}", route, "generate", {"n": n, "seed": SEED}, message)
 
-    np.savez(folder / "calls.npz", **arrays)
-    with open(folder / "calls.json", "w", encoding="utf-8") as file:
-        json.dump(calls, file)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
-    env.pop("PYTHONPATH", None)
-    result = subprocess.run(
-        [sys.executable, CLIENT, export, str(folder / "calls.json"), str(folder / "outputs.npz")],
-        cwd=folder, env=env, capture_output=True, text=True, timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report, outputs = call_export(export, str(folder), calls, arrays)
     mean, log_var = model.encode(images)
     model_outputs = {
         "serve": {"reconstructions": model.reconstruct(images)},
@@ -126,7 +114,7 @@ def served(tmp_path_factory):
         "discriminate_latent": {"probability": 1 / (1 + np.exp(-model.latent_discriminator(latents).numpy()))},
         **{f"generate/{n}": {"images": model.sample(n, seed=SEED)} for n in (1, 2, MAX_GENERATE)},
     }
-    return model, export, report, dict(np.load(folder / "outputs.npz")), expected, model_outputs
+    return model, export, report, outputs, expected, model_outputs
 
 
 def test_the_client_runs_without_ava_keras(served):

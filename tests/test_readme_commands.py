@@ -78,6 +78,32 @@ def check_own_folder_recipe(tmp_path, readme_run):
     assert (tmp_path / words["score"][words["score"].index("--grid") + 1]).stat().st_size > 1000
 
 
+DIGITS_PER_CLASS = 12  # bundled digits of each class in the labelled folder: more than the latent mixture's 10 components
+
+
+def make_labelled_digit_folder(cwd, folder):
+    """Writes `DIGITS_PER_CLASS` bundled digits of each class into `cwd/folder/<digit>/`, a user's labelled folder."""
+    from ava_keras.datasets import load_digits, write_image_folder
+
+    images, labels = load_digits(image_size=28, return_labels=True)
+    for digit in range(10):
+        write_image_folder(images[labels == digit][:DIGITS_PER_CLASS], Path(cwd) / folder / str(digit))
+
+
+def check_labelled_folder_recipe(tmp_path, readme_run):
+    """`train FOLDER --labels inferred` on a folder of class sub-folders, then `sample --label` on its model."""
+    train = the_command("train FOLDER --labels")
+    make_labelled_digit_folder(tmp_path, folder_of(train))
+    run(train, tmp_path)
+    model = model_dir(tmp_path, train)
+    sample = the_command("sample --label")
+    assert str(model.relative_to(tmp_path) / "model.keras") in sample, (sample, model)
+    words = shlex.split(sample, comments=True)
+    label = words[words.index("--label") + 1]
+    assert f"of class {label!r}" in run(sample, tmp_path).stdout
+    assert (tmp_path / words[words.index("--out") + 1]).stat().st_size > 1000
+
+
 def check_mirrored(tmp_path, readme_run):
     train = the_command("train FOLDER --strategy")
     make_photo_folder(tmp_path, folder_of(train))
@@ -112,12 +138,13 @@ RECIPES = {
     "train --dataset": check_main_command,
     "train FOLDER": check_own_folder_recipe,  # and every command on its model
     "train FOLDER --strategy": check_mirrored,
+    "train FOLDER --labels": check_labelled_folder_recipe,  # and `sample --label` on its model
     "experiment paper": check_paper,
     "experiment quality": check_experiment("quality", ("quality_summary.json",)),
     "experiment anomaly": check_experiment("anomaly", ("anomaly_summary.json", "anomaly_table.md")),
     "bench": check_bench,
 }
-COVERED = set(RECIPES) | set(ON_THE_TRAINED_MODEL)
+COVERED = set(RECIPES) | set(ON_THE_TRAINED_MODEL) | {"sample --label"}
 
 
 def test_every_readme_command_is_covered_here():

@@ -130,55 +130,107 @@ def measure_training(preset, image_shape, batch_size, warmup, steps, trials, jit
     }
 
 
-def measure_checks(preset, image_shape, batch_size, warmup, steps, trials):
-    """Step time of one preset with `safety_checks` on and off, interleaved step by step in one process.
-
-    Two models with the same weights take turns: each round runs one
-    training step of each (the function `fit` runs per batch, checks and
-    all; the order alternates), `steps * trials` rounds in all. On a shared
-    machine the step time drifts by more than the checks cost, so the
-    overhead is the median over rounds of the paired difference (checked
-    minus unchecked) divided by the median unchecked step. Every step's time
-    excludes the host's pauses (`HostStallMonitor`).
-    """
+def _random_batches(image_shape, batch_size, num_classes=None):
+    """A repeating dataset of 4 random batches; `(images, labels)` batches with `num_classes`."""
     import numpy as np
     import tensorflow as tf
 
-    import ava_keras as ak
+    rng = np.random.default_rng(0)
+    images = rng.random((batch_size * 4,) + tuple(image_shape)).astype("float32")
+    data = images if num_classes is None else (images, rng.integers(0, num_classes, batch_size * 4))
+    return tf.data.Dataset.from_tensor_slices(data).batch(batch_size, drop_remainder=True).repeat()
+
+
+def interleaved_step_seconds(models, datasets, warmup, rounds):
+    """Step times of two models taking turns: `{key: [busy seconds of each step]}` for `models` `{key: model}`.
+
+    Each round runs one training step of each (the function `fit` runs per
+    batch; the order alternates), so a slow spell of a shared machine hits
+    both alike. Every step's time excludes the host's pauses (`HostStallMonitor`).
+    """
     from ava_keras._host_stalls import HostStallMonitor
 
-    images = np.random.default_rng(0).random((batch_size * 4,) + tuple(image_shape)).astype("float32")
-    dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True).repeat()
-    models, functions, iterators = {}, {}, {}
+    functions = {key: model.make_train_function() for key, model in models.items()}
+    iterators = {key: iter(datasets[key]) for key in models}
+
+    def step(key):
+        start = time.perf_counter()
+        float(functions[key](iterators[key])["loss"])  # the same host read for both
+        return start, time.perf_counter()
+
+    first, second = models
+    for _ in range(warmup):
+        step(first), step(second)
+    intervals = {first: [], second: []}
+    with HostStallMonitor() as monitor:
+        for i in range(rounds):
+            for key in (first, second) if i % 2 == 0 else (second, first):
+                intervals[key].append(step(key))
+    return {key: [monitor.busy_seconds(*interval) for interval in intervals[key]] for key in intervals}
+
+
+def paired_overhead(steps, reference_steps):
+    """`(overhead, quartiles, overhead of the medians)` of `steps` over `reference_steps`, taken in pairs.
+
+    On a shared machine the step time drifts by more than small costs, so
+    the overhead is the median over rounds of the paired difference divided
+    by the median reference step; the quartiles are those of the differences.
+    """
+    reference = statistics.median(reference_steps)
+    quartiles = statistics.quantiles([(a - b) / reference for a, b in zip(steps, reference_steps)], n=4)
+    return quartiles[1], [quartiles[0], quartiles[2]], statistics.median(steps) / reference - 1
+
+
+def measure_checks(preset, image_shape, batch_size, warmup, steps, trials):
+    """Step time of one preset with `safety_checks` on and off, interleaved step by step in one process.
+
+    Two models with the same weights take turns (`interleaved_step_seconds`),
+    `steps * trials` rounds in all; the overhead is `paired_overhead`.
+    """
+    import ava_keras as ak
+
+    models = {}
     for checked in (True, False):
         models[checked] = ak.AVA.from_preset(preset, image_shape=image_shape, seed=0, safety_checks=checked)
         models[checked].compile()
     models[False].set_weights(models[True].get_weights())
-    for checked, model in models.items():
-        functions[checked], iterators[checked] = model.make_train_function(), iter(dataset)
-
-    def step(checked):
-        start = time.perf_counter()
-        float(functions[checked](iterators[checked])["loss"])  # the same host read for both
-        return start, time.perf_counter()
-
-    for _ in range(warmup):
-        step(True), step(False)
-    intervals = {True: [], False: []}
-    with HostStallMonitor() as monitor:
-        for i in range(steps * trials):
-            for checked in (True, False) if i % 2 == 0 else (False, True):
-                intervals[checked].append(step(checked))
-    busy = {checked: [monitor.busy_seconds(*interval) for interval in intervals[checked]] for checked in intervals}
-    unchecked = statistics.median(busy[False])
-    differences = [(a - b) / unchecked for a, b in zip(busy[True], busy[False])]
-    quartiles = statistics.quantiles(differences, n=4)
+    dataset = _random_batches(image_shape, batch_size)
+    busy = interleaved_step_seconds(models, {True: dataset, False: dataset}, warmup, steps * trials)
+    overhead, quartiles, of_medians = paired_overhead(busy[True], busy[False])
     return {
         "step_seconds_checked": statistics.median(busy[True]),
-        "step_seconds_unchecked": unchecked,
-        "checks_overhead": quartiles[1],
-        "checks_overhead_quartiles": [quartiles[0], quartiles[2]],
-        "checks_overhead_of_medians": statistics.median(busy[True]) / unchecked - 1,
+        "step_seconds_unchecked": statistics.median(busy[False]),
+        "checks_overhead": overhead,
+        "checks_overhead_quartiles": quartiles,
+        "checks_overhead_of_medians": of_medians,
+        "timed_steps": steps * trials,
+    }
+
+
+def measure_conditional(preset, image_shape, batch_size, warmup, steps, trials, num_classes):
+    """Step time of one preset class-conditional (`num_classes`) and unconditional, interleaved in one process.
+
+    The two models take turns (`interleaved_step_seconds`), `steps * trials`
+    rounds in all, the conditional one on `(images, labels)` batches; the
+    conditional step's cost is 1 + `paired_overhead`.
+    """
+    import ava_keras as ak
+
+    models = {}
+    for conditional in (True, False):
+        models[conditional] = ak.AVA.from_preset(preset, image_shape=image_shape, seed=0,
+                                                 num_classes=num_classes if conditional else None)
+        models[conditional].compile()
+    datasets = {True: _random_batches(image_shape, batch_size, num_classes),
+                False: _random_batches(image_shape, batch_size)}
+    busy = interleaved_step_seconds(models, datasets, warmup, steps * trials)
+    overhead, quartiles, of_medians = paired_overhead(busy[True], busy[False])
+    return {
+        "step_seconds_conditional": statistics.median(busy[True]),
+        "step_seconds_unconditional": statistics.median(busy[False]),
+        "conditional_ratio": 1 + overhead,
+        "conditional_ratio_quartiles": [1 + q for q in quartiles],
+        "conditional_ratio_of_medians": 1 + of_medians,
         "timed_steps": steps * trials,
     }
 
@@ -293,6 +345,9 @@ def measure(job):
     if job["kind"] == "checks":
         return measure_checks(job["preset"], job["shape"], job["batch_size"], job["warmup"], job["steps"],
                               job["trials"])
+    if job["kind"] == "conditional":
+        return measure_conditional(job["preset"], job["shape"], job["batch_size"], job["warmup"], job["steps"],
+                                   job["trials"], job["num_classes"])
     if job["kind"] == "profile":
         return profile_op_types(job["preset"], job["shape"], job["batch_size"], precision=job["precision"])
     return measure_pipeline(job["count"], job["shape"][0], job["batch_size"])

@@ -13,10 +13,11 @@ from ava_keras.errors import InputError
 from ava_keras.experiments._common import machine
 
 # The keys a targets file may set: step-time ratios to the VAE, achieved FLOP/s
-# as a fraction of matmul FLOP/s, pipeline speed-up, memory, safety-check overhead;
+# as a fraction of matmul FLOP/s, pipeline speed-up, memory, safety-check overhead,
+# the class-conditional step over the unconditional one;
 # and for `bench data-scale`, memory mode's (peak - baseline) / data.
 TRAINING_TARGET_KEYS = ("ava1_ratio", "ava5_ratio", "flops_fraction", "pipeline_factor", "peak_memory_gib",
-                        "traces", "checks_overhead")
+                        "traces", "checks_overhead", "conditional_ratio")
 TARGET_KEYS = TRAINING_TARGET_KEYS + ("memory_peak_over_data",)
 
 
@@ -41,6 +42,9 @@ def describe(job):
         return f"{job['preset']} {'x'.join(map(str, job['shape']))} {job['mode']} {_precision(job)}"
     if job["kind"] == "checks":
         return f"safety checks {job['preset']} {'x'.join(map(str, job['shape']))}"
+    if job["kind"] == "conditional":
+        return (f"conditional ({job['num_classes']} classes) vs unconditional {job['preset']} "
+                f"{'x'.join(map(str, job['shape']))}")
     return job["kind"]
 
 
@@ -98,6 +102,12 @@ def summarize(results, targets=None):
         checks[f"safety checks' overhead, {safety['preset']} at {_shape_name(safety['shape'])}"] = (
             safety["checks_overhead"], f"<= {targets['checks_overhead']}",
             safety["checks_overhead"] <= targets["checks_overhead"])
+    conditional = next((r for r in results if r["kind"] == "conditional"), None)
+    if conditional and "conditional_ratio" in targets:
+        checks[f"class-conditional ({conditional['num_classes']} classes) / unconditional step, "
+               f"{conditional['preset']} at {_shape_name(conditional['shape'])}"] = (
+            conditional["conditional_ratio"], f"<= {targets['conditional_ratio']}",
+            conditional["conditional_ratio"] <= targets["conditional_ratio"])
     trace_counts = [r["traces"] for r in results if "traces" in r]
     checks["train_step traces per process (max)"] = (max(trace_counts), "== 1", max(trace_counts) == 1)
     return checks
@@ -163,6 +173,20 @@ def format_report(results, checks):
             + (f"(their quartiles {safety['checks_overhead_quartiles'][0]:.1%} and "
                f"{safety['checks_overhead_quartiles'][1]:.1%}; " if "checks_overhead_quartiles" in safety else "(")
             + f"the medians' ratio gives {safety['checks_overhead_of_medians']:.1%}).",
+            "",
+        ]
+    conditional = next((r for r in results if r["kind"] == "conditional"), None)
+    if conditional:
+        lines += [
+            f"Class-conditional step (`num_classes={conditional['num_classes']}`, labels as inputs of every block), "
+            f"{conditional['preset']} at {_shape_name(conditional['shape'])}, batch {conditional['batch_size']}, "
+            f"{conditional['timed_steps']} timed steps each, conditional and unconditional alternating step by step "
+            f"in one process: {conditional['step_seconds_conditional'] * 1e3:.1f} ms per step conditional, "
+            f"{conditional['step_seconds_unconditional'] * 1e3:.1f} ms unconditional (medians); ratio "
+            f"{conditional['conditional_ratio']:.3f}: 1 + the median of the paired differences over the median "
+            f"unconditional step (quartiles {conditional['conditional_ratio_quartiles'][0]:.3f} and "
+            f"{conditional['conditional_ratio_quartiles'][1]:.3f}; the medians' ratio gives "
+            f"{conditional['conditional_ratio_of_medians']:.3f}).",
             "",
         ]
     lines += [

@@ -9,9 +9,10 @@ against mixed precision (`--precisions`), graph mode against
 `jit_compile=True`, thread settings, peak resident memory, and the number of
 `train_step` traces over 3 epochs with a `VariantSchedule` switch. It also
 times the input pipeline on a folder of JPEGs against what training consumes,
-and the overhead of the model's safety checks (`AVA(safety_checks=...)`: every
+the overhead of the model's safety checks (`AVA(safety_checks=...)`: every
 batch checked, the divergence stop) with the checks on and off, interleaved in
-one process.
+one process, and, interleaved the same way, the step of a class-conditional
+model (`--num-classes`) against the unconditional one.
 
 Every step, matmul and pipeline time excludes the time the host paused this
 virtual machine (`HostStallMonitor`): on a shared host such pauses took
@@ -66,6 +67,10 @@ def add_arguments(parser):
     parser.add_argument("--warmup", type=positive_int, default=3, help="Untimed steps first (tracing included).")
     parser.add_argument("--steps", type=positive_int, default=5, help="Timed steps per trial (default 5).")
     parser.add_argument("--trials", type=positive_int, default=5, help="Trials; the median is reported (default 5).")
+    parser.add_argument("--num-classes", type=int, default=10, metavar="K",
+                        help="Also time the class-conditional step (K classes) against the unconditional one, "
+                        "interleaved in one process, for ava5 (or the last preset) at the first shape; 0 skips "
+                        "it (default 10).")
     parser.add_argument("--no-jit", action="store_true", help="Skip the jit_compile=True runs.")
     parser.add_argument("--no-threads", action="store_true", help="Skip the thread-setting runs.")
     parser.add_argument("--pipeline-images", type=positive_int, default=1024,
@@ -110,6 +115,9 @@ def _jobs(args):
     jobs.append({"kind": "traces"})
     checked_preset = "ava5" if "ava5" in args.presets else args.presets[-1]
     jobs.append({**base, "kind": "checks", "preset": checked_preset, "shape": first})
+    if args.num_classes:
+        jobs.append({**base, "kind": "conditional", "preset": checked_preset, "shape": first,
+                     "num_classes": args.num_classes})
     jobs.append({"kind": "pipeline", "count": args.pipeline_images, "shape": first, "batch_size": args.batch_size})
     if not args.no_jit:  # last: XLA compilation can be slow, and a timeout then loses nothing else
         for preset in extremes:  # at most 2 trials: XLA's CPU steps have run many times slower
@@ -157,7 +165,8 @@ def run(args):
         else:
             results.append(result)
             outcome = (f"{result['step_seconds'] * 1e3:.1f} ms/step" if job["kind"] == "train" else
-                       f"overhead {result['checks_overhead']:.1%}" if job["kind"] == "checks" else "done")
+                       f"overhead {result['checks_overhead']:.1%}" if job["kind"] == "checks" else
+                       f"ratio {result['conditional_ratio']:.3f}" if job["kind"] == "conditional" else "done")
         with open(os.path.join(args.out, "train_throughput.jsonl"), "a") as file:  # survives an interrupted run
             file.write(json.dumps(result) + "\n")
         print(f"[bench {i}/{len(jobs)}] {report.describe(job)}: {outcome} ({time.time() - job_start:.0f} s)", flush=True)

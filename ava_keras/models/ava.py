@@ -15,7 +15,14 @@ from ava_keras._validation import (
     missing_labels_message,
     nonfinite_latents_message,
 )
-from ava_keras.constants import BLOCKS, GENERATOR_LOSSES, ROUTINGS, SWITCH_BLOCKS, SWITCHES
+from ava_keras.constants import (
+    BLOCKS,
+    GENERATOR_LOSSES,
+    LATENT_SAMPLER_COMPONENTS,
+    ROUTINGS,
+    SWITCH_BLOCKS,
+    SWITCHES,
+)
 from ava_keras.errors import InputError
 from ava_keras.layers import AnomalyScorer, DiffAugment, GaussianMixture, Sampling
 from ava_keras.models import objectives
@@ -154,7 +161,7 @@ class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, Anomaly
         discriminator_prior_samples=False,
         adaptive_adversarial_weight=False,
         discriminator_start_step=0,
-        latent_sampler_components=10,
+        latent_sampler_components=LATENT_SAMPLER_COMPONENTS,
         seed=None,
         safety_checks=True,
         num_classes=None,

@@ -43,9 +43,16 @@ class LatentSampling:
         class's mixture transforms the same noise, and each draw takes its own
         class's result, so draw i depends only on `seed`, i and its label.
         """
+        sampler = self.class_latent_samplers[0] if self.conditional else self.latent_sampler
+        return self.latents_from_noise(sampler.noise(n, seed), labels)
+
+    def latents_from_noise(self, noise, labels=None):
+        """The latent draws of `sample_latents` from the `(uniform, normal)` draws `noise` (`GaussianMixture.noise`).
+
+        The SavedModel and TFLite exports feed their own noise through this.
+        """
         if not self.conditional:
-            return self.latent_sampler(self.latent_sampler.noise(n, seed))
-        noise = self.class_latent_samplers[0].noise(n, seed)
+            return self.latent_sampler(noise)
         draws = ops.stack([sampler(noise) for sampler in self.class_latent_samplers], axis=1)  # (n, K, dim)
         return ops.take_along_axis(draws, ops.reshape(ops.cast(labels, "int32"), (-1, 1, 1)), axis=1)[:, 0]
 
