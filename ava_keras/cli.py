@@ -389,7 +389,7 @@ def _score(args):
         writer = csv.writer(file)
         writer.writerow(["file"] + ["class"] * (classes is not None) + names)
         for i in order:
-            writer.writerow([os.path.relpath(good[i], args.directory)] + [classes[i]] * (classes is not None)
+            writer.writerow([os.path.relpath(good[i], args.directory)] + ([classes[i]] if classes is not None else [])
                             + [f"{scores[n][i]:.6g}" for n in names])
     print(f"Scored {len(good)} image(s)" + ("" if labels is None else ", each under its class")
           + f"; wrote {args.out} (most anomalous first: "
