@@ -231,9 +231,10 @@ def test_cli_cache_flags_and_progress(folder, tmp_path, capsys, flags, expected)
     args = cli.build_parser().parse_args(
         ["train", str(folder), "--image-size", "8", "--batch-size", "4", "--out", str(tmp_path / "out"), *flags])
     cli.check_arguments(args)
-    train, validation, reference, _ = cli._training_data(args)
+    train, validation, reference, reference_labels, class_names, _ = cli._training_data(args)
     assert train.cache == (str(tmp_path / "cache") if expected == "CACHE" else expected)
     assert validation is None and reference.shape == (8, 8, 8, 3)
+    assert reference_labels is None and class_names is None  # no --labels: an unconditional run
     out = capsys.readouterr().out
     assert "file(s)" in out and "14/14" in out and "Found 14 images" in out
 
