@@ -148,7 +148,7 @@ def _latent_sampler_components(args, train, class_names):
     """The latent mixture's components: the default, or at most the fewest training images of a class."""
     if not class_names:
         return LATENT_SAMPLER_COMPONENTS
-    labels = train[1] if isinstance(train, tuple) else infer_labels(args.directory, train.file_paths)[1]
+    labels = train[1] if isinstance(train, tuple) else train.file_labels
     counts = np.bincount(labels, minlength=len(class_names))
     if counts.min() == 0:
         missing = ", ".join(name for name, count in zip(class_names, counts) if count == 0)

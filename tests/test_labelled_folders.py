@@ -35,6 +35,7 @@ def test_inferred_labels_are_sorted_sub_folder_indices(pets, tmp_path_factory, c
     assert files == ["cat/a.png", "cat/nested/b.png", "dog/a.png", "dog/b.png", "dog/c.png"]  # root.png: no class
     labels = np.concatenate([y.numpy() for _, y in dataset])
     np.testing.assert_array_equal(labels, [0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(dataset.file_labels, labels)  # the label of each of file_paths
     # Each label travels with its own image.
     images = np.concatenate([x.numpy() for x, _ in dataset])
     expected = np.stack([np.asarray(Image.open(pets / f), "float32") / 255.0 for f in files])
@@ -59,7 +60,7 @@ def test_shuffled_split_keeps_images_and_labels_together(pets):
 def test_without_labels_the_dataset_is_unchanged(pets):
     with pytest.warns(UserWarning):
         dataset = ak.data.image_folder(pets, 8, batch_size=2, shuffle=False)
-    assert dataset.class_names is None
+    assert dataset.class_names is None and dataset.file_labels is None
     assert not isinstance(dataset.element_spec, tuple)
     assert len(dataset.file_paths) == 6  # the root image too, recursively
 

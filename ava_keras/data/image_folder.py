@@ -287,8 +287,9 @@ def image_folder(
         A dataset of float32 batches `(batch, height, width, channels)` in
         [0, 1] (with `labels="inferred"`, of `(images, labels)` pairs,
         labels int64 `(batch,)`), or a `(train, validation)` pair. Each
-        dataset has the attribute `class_names` (the sorted class names,
-        None without labels) and the attributes
+        dataset has the attributes `class_names` (the sorted class names,
+        None without labels) and `file_labels` (the int64 label of each of
+        `file_paths`, None without labels), and the attributes
         `file_paths` (the files it reads), `skipped_files` (a list of
         `(path, reason)` for the files that were skipped; files found
         unreadable later are added when reached) and `cache` (the mode used:
@@ -409,6 +410,7 @@ def image_folder(
         dataset.skipped_files = skipped
         dataset.cache = cache
         dataset.class_names = class_names
+        dataset.file_labels = labels_of_files
         return dataset
 
     train = build(splits["train"], training=True)
