@@ -115,6 +115,56 @@ def check_image_batch_shape(shape, image_shape):
         raise InputError(image_shape_message(image_shape, str(shape)))
 
 
+# === Blocks (the model's construction) ===
+
+
+def check_encoder_outputs(outputs):
+    """Returns the encoder's `(mean, log_var)`: two tensors of one shape `(batch, latent_dim)`."""
+    if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
+        raise InputError(
+            "The encoder must return two tensors (mean, log_var). "
+            f"Received: {type(outputs).__name__} of length "
+            f"{len(outputs) if isinstance(outputs, (list, tuple)) else 1}"
+        )
+    mean, log_var = outputs
+    if tuple(mean.shape) != tuple(log_var.shape) or len(mean.shape) != 2:
+        raise InputError(
+            "The encoder's mean and log_var must both have shape (batch, latent_dim). "
+            f"Received: {tuple(mean.shape)} and {tuple(log_var.shape)}"
+        )
+    return mean, log_var
+
+
+def check_decoder_outputs(images, image_shape):
+    """Raises unless the decoder's `images` have shape `(batch,) + image_shape`."""
+    if tuple(images.shape[1:]) != tuple(image_shape):
+        raise InputError(
+            f"The decoder returns images of shape {tuple(images.shape[1:])}, but image_shape={tuple(image_shape)}."
+        )
+
+
+def check_compile_arguments(kwargs):
+    """Returns `AVA.compile`'s other keyword arguments without `optimizer` and `loss`, which must be None."""
+    for unused in ("optimizer", "loss"):
+        if kwargs.get(unused) is not None:
+            raise InputError(
+                f"AVA.compile takes one optimizer per block, not `{unused}`: use "
+                "encoder_optimizer=, decoder_optimizer=, discriminator_optimizer=, "
+                "latent_discriminator_optimizer=."
+            )
+    return {name: value for name, value in kwargs.items() if name not in ("optimizer", "loss")}
+
+
+def check_feature_discriminator(feature_reconstruction_weight, discriminator):
+    """Raises if `feature_reconstruction_weight` > 0 but `discriminator` has no `features` method."""
+    if feature_reconstruction_weight > 0 and not hasattr(discriminator, "features"):
+        raise InputError(
+            "`feature_reconstruction_weight` > 0 compares images in d's features, so it needs a "
+            "`discriminator` with a `features(images)` method (such as ava_keras.layers.Discriminator, "
+            f"built by presets ava1-ava5). Received: discriminator={discriminator!r}"
+        )
+
+
 # === Image files ===
 
 
@@ -222,6 +272,17 @@ def image_shape_message(image_shape, received):
         + received
         + ". Resize the data or build the model with a matching image_shape."
     )
+
+
+def check_latents(latents, latent_dim):
+    """Returns `latents` as a finite float32 array `(n, latent_dim)`."""
+    latents = np.asarray(latents, dtype="float32")
+    if latents.ndim != 2 or latents.shape[1] != latent_dim:
+        raise InputError(latent_shape_message(latent_dim, str(latents.shape)))
+    nonfinite = np.count_nonzero(~np.isfinite(latents))
+    if nonfinite:
+        raise InputError(nonfinite_latents_message(nonfinite))
+    return latents
 
 
 def latent_shape_message(latent_dim, received):

@@ -5,6 +5,7 @@ import tensorflow as tf
 from keras import ops
 
 from ava_keras import losses
+from ava_keras.layers import AnomalyScorer
 
 
 def anomaly_terms(model, images, labels=None):
@@ -54,6 +55,12 @@ class AnomalyScoring:
     `image_shape`, `reconstruct` and the image checks of
     `ava_keras.models.safety.SafetyChecks`.
     """
+
+    def _create_anomaly_scorer(self):
+        """`anomaly_scorer` over the terms the model has: d's and D's realism only with d and D."""
+        terms = ("reconstruction", "kl") + ("realism",) * (self.discriminator is not None)
+        terms += ("latent_realism",) * (self.latent_discriminator is not None)
+        self.anomaly_scorer = AnomalyScorer(terms, name="anomaly_scorer")
 
     def anomaly_scores(self, images, labels=None, batch_size=256):
         """Per-image realism and anomaly scores: which images are unusual or unlike the training data.

@@ -8,12 +8,14 @@ from ava_keras import losses
 from ava_keras._validation import (
     check_choice,
     check_classes,
+    check_compile_arguments,
+    check_decoder_outputs,
+    check_encoder_outputs,
+    check_feature_discriminator,
     check_image_shape,
+    check_latents,
     check_non_negative,
     check_positive_int,
-    latent_shape_message,
-    missing_labels_message,
-    nonfinite_latents_message,
 )
 from ava_keras.constants import (
     BLOCKS,
@@ -24,7 +26,7 @@ from ava_keras.constants import (
     SWITCHES,
 )
 from ava_keras.errors import InputError
-from ava_keras.layers import AnomalyScorer, DiffAugment, GaussianMixture, Sampling
+from ava_keras.layers import DiffAugment, Sampling
 from ava_keras.models import objectives
 from ava_keras.models.anomaly_scoring import AnomalyScoring
 from ava_keras.models.conditioning import LabelConditioning
@@ -201,14 +203,7 @@ class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, Anomaly
         self.encoder = encoder
         self.decoder = decoder
         self.discriminator = discriminator
-        if self.loss_weights_config["feature_reconstruction_weight"] > 0 and not hasattr(
-            discriminator, "features"
-        ):
-            raise InputError(
-                "`feature_reconstruction_weight` > 0 compares images in d's features, so it needs a "
-                "`discriminator` with a `features(images)` method (such as ava_keras.layers.Discriminator, "
-                f"built by presets ava1-ava5). Received: discriminator={discriminator!r}"
-            )
+        check_feature_discriminator(self.loss_weights_config["feature_reconstruction_weight"], discriminator)
         self.latent_discriminator = latent_discriminator
         self.sampling = Sampling(seed=seed, name="sampling", dtype=self.dtype_policy)
         self.augment_discriminator = bool(augment_discriminator)
@@ -268,48 +263,20 @@ class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, Anomaly
         return cls(image_shape=image_shape, **blocks, **switches, **kwargs)
 
     def _build_blocks(self):
+        """Calls every block once on a batch of one blank image (of class 0), checking what it returns."""
         self._check_conditional_discriminator()
         images = ops.zeros((1,) + self.image_shape)
         labels = ops.zeros((1,), "int32") if self.conditional else None
-        outputs = self.encoder_outputs(images, labels)
-        if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
-            raise InputError(
-                "The encoder must return two tensors (mean, log_var). "
-                f"Received: {type(outputs).__name__} of length "
-                f"{len(outputs) if isinstance(outputs, (list, tuple)) else 1}"
-            )
-        mean, log_var = outputs
-        if tuple(mean.shape) != tuple(log_var.shape) or len(mean.shape) != 2:
-            raise InputError(
-                "The encoder's mean and log_var must both have shape (batch, latent_dim). "
-                f"Received: {tuple(mean.shape)} and {tuple(log_var.shape)}"
-            )
+        mean, log_var = check_encoder_outputs(self.encoder_outputs(images, labels))
         self.latent_dim = int(mean.shape[-1])
         self.sampling([mean, log_var])
-        if self.conditional:  # one mixture per class, sampled for that class's label
-            self.latent_sampler = None
-            self.class_latent_samplers = [
-                GaussianMixture(self.latent_dim, self.latent_sampler_components, name=f"latent_sampler_{k}")
-                for k in range(self.num_classes)
-            ]
-        else:
-            self.latent_sampler = GaussianMixture(
-                self.latent_dim, self.latent_sampler_components, name="latent_sampler"
-            )
-            self.class_latent_samplers = None
-        reconstruction = self.decoder_outputs(mean, labels)
-        if tuple(reconstruction.shape[1:]) != self.image_shape:
-            raise InputError(
-                f"The decoder returns images of shape {tuple(reconstruction.shape[1:])}, "
-                f"but image_shape={self.image_shape}."
-            )
+        self._create_latent_samplers()
+        check_decoder_outputs(self.decoder_outputs(mean, labels), self.image_shape)
         if self.discriminator is not None:
             self.discriminator_logits(images, labels)
         if self.latent_discriminator is not None:
             self.latent_discriminator_logits(mean, labels)
-        terms = ("reconstruction", "kl") + ("realism",) * (self.discriminator is not None)
-        terms += ("latent_realism",) * (self.latent_discriminator is not None)
-        self.anomaly_scorer = AnomalyScorer(terms, name="anomaly_scorer")
+        self._create_anomaly_scorer()
         self.built = True
 
     # === Variant switches ===
@@ -390,65 +357,18 @@ class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, Anomaly
         Other arguments go to `keras.Model.compile` (`optimizer` and `loss`
         are not used: the losses are the paper's).
         """
-        for unused in ("optimizer", "loss"):
-            if kwargs.get(unused) is not None:
-                raise InputError(
-                    f"AVA.compile takes one optimizer per block, not `{unused}`: use "
-                    "encoder_optimizer=, decoder_optimizer=, discriminator_optimizer=, "
-                    "latent_discriminator_optimizer=."
-                )
-            kwargs.pop(unused, None)
-        super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
+        super().compile(optimizer=None, jit_compile=jit_compile, **check_compile_arguments(kwargs))
         self._auto_scale_loss = bool(auto_scale_loss)
-        scale_loss = self._auto_scale_loss and self.dtype_policy.name == "mixed_float16"
-        defaults = {
-            "encoder": lambda: keras.optimizers.Adam(1e-3),
-            "decoder": lambda: keras.optimizers.Adam(1e-3),
-            "discriminator": lambda: keras.optimizers.Adam(2e-4, beta_1=0.5),
-            "latent_discriminator": lambda: keras.optimizers.Adam(2e-4, beta_1=0.5),
-        }
-        given = {
-            "encoder": encoder_optimizer,
-            "decoder": decoder_optimizer,
-            "discriminator": discriminator_optimizer,
-            "latent_discriminator": latent_discriminator_optimizer,
-        }
-        for block in BLOCKS:
-            network = getattr(self, block)
-            if network is None:
-                setattr(self, f"{block}_optimizer", None)
-                continue
-            optimizer = given[block]
-            optimizer = defaults[block]() if optimizer is None else keras.optimizers.get(optimizer)
-            if scale_loss and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-                optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name=f"{block}_loss_scale_optimizer")
-            optimizer.build(network.trainable_variables)
-            setattr(self, f"{block}_optimizer", optimizer)
-
-    def get_compile_config(self):
-        if not self.compiled:  # nothing to restore: loading leaves the model uncompiled
-            return None
-        config = {"jit_compile": bool(self.jit_compile), "auto_scale_loss": getattr(self, "_auto_scale_loss", True)}
-        for block in BLOCKS:
-            optimizer = getattr(self, f"{block}_optimizer", None)
-            if optimizer is not None:
-                config[f"{block}_optimizer"] = keras.optimizers.serialize(optimizer)
-        return config
-
-    def compile_from_config(self, config):
-        config = dict(config)
-        for block in BLOCKS:
-            if config.get(f"{block}_optimizer") is not None:
-                config[f"{block}_optimizer"] = keras.optimizers.deserialize(config[f"{block}_optimizer"])
-        self.compile(**config)
+        given = (encoder_optimizer, decoder_optimizer, discriminator_optimizer, latent_discriminator_optimizer)
+        self._create_optimizers(
+            dict(zip(BLOCKS, given)), scale_loss=self._auto_scale_loss and self.dtype_policy.name == "mixed_float16"
+        )
 
     # === Forward pass and losses ===
 
     def call(self, inputs, training=False):
         """Deterministic reconstruction g(μ(x)); `inputs` are images, or `(images, labels)` when conditional."""
-        if self.conditional and not (isinstance(inputs, (tuple, list)) and len(inputs) == 2):
-            raise InputError(missing_labels_message("calling the model", self.num_classes))
-        images, labels = inputs if self.conditional else (inputs, None)
+        images, labels = self._split_inputs(inputs)
         mean, _ = self.encoder_outputs(images, labels, training=training)
         return self.decoder_outputs(mean, labels, training=training)
 
@@ -486,12 +406,7 @@ class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, Anomaly
 
     def decode(self, latents, labels=None, batch_size=256):
         """Returns g(z|Φ) (g(z, y|Φ) given `labels`) for latent vectors `(n, latent_dim)`, pixels in [0, 1]."""
-        latents = np.asarray(latents, dtype="float32")
-        if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
-            raise InputError(latent_shape_message(self.latent_dim, str(latents.shape)))
-        nonfinite = np.count_nonzero(~np.isfinite(latents))
-        if nonfinite:
-            raise InputError(nonfinite_latents_message(nonfinite))
+        latents = check_latents(latents, self.latent_dim)
         labels = self.labels_array(labels, len(latents), "decode")
         return self._run_batched(lambda z, y: self.decoder_outputs(z, y), latents, batch_size, labels)
 
@@ -528,14 +443,9 @@ class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, Anomaly
     def get_config(self):
         config = super().get_config()
         serialize = keras.saving.serialize_keras_object
+        config.update({block: serialize(getattr(self, block)) for block in BLOCKS})
         config.update(
             {
-                "encoder": serialize(self.encoder),
-                "decoder": serialize(self.decoder),
-                "discriminator": serialize(self.discriminator) if self.discriminator is not None else None,
-                "latent_discriminator": (
-                    serialize(self.latent_discriminator) if self.latent_discriminator is not None else None
-                ),
                 "image_shape": list(self.image_shape),
                 "routing": self.routing,
                 "generator_loss": self.generator_loss,

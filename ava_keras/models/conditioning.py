@@ -39,6 +39,14 @@ class LabelConditioning:
         """Whether the model is class-conditional (`num_classes` is set)."""
         return self.num_classes is not None
 
+    def _split_inputs(self, inputs):
+        """`(images, labels)` of the model's inputs: images, or `(images, labels)` when conditional (labels None else)."""
+        if not self.conditional:
+            return inputs, None
+        if not (isinstance(inputs, (tuple, list)) and len(inputs) == 2):
+            raise InputError(missing_labels_message("calling the model", self.num_classes))
+        return inputs
+
     def encoder_outputs(self, images, labels=None, training=False):
         """`(mean, log_var)` of f(x, y|Θ) (eq. 1)."""
         return self.encoder(self._with_label_channels(images, labels), training=training)

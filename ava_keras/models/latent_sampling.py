@@ -6,6 +6,7 @@ from keras import ops
 
 from ava_keras._validation import check_positive_int, dataset_labels_message
 from ava_keras.errors import InputError
+from ava_keras.layers import GaussianMixture
 
 
 class LatentSampling:
@@ -15,6 +16,18 @@ class LatentSampling:
     class-conditional model, `class_latent_samplers` (one per class),
     `latent_dim`, `labels_array`, `encode` and `decode`.
     """
+
+    def _create_latent_samplers(self):
+        """`latent_sampler`, or one mixture per class (`class_latent_samplers`) for a class-conditional model."""
+        if self.conditional:
+            self.latent_sampler = None
+            self.class_latent_samplers = [
+                GaussianMixture(self.latent_dim, self.latent_sampler_components, name=f"latent_sampler_{k}")
+                for k in range(self.num_classes)
+            ]
+        else:
+            self.latent_sampler = GaussianMixture(self.latent_dim, self.latent_sampler_components, name="latent_sampler")
+            self.class_latent_samplers = None
 
     def sample(self, n, seed=None, labels=None):
         """Decodes `n` latent draws; the same integer `seed` gives the same images.

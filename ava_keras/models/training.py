@@ -29,6 +29,15 @@ LOG_NAMES = (
 )
 
 
+# The optimizer `AVA.compile` gives each block by default.
+DEFAULT_OPTIMIZERS = {
+    "encoder": lambda: keras.optimizers.Adam(1e-3),
+    "decoder": lambda: keras.optimizers.Adam(1e-3),
+    "discriminator": lambda: keras.optimizers.Adam(2e-4, beta_1=0.5),
+    "latent_discriminator": lambda: keras.optimizers.Adam(2e-4, beta_1=0.5),
+}
+
+
 class BlockTrainer:
     """`train_step`, `test_step` and `predict_step` of `ava_keras.AVA` (a mixin of `keras.Model`).
 
@@ -97,6 +106,37 @@ class BlockTrainer:
         for block, (block_gradients, block_variables) in updates.items():
             self._apply_if_on(block, block_gradients, block_variables, replicas, is_on[block])
         return self._update_trackers(logs)
+
+    def _create_optimizers(self, given, scale_loss):
+        """Sets `{block}_optimizer`: `given[block]` (an optimizer, a name, a config or None: the default), built
+        on the block's variables, in a `keras.optimizers.LossScaleOptimizer` if `scale_loss`; None without the block."""
+        for block in BLOCKS:
+            network = getattr(self, block)
+            if network is None:
+                setattr(self, f"{block}_optimizer", None)
+                continue
+            optimizer = DEFAULT_OPTIMIZERS[block]() if given[block] is None else keras.optimizers.get(given[block])
+            if scale_loss and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name=f"{block}_loss_scale_optimizer")
+            optimizer.build(network.trainable_variables)
+            setattr(self, f"{block}_optimizer", optimizer)
+
+    def get_compile_config(self):
+        if not self.compiled:  # nothing to restore: loading leaves the model uncompiled
+            return None
+        config = {"jit_compile": bool(self.jit_compile), "auto_scale_loss": getattr(self, "_auto_scale_loss", True)}
+        for block in BLOCKS:
+            optimizer = getattr(self, f"{block}_optimizer", None)
+            if optimizer is not None:
+                config[f"{block}_optimizer"] = keras.optimizers.serialize(optimizer)
+        return config
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for block in BLOCKS:
+            if config.get(f"{block}_optimizer") is not None:
+                config[f"{block}_optimizer"] = keras.optimizers.deserialize(config[f"{block}_optimizer"])
+        self.compile(**config)
 
     def _optimizer(self, block):
         return getattr(self, f"{block}_optimizer")
