@@ -39,14 +39,15 @@ DEFAULT_OPTIMIZERS = {
 
 
 class BlockTrainer:
-    """`train_step`, `test_step` and `predict_step` of `ava_keras.AVA` (a mixin of `keras.Model`).
+    """The steps of `ava_keras.AVA` and its optimizers, one per block (a mixin of `keras.Model`).
 
     `train_step` runs one forward pass (`compute_losses`), records it on one
     `GradientTape` per gradient group and applies each block's optimizer to
-    that block's own objective, while one of its switches is on. Needs the
-    blocks, their `{block}_optimizer`s, `_switch_variables`, `trackers`,
-    `routing`, `discriminator_start_step`, `safety_checks` and the image checks of
-    `ava_keras.models.safety.SafetyChecks`.
+    that block's own objective, while one of its switches is on.
+    `AVA.compile` creates the `{block}_optimizer`s (`_create_optimizers`);
+    `get_compile_config` saves them with the model. Needs the blocks,
+    `_switch_variables`, `trackers`, `routing`, `discriminator_start_step`,
+    `safety_checks` and the image checks of `ava_keras.models.safety.SafetyChecks`.
     """
 
     def _block_is_on(self, block):
