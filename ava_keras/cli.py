@@ -283,15 +283,12 @@ def _require_conditional(model, where):
 
 
 def _class_index(model, text, where):
-    """The class index of `text` (`where` names the flag or folder it came from): a name, else an index."""
+    """The class index of `text` (`model.class_index`), `where` naming the flag or folder it came from."""
     _require_conditional(model, where)
-    names = _class_names(model)
-    if text in names:
-        return names.index(text)
-    if text.isdigit() and int(text) < model.num_classes:
-        return int(text)
-    raise UsageError(f"{where}: unknown class {text!r}; the model's classes are {', '.join(names)} "
-                     f"(or their indices 0-{model.num_classes - 1})")
+    try:
+        return model.class_index(text)
+    except InputError as error:
+        raise UsageError(f"{where}: {error}") from None
 
 
 def _sample(args):

@@ -122,8 +122,8 @@ def test_reconstruct_and_score_take_the_labels_of_the_sub_folders(trained, digit
     "argv, fragment",
     [
         (["sample", "{model}", "--label", "cat", "--out", "{tmp}/x.png"],
-         "unknown class 'cat'; the model's classes are one, seven, zero"),
-        (["sample", "{model}", "--label", "3", "--out", "{tmp}/x.png"], "unknown class '3'"),
+         "--label cat: Unknown class 'cat'. This model's classes: one, seven, zero (or their indices 0-2)"),
+        (["sample", "{model}", "--label", "3", "--out", "{tmp}/x.png"], "--label 3: Unknown class '3'"),
         (["sample", "{model}", "--columns", "3", "--out", "{tmp}/x.png"],
          "--columns does not apply to the one-row-per-class grid"),
         (["reconstruct", "{model}", "{digits}", "--out", "{tmp}/r"], "pass --label CLASS to reconstruct"),

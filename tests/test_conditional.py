@@ -158,7 +158,9 @@ def test_an_unconditional_model_ignores_labels_in_fit_as_before():
         (lambda m, x: m.fit(x, np.eye(3)[[0, 1, 2, 0]], epochs=1, verbose=0), r"one integer class index per image"),
         (lambda m, x: m.encode(x), "`encode` needs the labels"),
         (lambda m, x: m.sample(2), "`sample` needs the labels"),
-        (lambda m, x: m.sample(2, labels="wolf"), "Unknown class 'wolf'. This model's classes: cat, dog, fox"),
+        (lambda m, x: m.sample(2, labels="wolf"),
+         r"Unknown class 'wolf'. This model's classes: cat, dog, fox \(or their indices 0-2\)"),
+        (lambda m, x: m.sample(2, labels="3"), "Unknown class '3'"),
         (lambda m, x: m.reconstruct(x, [0, 1]), "got 2 labels for 4 images"),
         (lambda m, x: m.anomaly_scores(x, -1), r"labels in 0..2 .* from -1 to -1"),
     ],
@@ -194,6 +196,8 @@ def test_sample_by_name_and_by_index():
     by_name = model.sample(3, seed=7, labels=["fox", "cat", "dog"])
     np.testing.assert_array_equal(by_name, model.sample(3, seed=7, labels=[2, 0, 1]))
     np.testing.assert_array_equal(model.sample(2, seed=7, labels="dog"), model.sample(2, seed=7, labels=[1, 1]))
+    # Text that is no class name is an index given as digits (numpy turns a mixed list into text).
+    np.testing.assert_array_equal(by_name, model.sample(3, seed=7, labels=["fox", 0, "1"]))
     # Draw i depends on the seed, i and its own label only.
     np.testing.assert_array_equal(by_name[1], model.sample(3, seed=7, labels="cat")[1])
     assert np.abs(by_name[0] - model.sample(3, seed=7, labels="cat")[0]).max() > 1e-6

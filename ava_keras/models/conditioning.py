@@ -101,8 +101,8 @@ class LabelConditioning:
     def labels_array(self, labels, n, method="this method"):
         """`labels` as an int32 array `(n,)` of class indices, checked; None for an unconditional model.
 
-        `labels` is one class (an int or a class name) for every image, or one
-        per image (ints or names). Raises an InputError naming the fix for
+        `labels` is one class for every image, or one per image: ints, or text
+        (`class_index`: class names, or indices as digits). Raises an InputError naming the fix for
         missing labels (conditional model), any labels (unconditional model),
         unknown names, a wrong count or out-of-range indices.
         """
@@ -115,7 +115,7 @@ class LabelConditioning:
             raise InputError(missing_labels_message(what, self.num_classes))
         array = np.asarray(labels)
         if array.dtype.kind in "US":
-            array = np.vectorize(self._class_index, otypes=["int64"])(array) if array.size else array.astype("int64")
+            array = np.vectorize(self.class_index, otypes=["int64"])(array) if array.size else array.astype("int64")
         if array.dtype.kind not in "iu" or array.ndim > 2 or (array.ndim == 2 and array.shape[1] != 1):
             raise InputError(label_shape_message(f"{array.shape} and dtype {array.dtype}"))
         array = np.broadcast_to(array, (n,)) if array.ndim == 0 else array.reshape(-1)
@@ -125,10 +125,19 @@ class LabelConditioning:
             raise InputError(label_range_message(array.min(), array.max(), self.num_classes))
         return array.astype("int32")
 
-    def _class_index(self, name):
-        if self.class_names is None or name not in self.class_names:
-            raise InputError(unknown_class_message(str(name), self.class_names))
-        return self.class_names.index(name)
+    def class_index(self, name):
+        """The index of the class named `name` (text): a class name, else an index as digits (`"3"`).
+
+        A name comes first, so with classes named by digits (sub-folders
+        `0/` ... `9/`) `"3"` is the class named 3. Raises an InputError naming
+        the model's classes. The CLI's `--label` reads its text with this.
+        """
+        name = str(name)
+        if self.class_names is not None and name in self.class_names:
+            return self.class_names.index(name)
+        if name.isdecimal() and int(name) < self.num_classes:
+            return int(name)
+        raise InputError(unknown_class_message(name, self.class_names, self.num_classes))
 
     def _label_batch(self, data, method):
         """The labels of a batch `data` (`(images, labels, ...)` or images) as int32 `(batch,)`, in the graph.
