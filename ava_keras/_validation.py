@@ -348,12 +348,16 @@ def label_range_message(low, high, num_classes, text=_python_text):
     )
 
 
-def label_shape_message(received):
-    """The message for labels of shape `received` (text) that are not one integer per image."""
-    return (
-        "Expected one integer class index per image, shape (batch,), got labels of shape " + received + ". "
-        "Pass integer labels (for one-hot labels, their argmax; image_dataset_from_directory: label_mode='int')."
-    )
+def label_shape_message(received, exported=False):
+    """The message for labels of shape `received` (text) that are not one integer per image.
+
+    `exported`: advice for the SavedModel export, whose `label` is a flat int32 vector.
+    """
+    if exported:
+        fix = "Send `label` as a flat list of int32 class indices, e.g. [0, 2, 1], not [[0], [2], [1]]."
+    else:
+        fix = "Pass integer labels (for one-hot labels, their argmax; image_dataset_from_directory: label_mode='int')."
+    return "Expected one integer class index per image, shape (batch,), got labels of shape " + received + ". " + fix
 
 
 def label_count_message(labels, images, text=_python_text):

@@ -20,6 +20,7 @@ from ava_keras._validation import (
     image_shape_message,
     label_count_message,
     label_range_message,
+    label_shape_message,
     latent_shape_message,
     nonfinite_latents_message,
     positive_int_message,
@@ -73,10 +74,16 @@ def _text(value):
     return tf.strings.as_string(value, shortest=value.dtype.is_floating)
 
 
+def _rank(tensor):
+    """`tensor`'s rank as fed at run time: TF Serving feeds what a request holds, whatever the signature
+    declares, and `tf.rank` (like `tf.size(tf.shape(tensor))`) is folded into the declared rank."""
+    return tf.size(tf.where(tf.shape(tensor) >= 0), out_type=tf.int32)
+
+
 def _shape_text(tensor):
     """`tensor`'s shape as text, as `str(tuple(shape))` gives it."""
     shape = tf.shape(tensor)
-    comma = tf.where(tf.size(shape) == 1, ",", "")
+    comma = tf.where(_rank(tensor) == 1, ",", "")
     return "(" + tf.strings.reduce_join(tf.strings.as_string(shape), separator=", ") + comma + ")"
 
 
@@ -88,7 +95,7 @@ def _has_shape(tensor, shape):
     """True if `tensor`'s shape is `(batch,) + shape`, as a boolean tensor (for a tensor of any rank)."""
     actual = tf.shape(tensor)
     padded = tf.concat([actual, tf.zeros([len(shape) + 1], tf.int32)], 0)[: len(shape) + 1]
-    return (tf.size(actual) == len(shape) + 1) & tf.reduce_all(padded[1:] == shape)
+    return (_rank(tensor) == len(shape) + 1) & tf.reduce_all(padded[1:] == shape)
 
 
 def _not_empty(endpoint, tensor, refuse):
@@ -140,7 +147,14 @@ def checked_count(n, max_generate, refuse=raise_unless):
 
 
 def checked_labels(model, labels, count, refuse=raise_unless):
-    """`labels` (a vector, as the signatures declare it) once they are `count` class indices in 0..K-1."""
+    """`labels` once they are a vector of `count` class indices in 0..K-1.
+
+    The signatures declare a vector, but TF Serving feeds what a request
+    holds (e.g. `[[0], [2], [1]]`), so the rank is checked at run time.
+    """
+
+    def wrong_rank():
+        return label_shape_message(_shape_text(labels), exported=True)
 
     def wrong_count():
         return label_count_message(tf.size(labels), count, text=_text)
@@ -148,6 +162,7 @@ def checked_labels(model, labels, count, refuse=raise_unless):
     def out_of_range():
         return label_range_message(tf.reduce_min(labels), tf.reduce_max(labels), model.num_classes, text=_text)
 
+    labels = refuse(_rank(labels) == 1, wrong_rank, labels)
     labels = refuse(tf.size(labels) == count, wrong_count, labels)
     in_range = (tf.reduce_min(labels) >= 0) & (tf.reduce_max(labels) < model.num_classes)
     return refuse(in_range, out_of_range, labels)
@@ -295,7 +310,7 @@ def export_saved_model(model, path=None, overwrite=False, max_generate=None):
     endpoint one more input, `label`: int32 class indices `(batch,)`, one
     per image or latent vector; its `generate` takes `label` and `seed`
     instead of `n` and draws one image per label, from that class's latent
-    mixture. Labels must be in 0..K-1 and as many as the images (for
+    mixture. Labels must be a flat vector of indices in 0..K-1, as many as the images (for
     `generate`, 1 to `max_generate` of them), checked as the inputs are.
     `assets.extra/ava_keras.json` then holds `num_classes` and
     `class_names`, which map a class name to its index.

@@ -4,7 +4,8 @@ Run as `python tests/_export_client.py EXPORT CALLS_JSON OUTPUTS_NPZ`. Each call
 `{"name", "route", "endpoint", "inputs"}`, where `inputs` maps an input name to a key of the
 arrays in `CALLS_JSON`'s sibling `.npz` (`n` and `seed` are plain integers). A route is
 - `load`: `tf.saved_model.load(EXPORT).<endpoint>(**inputs)`,
-- `tfsm`: `keras.layers.TFSMLayer(EXPORT, call_endpoint=endpoint)(*inputs)`,
+- `tfsm`: `keras.layers.TFSMLayer(EXPORT, call_endpoint=endpoint)(first, **others)`: the first input
+  positionally, the others (`seed`, `label`) by name, as saved_models/README.md calls it,
 - `rest`: the JSON body of TF Serving's REST predict API that saved_models/README.md shows,
   `{"signature_name": endpoint, "inputs": {...}}`, serialised, parsed again and fed to
   `loaded.signatures[signature_name]` with each input as the signature's dtype, as TF Serving does.
@@ -42,11 +43,9 @@ def rest_predict(loaded, body):
 def call(loaded, layers, route, endpoint, inputs):
     if route == "load":
         return getattr(loaded, endpoint)(**inputs)
-    if route == "tfsm":
-        layer = layers[endpoint]
-        if endpoint == "generate":  # as saved_models/README.md calls it
-            return layer(tf.constant(inputs["n"]), seed=tf.constant(inputs["seed"]))
-        return layer(*inputs.values())
+    if route == "tfsm":  # as saved_models/README.md calls it
+        (_, first), *others = [(k, tf.constant(v) if isinstance(v, int) else v) for k, v in inputs.items()]
+        return layers[endpoint](first, **dict(others))
     return rest_predict(loaded, rest_body(endpoint, inputs))
 
 

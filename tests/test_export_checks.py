@@ -59,8 +59,12 @@ def _bad_inputs():
         "inf": (latents_inf, nonfinite_latents_message(LATENT_DIM)),
         "wrong_shape": (latents[:, :2], latent_shape_message(LATENT_DIM, "(3, 2)")),
     }
-    wrong_shape = np.zeros((2, 4, 4, 1), "float32")
-    return images, latents, bad_images, bad_latents, wrong_shape
+    wrong_shapes = {
+        "wrong_shape": (np.zeros((2, 4, 4, 1), "float32"), image_shape_message(IMAGE_SHAPE, "(2, 4, 4, 1)")),
+        # The signature declares rank 4; TF Serving feeds a rank-5 batch as it comes.
+        "wrong_rank": (images[..., None], image_shape_message(IMAGE_SHAPE, str(images[..., None].shape))),
+    }
+    return images, latents, bad_images, bad_latents, wrong_shapes
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +75,9 @@ def served(tmp_path_factory):
     model.fit_anomaly_scores(tiny_images(20, seed=4))  # score goes through the fitted statistics
     folder = tmp_path_factory.mktemp("checks")
     export = ak.export_saved_model(model, str(folder / "ava5"), max_generate=MAX_GENERATE)
-    images, latents, bad_images, bad_latents, wrong_shape = _bad_inputs()
-    arrays = {"images": images, "latents": latents, "wrong_shape": wrong_shape, "empty_images": images[:0],
-              "empty_latents": latents[:0]}
+    images, latents, bad_images, bad_latents, wrong_shapes = _bad_inputs()
+    arrays = {"images": images, "latents": latents, "empty_images": images[:0], "empty_latents": latents[:0],
+              **{case: array for case, (array, _) in wrong_shapes.items()}}
     calls, expected = [], {}
 
     def add(name, route, endpoint, inputs, message=None):
@@ -96,8 +100,8 @@ def served(tmp_path_factory):
                 arrays[f"latents_{case}"] = array
                 add(f"{route}/{endpoint}/{case}", route, endpoint, {"latents": f"latents_{case}"}, message)
         # Only TF Serving's route reaches the graph with a wrong shape; Python binds to the signature first.
-        add(f"{route}/serve/wrong_shape", route, "serve", {"images": "wrong_shape"},
-            image_shape_message(IMAGE_SHAPE, "(2, 4, 4, 1)"))
+        for case, (_, message) in wrong_shapes.items():
+            add(f"{route}/serve/{case}", route, "serve", {"images": case}, message)
         for n in (1, 2, MAX_GENERATE, 0, -1, MAX_GENERATE + 1):
             message = None if 1 <= n <= MAX_GENERATE else positive_int_message("n", str(n), maximum=MAX_GENERATE)
             add(f"{route}/generate/{n}", route, "generate", {"n": n, "seed": SEED}, message)
@@ -129,7 +133,7 @@ def test_every_bad_input_to_every_endpoint_is_refused_with_its_message(served, r
     assert len(refused) > 40
     for name, message in refused.items():
         got = report["calls"][name]
-        if name.endswith("/wrong_shape") and route != "rest":
+        if name.endswith(("/wrong_shape", "/wrong_rank")) and route != "rest":
             # tf.saved_model.load and TFSMLayer bind inputs to the signature in Python, before the graph.
             assert got["error"] == "TypeError" and "Can not cast TensorSpec" in got["text"], (name, got)
             continue

@@ -13,6 +13,7 @@ from ava_keras._validation import (
     generate_labels_message,
     label_count_message,
     label_range_message,
+    label_shape_message,
 )
 from ava_keras.export import METADATA_FILE
 from tests._export_calls import call_export
@@ -24,6 +25,7 @@ CLASSES = ("cat", "dog", "owl")
 ENDPOINTS = ("serve", "encode", "decode", "reconstruct", "score", "generate", "discriminate", "discriminate_latent")
 IMAGE_ENDPOINTS = ("serve", "encode", "reconstruct", "score", "discriminate")
 LATENT_ENDPOINTS = ("decode", "discriminate_latent")
+ROUTES = ("load", "tfsm", "rest")
 LABELS = np.array([0, 2, 1], "int32")
 MAX_GENERATE, SEED = 4, 3
 
@@ -56,21 +58,23 @@ def _model_outputs(model, images, latents, labels):
 
 @pytest.fixture(scope="module")
 def served(model, tmp_path_factory):
-    """Calls of the SavedModel by tests/_export_client.py, in a fresh process without ava_keras."""
+    """Calls of the SavedModel by tests/_export_client.py, in a fresh process without ava_keras: through
+    `tf.saved_model.load`, `keras.layers.TFSMLayer` and TF Serving's REST route."""
     folder = tmp_path_factory.mktemp("labels")
     export = ak.export_saved_model(model, str(folder / "conditional"), max_generate=MAX_GENERATE)
     images = tiny_images(3)
     latents = np.random.default_rng(1).normal(size=(3, LATENT_DIM)).astype("float32")
     arrays = {"images": images, "latents": latents, "labels": LABELS, "out_of_range": np.array([0, 3, 1], "int32"),
               "negative": np.array([-1, 0, 1], "int32"), "two": LABELS[:2], "none": LABELS[:0],
-              "five": np.zeros(5, "int32")}
+              "five": np.zeros(5, "int32"), "column": LABELS[:, None]}
     calls, expected = [], {}
 
     def add(name, route, endpoint, inputs, message=None):
         calls.append({"name": name, "route": route, "endpoint": endpoint, "inputs": inputs})
         expected[name] = message
 
-    for route in ("load", "rest"):
+    column = label_shape_message("(3, 1)", exported=True)  # [[0], [2], [1]], as a JSON client may send it
+    for route in ROUTES:
         for endpoint, values in [(e, "images") for e in IMAGE_ENDPOINTS] + [(e, "latents") for e in LATENT_ENDPOINTS]:
             add(f"{route}/{endpoint}/good", route, endpoint, {values: values, "label": "labels"})
             add(f"{route}/{endpoint}/out_of_range", route, endpoint, {values: values, "label": "out_of_range"},
@@ -79,6 +83,7 @@ def served(model, tmp_path_factory):
                 label_range_message(-1, 1, len(CLASSES)))
             add(f"{route}/{endpoint}/count", route, endpoint, {values: values, "label": "two"},
                 label_count_message(2, 3))
+            add(f"{route}/{endpoint}/column", route, endpoint, {values: values, "label": "column"}, column)
         add(f"{route}/generate/good", route, "generate", {"label": "labels", "seed": SEED})
         add(f"{route}/generate/none", route, "generate", {"label": "none", "seed": SEED},
             generate_labels_message(0, MAX_GENERATE))
@@ -86,6 +91,7 @@ def served(model, tmp_path_factory):
             generate_labels_message(5, MAX_GENERATE))
         add(f"{route}/generate/out_of_range", route, "generate", {"label": "out_of_range", "seed": SEED},
             label_range_message(0, 3, len(CLASSES)))
+        add(f"{route}/generate/column", route, "generate", {"label": "column", "seed": SEED}, column)
     report, outputs = call_export(export, str(folder), calls, arrays)
     model_outputs = _model_outputs(model, images, latents, LABELS)
     model_outputs["generate"] = {"images": model.sample(len(LABELS), seed=SEED, labels=LABELS)}
@@ -96,7 +102,7 @@ def test_every_endpoint_takes_the_label_and_gives_the_models_outputs(served):
     export, report, outputs, expected, model_outputs = served
     assert not report["importable"] and not report["imported"]
     good = [name for name, message in expected.items() if message is None]
-    assert len(good) == 2 * len(ENDPOINTS)
+    assert len(good) == len(ROUTES) * len(ENDPOINTS)
     for name in good:
         endpoint = name.split("/")[1]
         assert report["calls"][name] == {"outputs": sorted(model_outputs[endpoint])}, name
@@ -107,9 +113,14 @@ def test_every_endpoint_takes_the_label_and_gives_the_models_outputs(served):
 def test_bad_labels_are_refused_in_the_graph_with_their_message(served):
     _, report, _, expected, _ = served
     refused = {name: message for name, message in expected.items() if message is not None}
-    assert len(refused) == 2 * (3 * (len(ENDPOINTS) - 1) + 3)
+    assert len(refused) == len(ROUTES) * (4 * (len(ENDPOINTS) - 1) + 4)
     for name, message in refused.items():
         call = report["calls"][name]
+        if name.endswith("/column") and not name.startswith("rest/"):
+            # tf.saved_model.load and TFSMLayer bind inputs to the signature in Python, before the graph.
+            assert call.get("error") == "TypeError", (name, call)
+            assert "Can not cast TensorSpec(shape=(3, 1), dtype=tf.int32, name='label')" in call["text"], (name, call)
+            continue
         assert call.get("error") == "InvalidArgumentError", (name, call)
         assert call["message_line"] and message in call["message_line"], (name, call["message_line"], message)
 
