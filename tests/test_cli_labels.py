@@ -106,6 +106,13 @@ def test_reconstruct_and_score_take_the_labels_of_the_sub_folders(trained, digit
     with open(tmp_path / "s.csv", newline="", encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
     assert len(rows) == 3 * PER_CLASS and all(row["file"].split("/")[0] == row["class"] for row in rows)
+    # `realism` is the logit of d(x, y) under the file's own class: that class's column of `discriminate`.
+    images, _, _ = ak.data.read_images([digits_folder / row["file"] for row in rows], (16, 16), 1, "crop")
+    every_class = model.discriminate(images / 255.0)  # (n, 3): d(x, k) for each class k
+    own_class = every_class[np.arange(len(rows)), [model.class_index(row["class"]) for row in rows]]
+    np.testing.assert_allclose(1 / (1 + np.exp(-np.array([float(row["realism"]) for row in rows]))), own_class,
+                               atol=1e-5)
+    assert np.abs(every_class - own_class[:, None]).max() > 1e-3  # another class's column would not match
     code, _, _ = _run_cli(["score", trained, digits_folder / "seven", "--label", "seven", "--out",
                            tmp_path / "sevens.csv"], capsys)
     with open(tmp_path / "sevens.csv", newline="", encoding="utf-8") as file:
