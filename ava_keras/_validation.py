@@ -388,7 +388,10 @@ def unknown_class_message(name, class_names, num_classes):
     """The message for a class the model does not know (`class_names` None: the model has no names)."""
     indices = f"0-{num_classes - 1}"
     if class_names is None:
-        return f"Unknown class {name!r}: this model has no class names; pass a class index {indices}, or build it with `class_names=`."
+        return (
+            f"Unknown class {name!r}: this model has no class names; pass a class index {indices}, or build it "
+            "with `class_names=`."
+        )
     return f"Unknown class {name!r}. This model's classes: {', '.join(class_names)} (or their indices {indices})."
 
 

@@ -40,7 +40,7 @@ class LabelConditioning:
         return self.num_classes is not None
 
     def _split_inputs(self, inputs):
-        """`(images, labels)` of the model's inputs: images, or `(images, labels)` when conditional (labels None else)."""
+        """`(images, labels)` of the model's inputs: images (labels None), or `(images, labels)` when conditional."""
         if not self.conditional:
             return inputs, None
         if not (isinstance(inputs, (tuple, list)) and len(inputs) == 2):
@@ -132,6 +132,8 @@ class LabelConditioning:
         `0/` ... `9/`) `"3"` is the class named 3. Raises an InputError naming
         the model's classes. The CLI's `--label` reads its text with this.
         """
+        if not self.conditional:
+            raise InputError(unconditional_labels_message("`class_index`"))
         name = str(name)
         if self.class_names is not None and name in self.class_names:
             return self.class_names.index(name)

@@ -26,7 +26,9 @@ class LatentSampling:
                 for k in range(self.num_classes)
             ]
         else:
-            self.latent_sampler = GaussianMixture(self.latent_dim, self.latent_sampler_components, name="latent_sampler")
+            self.latent_sampler = GaussianMixture(
+                self.latent_dim, self.latent_sampler_components, name="latent_sampler"
+            )
             self.class_latent_samplers = None
 
     def sample(self, n, seed=None, labels=None):
