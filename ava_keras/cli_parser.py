@@ -14,15 +14,18 @@ from ava_keras.constants import GENERATOR_LOSSES, LIKELIHOODS, PRECISIONS, RESIZ
 from ava_keras.constants import DISCRIMINATORS, NETWORKS
 from ava_keras.constants import PRESET_NAMES as PRESETS
 from ava_keras.data.class_folders import LABEL_MODES
+from ava_keras.models.network_sizes import resolve_networks
 
 # Defaults per data source. Digits: the quality benchmark's setting (28x28,
 # latent 16; docs/quality.md), 20 epochs of ~28 steps, about the benchmark's
 # 600 steps, so `ava-keras train --dataset digits` ends in minutes on two CPU cores.
+# Folders: 30 epochs, ~1,400 steps of 32 on 1,500 images, within 15 minutes on two
+# CPU cores at 64x64 with the scaled networks (docs/quality.md, "Your own folder at 64x64").
 DATASETS = {
     "digits": {"image_size": 28, "channels": 1, "batch_size": 64, "latent_dim": 16, "epochs": 20},
     "photos": {"image_size": 64, "channels": 3, "batch_size": 32, "latent_dim": 32, "epochs": 10},
 }
-FOLDER_DEFAULTS = {"image_size": 64, "channels": 3, "batch_size": 32, "latent_dim": 32, "epochs": 10}
+FOLDER_DEFAULTS = {"image_size": 64, "channels": 3, "batch_size": 32, "latent_dim": 32, "epochs": 30}
 # The default networks halve the image twice (stride-2 convolutions); above
 # MAX_SIDE the encoder's dense layer alone has over 33 million weights.
 MIN_SIDE, MAX_SIDE = 4, 256
@@ -141,9 +144,10 @@ def build_parser():
     train.add_argument("--paper-settings", action="store_true",
                        help="the paper's exact settings (routing, likelihood and generator loss 'paper', "
                        "'paper', 'minimax'); overrides those three flags")
-    train.add_argument("--networks", choices=NETWORKS, default="small",
-                       help="'small' (the 28x28 networks at every size) or 'scaled' (depth, widths and latent "
-                       "size follow the image size; ava_keras.build_networks) (default: small)")
+    train.add_argument("--networks", choices=NETWORKS, default="auto",
+                       help="'small' (the 28x28 networks at every size), 'scaled' (depth, widths and latent "
+                       "size follow the image size; ava_keras.build_networks) or 'auto' (default: small up to "
+                       "32 pixels a side, scaled above)")
     train.add_argument("--discriminator", choices=DISCRIMINATORS, default="global",
                        help="decoder discriminator: one logit per image ('global') or per patch ('patch') "
                        "(default: global)")
@@ -154,9 +158,10 @@ def build_parser():
     train.add_argument("--resize", choices=RESIZE_MODES, default="crop",
                        help="fit images to the size: central crop, stretch, or pad with black")
     train.add_argument("--latent-dim", type=_int_at_least(1),
-                       help="size of the latent vector z (default: 32, 16 for digits; with --networks "
-                       "scaled, from the image size)")
-    train.add_argument("--epochs", type=_int_at_least(1), help="passes over the data (default: 10, 20 for digits)")
+                       help="size of the latent vector z (default: 32, 16 for digits; with scaled networks, "
+                       "the default above 32 pixels, from the image size)")
+    train.add_argument("--epochs", type=_int_at_least(1),
+                       help="passes over the data (default: 30 for folders, 20 for digits, 10 for photos)")
     train.add_argument("--batch-size", type=_int_at_least(1),
                        help="images per step (default: 32, 64 for digits; for a bundled dataset smaller "
                        "than this, the whole dataset)")
@@ -325,6 +330,7 @@ def _check_train(args):
     args.image_size = args.image_size or (defaults["image_size"],) * 2
     args.channels = args.channels or defaults["channels"]
     args.batch_size = args.batch_size or defaults["batch_size"]
+    args.networks = resolve_networks(args.networks, *args.image_size)
     args.latent_dim = args.latent_dim or (defaults["latent_dim"] if args.networks == "small" else None)
     args.epochs = args.epochs or defaults["epochs"]
     if args.directory is not None:

@@ -38,9 +38,11 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".
 LATENT_SAMPLER_COMPONENTS = 10
 # Per-image anomaly terms (ava_keras.layers.AnomalyScorer, docs/anomaly.md).
 ANOMALY_TERMS = ("reconstruction", "kl", "realism", "latent_realism")
-# The networks of `AVA.from_preset` (ava_keras.models.networks.build_networks):
-# today's small 28x28 ones, or ones whose depth, widths and latent size follow the image size.
-NETWORKS = ("small", "scaled")
+# The networks of `AVA.from_preset` (ava_keras.models.networks.build_networks): the small 28x28
+# ones, ones whose depth, widths and latent size follow the image size, or "auto": small up to
+# SMALL_NETWORKS_MAX_SIDE pixels on the longer side, scaled above (docs/quality.md).
+NETWORKS = ("auto", "small", "scaled")
+SMALL_NETWORKS_MAX_SIDE = 32
 # The "small" family: the 28x28 networks `AVA.from_preset` has always built.
 SMALL_NETWORKS = {
     "latent_dim": 32,

@@ -8,6 +8,7 @@ import ava_keras as ak
 from ava_keras import layers, losses
 from ava_keras.errors import InputError
 from ava_keras.models import networks
+from ava_keras.models.network_sizes import resolve_networks
 
 # image shape -> (stride-2 levels, coarsest encoder map, latent size, patch logit map), written out by hand
 # from the rule: levels = max(1, floor(log2(min(H, W) / 4))), "same" convolutions give ceil(H / 2**levels),
@@ -46,7 +47,7 @@ def test_scaled_networks_follow_the_size_rule_with_exact_shapes(image_shape):
 
 
 def test_small_networks_are_the_ones_from_preset_has_always_built():
-    model = ak.AVA.from_preset("ava5", image_shape=(64, 64, 3))
+    model = ak.AVA.from_preset("ava5", image_shape=(64, 64, 3), networks="small")
     config = {block: getattr(model, block).get_config() for block in ("encoder", "decoder", "discriminator")}
     assert (config["encoder"]["filters"], config["encoder"]["hidden_units"]) == ([32, 64], 128)
     assert (config["decoder"]["filters"], config["decoder"]["upsampling"]) == ([64, 32], "transpose")
@@ -54,8 +55,20 @@ def test_small_networks_are_the_ones_from_preset_has_always_built():
     assert config["discriminator"]["filters"] == [32, 64] and model.latent_dim == 32
     assert type(model.discriminator) is layers.Discriminator
     assert model.latent_discriminator.units == (64, 64)
-    small = ak.AVA.from_preset("ava5", image_shape=(64, 64, 3), networks="small")
-    assert [w.shape for w in small.weights] == [w.shape for w in model.weights]
+
+
+@pytest.mark.parametrize(
+    "image_shape, family",
+    [((28, 28, 1), "small"), ((32, 32, 3), "small"), ((32, 20, 3), "small"), ((33, 32, 3), "scaled"),
+     ((64, 64, 3), "scaled"), ((83, 60, 3), "scaled")],
+)
+def test_auto_networks_are_small_up_to_32_pixels_a_side_and_scaled_above(image_shape, family):
+    assert resolve_networks("auto", *image_shape[:2]) == family
+    assert resolve_networks(family, *image_shape[:2]) == family
+    default = ak.AVA.from_preset("ava5", image_shape=image_shape)
+    chosen = ak.AVA.from_preset("ava5", image_shape=image_shape, networks=family)
+    assert [w.shape for w in default.weights] == [w.shape for w in chosen.weights]
+    assert default.decoder.upsampling == ("transpose" if family == "small" else "resize")
 
 
 def test_overrides_and_bad_choices():
@@ -64,6 +77,8 @@ def test_overrides_and_bad_choices():
     )
     assert blocks["encoder"].latent_dim == 8 and blocks["discriminator"].filters == (16,)
     assert networks.build_networks((64, 64, 3), with_discriminator=False)["discriminator"] is None
+    with pytest.raises(InputError, match="networks='big'"):
+        resolve_networks("big", 64, 64)
     for kwargs, culprit in (
         ({"networks": "big"}, "networks='big'"),
         ({"discriminator": "local"}, "discriminator='local'"),

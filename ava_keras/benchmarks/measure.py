@@ -15,6 +15,8 @@ import time
 
 MATMUL_SIZE = 2048
 WORKER_FLAG = "--worker"
+# The bench times the small networks at every shape (docs/performance.md), not what `networks="auto"` picks.
+BENCH_NETWORKS = "small"
 
 
 def _set_threads(intra, inter):
@@ -69,7 +71,7 @@ def _count_traces(model):
 
 def measure_training(preset, image_shape, batch_size, warmup, steps, trials, jit_compile=False,
                      precision="float32"):
-    """Times `fit` steps of one preset with the default networks and optimizers.
+    """Times `fit` steps of one preset with the small networks (`BENCH_NETWORKS`) and default optimizers.
 
     The model is built with the dtype policy `precision`; the matmul it is
     compared with runs in that policy's compute dtype.
@@ -92,7 +94,7 @@ def measure_training(preset, image_shape, batch_size, warmup, steps, trials, jit
     import_memory = _peak_memory_mib()
     images = np.random.default_rng(0).random((batch_size * 4,) + tuple(image_shape)).astype("float32")
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True).repeat()
-    model = ak.AVA.from_preset(preset, image_shape=image_shape, seed=0, dtype=precision)
+    model = ak.AVA.from_preset(preset, image_shape=image_shape, networks=BENCH_NETWORKS, seed=0, dtype=precision)
     model.compile(jit_compile=jit_compile)
     counter = _count_traces(model)
     model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0)
@@ -191,7 +193,8 @@ def measure_checks(preset, image_shape, batch_size, warmup, steps, trials):
 
     models = {}
     for checked in (True, False):
-        models[checked] = ak.AVA.from_preset(preset, image_shape=image_shape, seed=0, safety_checks=checked)
+        models[checked] = ak.AVA.from_preset(preset, image_shape=image_shape, networks=BENCH_NETWORKS, seed=0,
+                                                   safety_checks=checked)
         models[checked].compile()
     models[False].set_weights(models[True].get_weights())
     dataset = _random_batches(image_shape, batch_size)
@@ -218,7 +221,7 @@ def measure_conditional(preset, image_shape, batch_size, warmup, steps, trials, 
 
     models = {}
     for conditional in (True, False):
-        models[conditional] = ak.AVA.from_preset(preset, image_shape=image_shape, seed=0,
+        models[conditional] = ak.AVA.from_preset(preset, image_shape=image_shape, networks=BENCH_NETWORKS, seed=0,
                                                  num_classes=num_classes if conditional else None)
         models[conditional].compile()
     datasets = {True: _random_batches(image_shape, batch_size, num_classes),
@@ -273,7 +276,7 @@ def profile_op_types(preset, image_shape, batch_size, steps=5, top=12, precision
 
     images = np.random.default_rng(0).random((batch_size * 4,) + tuple(image_shape)).astype("float32")
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True).repeat()
-    model = ak.AVA.from_preset(preset, image_shape=image_shape, seed=0, dtype=precision)
+    model = ak.AVA.from_preset(preset, image_shape=image_shape, networks=BENCH_NETWORKS, seed=0, dtype=precision)
     model.compile()
     model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)
     with tempfile.TemporaryDirectory() as log_dir:

@@ -235,14 +235,15 @@ class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, Anomaly
     # === Construction ===
 
     @classmethod
-    def from_preset(cls, preset, image_shape, networks="small", discriminator="global", **kwargs):
+    def from_preset(cls, preset, image_shape, networks="auto", discriminator="global", **kwargs):
         """Builds a model with the convolutional networks for `preset`.
 
         `preset` is one of `"vae"`, `"ava1"` ... `"ava5"` (see `PRESETS`).
         Only the discriminators the preset uses are built; build from `"ava5"`
         and call `set_variant` (or use `VariantSchedule`) to move between
-        variants during training. `networks` (`"small"`, the 28x28 networks,
-        or `"scaled"`, sized to the image) and `discriminator` (`"global"` or
+        variants during training. `networks` (`"auto"`: `"small"`, the 28x28
+        networks, up to 32 pixels a side, else `"scaled"`, sized to the image)
+        and `discriminator` (`"global"` or
         `"patch"`) choose the networks, and the keyword arguments of
         `ava_keras.models.networks.NETWORK_OPTIONS` (`latent_dim`,
         `encoder_filters`, ..., `spectral_normalization`) adjust them (see

@@ -1,13 +1,15 @@
 """The encoder, decoder and discriminators of `AVA.from_preset`, for any image size.
 
-Two families (`NETWORKS`):
+Two families, and `"auto"` to choose between them by the image size
+(`ava_keras.models.network_sizes.resolve_networks`: small up to 32 pixels a
+side, scaled above):
 
 - `"small"`: the networks the package has always built, sized for 28x28
   images: Conv32-Conv64-Dense128 encoder, Dense-ConvT64-ConvT32 decoder,
   Conv32-Conv64 discriminator, latent size 32, whatever the image size. The
   paper reproduction and the 28 px benchmarks use them.
 - `"scaled"`: networks whose depth, widths and latent size follow the image
-  (`scaled_levels`, `scaled_widths`, `scaled_latent_dim`): one stride-2
+  (`network_sizes.scaled_levels`, `scaled_widths`, `scaled_latent_dim`): one stride-2
   level per halving down to a 4-7 pixel map, widths doubling per level from
   `BASE_WIDTH` up to `MAX_WIDTH`, group normalisation in the encoder and
   decoder, and a decoder that upsamples by resizing then convolving (no
@@ -19,10 +21,8 @@ al. 2017). Neither discriminator is normalised, except by the
 `spectral_normalization` option.
 """
 
-import math
-
 from ava_keras._validation import check_image_shape
-from ava_keras.constants import DISCRIMINATORS, NETWORKS, SMALL_NETWORKS
+from ava_keras.constants import DISCRIMINATORS, SMALL_NETWORKS
 from ava_keras.errors import InputError
 from ava_keras.layers import (
     ConvDecoder,
@@ -31,42 +31,13 @@ from ava_keras.layers import (
     LatentDiscriminator,
     PatchDiscriminator,
 )
+from ava_keras.models.network_sizes import resolve_networks, scaled_latent_dim, scaled_levels, scaled_widths
 
-# The "scaled" family's size rule: stride-2 levels until the shorter side of
-# the coarsest map is MIN_MAP_SIZE to 2 * MIN_MAP_SIZE - 1 pixels; widths
-# BASE_WIDTH * 2**level up to MAX_WIDTH (16 rather than 32 at the finest level:
-# a resize-then-convolve decoder convolves at the output resolution, so at
-# 64x64 a base of 32 costs ~4x the FLOPs of 16 per step); the latent size is the power of 2
-# nearest sqrt(height * width), within [MIN_LATENT_DIM, MAX_LATENT_DIM].
-MIN_MAP_SIZE = 4
-BASE_WIDTH, MAX_WIDTH = 16, 256
-MIN_LATENT_DIM, MAX_LATENT_DIM = 16, 256
 # The options `build_networks` (and so `AVA.from_preset`) takes for the networks.
 NETWORK_OPTIONS = tuple(SMALL_NETWORKS) + ("spectral_normalization",)
 
 
-def scaled_levels(height, width):
-    """Stride-2 levels of the scaled networks: `max(1, floor(log2(min(height, width) / MIN_MAP_SIZE)))`.
-
-    28 -> 2 (7x7 map), 32 -> 3 (4x4), 64 -> 4, 128 -> 5, 83x60 -> 3 (11x8).
-    """
-    return max(1, math.floor(math.log2(min(height, width) / MIN_MAP_SIZE)))
-
-
-def scaled_widths(levels):
-    """Filters of each stride-2 level, fine to coarse: `min(BASE_WIDTH * 2**level, MAX_WIDTH)`."""
-    return tuple(min(BASE_WIDTH * 2**level, MAX_WIDTH) for level in range(levels))
-
-
-def scaled_latent_dim(height, width):
-    """Latent size of the scaled networks: the power of 2 nearest `sqrt(height * width)`, clipped.
-
-    28x28 -> 32, 64x64 -> 64, 128x128 -> 128, 83x60 -> 64.
-    """
-    return min(MAX_LATENT_DIM, max(MIN_LATENT_DIM, 2 ** round(math.log2(math.sqrt(height * width)))))
-
-
-def network_options(image_shape, networks="small", **overrides):
+def network_options(image_shape, networks="auto", **overrides):
     """The settings `build_networks` uses: the family's for `image_shape`, then `overrides` that are not None.
 
     Returns a dict with one entry per name of `NETWORK_OPTIONS` but
@@ -75,13 +46,11 @@ def network_options(image_shape, networks="small", **overrides):
     discriminator stops one level short of the global one, so that each
     logit judges a patch rather than (nearly) the whole image.
     """
-    if networks not in NETWORKS:
-        raise InputError(f"`networks` must be one of {NETWORKS}. Received: networks={networks!r}")
     unknown = sorted(set(overrides) - set(SMALL_NETWORKS))
     if unknown:
         raise InputError(f"Unknown network options {unknown}. Valid options: {', '.join(NETWORK_OPTIONS)}.")
     height, width, _ = check_image_shape(image_shape)
-    if networks == "small":
+    if resolve_networks(networks, height, width) == "small":
         options = dict(SMALL_NETWORKS)
         options["patch_filters"] = options["discriminator_filters"]
     else:
@@ -105,7 +74,7 @@ def network_options(image_shape, networks="small", **overrides):
 
 def build_networks(
     image_shape,
-    networks="small",
+    networks="auto",
     discriminator="global",
     with_discriminator=True,
     with_latent_discriminator=True,
@@ -118,8 +87,10 @@ def build_networks(
 
     Args:
         image_shape: `(height, width, channels)`; any height and width.
-        networks: `"small"` (the 28x28 networks, at every size) or
-            `"scaled"` (depth, widths and latent size follow the image size).
+        networks: `"auto"` (default: `"small"` up to 32 pixels a side,
+            `"scaled"` above), `"small"` (the 28x28 networks, at every size)
+            or `"scaled"` (depth, widths and latent size follow the image
+            size).
         discriminator: `"global"` (one logit per image) or `"patch"` (one
             logit per patch).
         with_discriminator, with_latent_discriminator: Build d and D (else
@@ -149,7 +120,7 @@ def build_networks(
         )
     image_shape = check_image_shape(image_shape)
     options = network_options(image_shape, networks, **overrides)
-    upsampling = "transpose" if networks == "small" else "resize"
+    upsampling = "transpose" if resolve_networks(networks, *image_shape[:2]) == "small" else "resize"
     encoder = ConvEncoder(
         options["latent_dim"],
         filters=options["encoder_filters"],
