@@ -71,7 +71,7 @@ def check_own_folder_recipe(tmp_path, readme_run):
     recon = tmp_path / words["reconstruct"][words["reconstruct"].index("--out") + 1]
     assert len(list(recon.iterdir())) >= PHOTOS
     assert any((tmp_path / words["export"][3]).rglob("saved_model.pb"))
-    assert "ava3" in outputs["info"]
+    assert model.name.rsplit("-", 1)[1] in outputs["info"]  # the preset
     with open(tmp_path / words["score"][words["score"].index("--out") + 1], newline="") as file:
         rows = list(csv.DictReader(file))
     assert len(rows) == PHOTOS and "anomaly" in rows[0]
