@@ -146,8 +146,8 @@ def build_parser():
                        "'paper', 'minimax'); overrides those three flags")
     train.add_argument("--networks", choices=NETWORKS, default="auto",
                        help="'small' (the 28x28 networks at every size), 'scaled' (depth, widths and latent "
-                       "size follow the image size; ava_keras.build_networks) or 'auto' (default: small up to "
-                       "32 pixels a side, scaled above)")
+                       "size follow the image size; ava_keras.build_networks) or 'auto', small up to 32 pixels a "
+                       "side and scaled above (default: auto)")
     train.add_argument("--discriminator", choices=DISCRIMINATORS, default="global",
                        help="decoder discriminator: one logit per image ('global') or per patch ('patch') "
                        "(default: global)")
