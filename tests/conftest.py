@@ -2,20 +2,28 @@
 
 import os
 
+import numpy as np
+import pytest
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-# Two logical CPU devices, so tests/test_distributed.py runs a real
-# two-replica MirroredStrategy on one CPU. This must happen before TensorFlow
-# initialises its devices; every other test keeps running on the first one.
-tf.config.set_logical_device_configuration(
-    tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2
-)
+def pytest_configure(config):
+    """Two logical CPU devices in every process that runs tests, before TensorFlow initialises its devices.
+
+    tests/test_distributed.py runs a real two-replica MirroredStrategy on them;
+    every other test keeps running on the first one. pytest-xdist's controller
+    (`-n 2`) runs no test, so it does not import TensorFlow: the test processes
+    start that much sooner.
+    """
+    if config.getoption("numprocesses", None) and not hasattr(config, "workerinput"):
+        return
+    import tensorflow as tf
+
+    tf.config.set_logical_device_configuration(
+        tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2
+    )
 
 
 # The slowest tests of the full tier (nodeid fragments, slowest first; seconds under `-n 2` in the comments).
@@ -79,6 +87,8 @@ def readme_run(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def seed_everything():
     """Every test starts from the same global seeds."""
+    import keras
+
     keras.utils.set_random_seed(1234)
     yield
 
