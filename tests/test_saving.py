@@ -96,6 +96,7 @@ def never_stopped(tmp_path_factory):
 # === .keras round trip ===
 
 
+@pytest.mark.integration  # the fast tier's round trip is tests/test_model.py's, and the load checks below
 def test_reload_then_continue_matches_never_stopping(never_stopped):
     restored = keras.models.load_model(never_stopped.checkpoint.format(epoch=1))  # no custom_objects
     assert isinstance(restored, ak.AVA)
