@@ -1,6 +1,7 @@
 """Shared test setup: quiet TensorFlow, seed everything, the slowest tests first, shared README runs."""
 
 import os
+import types
 
 import numpy as np
 import pytest
@@ -50,20 +51,40 @@ def _slowness_rank(item):
     return next((rank for rank, fragment in enumerate(SLOWEST_FIRST) if fragment in item.nodeid), len(SLOWEST_FIRST))
 
 
+# Session fixtures whose tests carry their own xdist_group marks (one group per README command).
+GROUPED_BY_MARKS = ("readme_run",)
+
+
+def _sharing_group(item):
+    """The xdist group of a test that uses a fixture made once, or None.
+
+    A module-scoped fixture (a trained model, an export, a cluster run) groups
+    its module's tests; a session-scoped fixture defined here groups the tests
+    of every module that use it.
+    """
+    groups = set()
+    for name, definitions in item._fixtureinfo.name2fixturedefs.items():
+        definition = definitions[-1]
+        if definition.scope == "module":
+            groups.add(f"{item.module.__name__} module fixtures")
+        elif definition.scope == "session" and definition.func.__module__ == __name__ and name not in GROUPED_BY_MARKS:
+            groups.add(f"{name} fixture")
+    assert len(groups) <= 1, f"{item.nodeid} uses fixtures of the groups {sorted(groups)}: one would be made twice"
+    return next(iter(groups), None)
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items):
-    """Runs the known slowest tests first (the rest keep their order); shares each module's fixtures.
+    """Runs the known slowest tests first (the rest keep their order); shares the fixtures made once.
 
-    A test that uses a module-scoped fixture (a trained model, an export, a
-    cluster run) joins its module's xdist group, so with `--dist loadgroup`
-    the fixture is made once rather than once per worker process.
+    A test that uses such a fixture joins its xdist group (`_sharing_group`),
+    so with `--dist loadgroup` the fixture is made once rather than once per
+    worker process.
     """
     for item in items:
-        definitions = getattr(item, "_fixtureinfo", None)
-        if item.get_closest_marker("xdist_group") is None and definitions is not None and any(
-            fixtures[-1].scope == "module" for fixtures in definitions.name2fixturedefs.values()
-        ):
-            item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__} module fixtures"))
+        group = _sharing_group(item) if hasattr(item, "_fixtureinfo") else None
+        if group and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=_slowness_rank)
 
 
@@ -82,6 +103,22 @@ def readme_run(tmp_path_factory):
         return folders[which]
 
     return run_once
+
+
+@pytest.fixture(scope="session")
+def tflite_ava5(tmp_path_factory):
+    """A tiny AVA5 with a fitted latent mixture (`.model`) and its TFLite files (`.files`, `.max_generate`).
+
+    One conversion (about 20 s) for the LiteRT tests of tests/test_export.py and tests/test_export_checks.py.
+    """
+    import ava_keras as ak
+    from tests._tiny import tiny_images, tiny_model
+
+    model = tiny_model()
+    model.fit_latent_sampler(tiny_images(40, seed=3))  # generate goes through the fitted mixture
+    max_generate = 4
+    files = ak.export_tflite(model, tmp_path_factory.mktemp("tflite") / "ava5", max_generate=max_generate)
+    return types.SimpleNamespace(model=model, files=files, max_generate=max_generate)
 
 
 @pytest.fixture(autouse=True)
