@@ -27,23 +27,25 @@ def pytest_configure(config):
     )
 
 
-# The slowest tests of the full tier (nodeid fragments, slowest first; seconds under `-n 2` in the comments).
-# pytest-xdist hands tests out in collection order, so starting these first keeps one long test from running
-# alone at the end (longest processing time first).
+# The slowest tests and groups of the full tier (nodeid fragments, slowest first; CPU seconds of one run in the
+# comments). pytest-xdist hands tests out in collection order, so starting these first keeps one long test from
+# running alone at the end (longest processing time first).
 SLOWEST_FIRST = (
-    "test_readme_command_runs_as_written[train --dataset]",  # 160: the README's main command, 20 epochs
-    "test_readme_command_runs_as_written[train FOLDER]",  # 110: six commands, each its own process
-    "test_readme_command_runs_as_written[bench]",  # 100: five measurements, each its own process
-    "test_distributed.py::test_killed_worker_then_restart",  # 75: two clusters of two worker processes
-    "test_bench_precision_axis",  # 60
-    "test_runaway.py",  # 50
-    "test_readme_command_runs_as_written[experiment anomaly]",  # 40
-    "test_readme_command_runs_as_written[train FOLDER --strategy]",  # 35
-    "test_every_endpoint_runs_in_litert",  # 35
-    "test_photos_at_64_with_scaled_networks",  # 35
-    "test_readme_command_runs_as_written[experiment paper]",  # 33
-    "test_export_checks.py",  # 60 in all: a client in a fresh process, a TFLite conversion
-    "test_readme_command_runs_as_written[experiment quality]",  # 30
+    "test_readme_command_runs_as_written[train FOLDER]",  # 166: six commands, each its own process
+    "test_readme_command_runs_as_written[train --dataset]",  # 143: the README's main command, 20 epochs
+    "test_readme_command_runs_as_written[bench]",  # 140: eight measurements, each its own process
+    "test_distributed.py::test_killed_worker_then_restart",  # 89 in all: two clusters of two worker processes
+    "test_readme_command_runs_as_written[train FOLDER --labels]",  # 63
+    "test_export_labels.py",  # 66 in all: a client in a fresh process, a TFLite conversion
+    "test_bench_precision_axis",  # 55
+    "test_runaway.py",  # 53
+    "test_photos_at_64_with_scaled_networks",  # 47
+    "test_readme_command_runs_as_written[experiment anomaly]",  # 46
+    "test_readme_command_runs_as_written[train FOLDER --strategy]",  # 46
+    "test_readme_command_runs_as_written[experiment paper]",  # 38
+    "test_export_checks.py",  # 35 in all: a client in a fresh process
+    "test_readme_command_runs_as_written[experiment quality]",  # 34
+    "test_every_endpoint_runs_in_litert_and_matches",  # 25: the tflite_ava5 conversion
 )
 
 
