@@ -46,6 +46,7 @@ SLOWEST_FIRST = (
     "test_export_checks.py",  # 35 in all: a client in a fresh process
     "test_readme_command_runs_as_written[experiment quality]",  # 34
     "test_every_endpoint_runs_in_litert_and_matches",  # 25: the tflite_ava5 conversion
+    "test_safety_checks.py",  # 19 in the fast tier's largest group (its module fixture)
 )
 
 
