@@ -15,6 +15,9 @@ PLOT_EXTRAS = ["matplotlib>=3.7"]
 TENSORBOARD_EXTRAS = ["tensorboard>=2.16"]
 DOCS_EXTRAS = ["pdoc>=14"]
 LITERT_EXTRAS = ["ai-edge-litert>=1.2"]  # LiteRT's interpreter for the exported .tflite files
+# pytest 9.2's structured node ids stop pytest-xdist 3.8's `--dist loadgroup` from grouping
+# (pytest-xdist issue 1386): every test process would repeat the suite's shared runs.
+TEST_EXTRAS = ["pytest>=7,<9.2", "pytest-xdist>=3"]
 
 setup(
     name="ava_keras",
@@ -38,7 +41,7 @@ setup(
         "docs": DOCS_EXTRAS,
         "all": DATASET_EXTRAS + PLOT_EXTRAS + TENSORBOARD_EXTRAS + LITERT_EXTRAS,
         "test": DATASET_EXTRAS + PLOT_EXTRAS + TENSORBOARD_EXTRAS + LITERT_EXTRAS + DOCS_EXTRAS
-        + ["pytest>=7", "pytest-xdist>=3"],
+        + TEST_EXTRAS,
     },
     entry_points={"console_scripts": ["ava-keras=ava_keras.cli:main"]},
     license="Apache-2.0",

@@ -20,8 +20,9 @@ import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 ENTRY_POINT = shutil.which("ava-keras")
-# A TensorFlow C++ log line, e.g. "E0000 00:00:1796268824.157135 2198 cuda_platform.cc:52] failed call to cuInit".
-TENSORFLOW_LOG_LINE = re.compile(r"[IWEF]\d{4} \d\d:\d\d:[\d.]+ +\d+ [\w.]+:\d+\] ")
+# A TensorFlow C++ log line, e.g. "E0000 00:00:1796268824.157135 2198 cuda_platform.cc:52] failed call to cuInit",
+# or absl's notice before them.
+TENSORFLOW_LOG_LINE = re.compile(r"[IWEF]\d{4} \d\d:\d\d:[\d.]+ +\d+ [\w.]+:\d+\] |WARNING: All log messages before absl")
 # The commands that use the model `train FOLDER` writes, in the README's order.
 ON_THE_TRAINED_MODEL = ("sample", "reconstruct", "export", "info", "score")
 

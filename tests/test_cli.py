@@ -1,8 +1,9 @@
-"""The `ava-keras` command line: one end-to-end subprocess run, the other commands in-process."""
+"""The `ava-keras` command line, in-process (README.md's commands run as processes in test_readme_commands.py)."""
 
+import contextlib
+import io
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -38,27 +39,21 @@ def folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(folder, tmp_path_factory):
-    """Runs `ava-keras train` as a real subprocess for one epoch; returns (out dir, log dir, result)."""
-    if ENTRY_POINT is None:
-        pytest.skip("the ava-keras console script is not installed (pip install -e .)")
+    """Runs `ava-keras train` for one epoch; returns (out dir, log dir, exit status, stderr)."""
     out = tmp_path_factory.mktemp("run") / "out"
     log_dir = out.parent / "logs"
-    env = dict(os.environ, KERAS_BACKEND="tensorflow")
-    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the default: the command itself keeps TensorFlow's logging quiet
-    result = subprocess.run(
-        [ENTRY_POINT, "train", str(folder), "--epochs", "1", "--out", str(out), "--log-dir", str(log_dir),
-         "--preset", "ava1", "--verbose", "2", *TRAIN_FLAGS],
-        capture_output=True, text=True, timeout=600, env=env,
-    )
-    return out, log_dir, result
+    with contextlib.redirect_stderr(io.StringIO()) as stderr, contextlib.redirect_stdout(io.StringIO()):
+        code = cli.main(["train", str(folder), "--epochs", "1", "--out", str(out), "--log-dir", str(log_dir),
+                         "--preset", "ava1", "--verbose", "2", *TRAIN_FLAGS])
+    return out, log_dir, code, stderr.getvalue()
 
 
 @pytest.mark.integration
-def test_train_subprocess_writes_every_output_and_each_loads(trained):
-    out, log_dir, result = trained
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "ava-keras: warning: Skipped 1 unreadable image file(s)" in result.stderr
-    assert "broken.jpg" in result.stderr and "Traceback" not in result.stderr
+def test_train_writes_every_output_and_each_loads(trained):
+    out, log_dir, code, stderr = trained
+    assert code == 0, stderr[-3000:]
+    assert "ava-keras: warning: Skipped 1 unreadable image file(s)" in stderr
+    assert "broken.jpg" in stderr and "Traceback" not in stderr
     model = ak.saving.load_model(out / "model.keras")
     assert model.image_shape == (16, 16, 3) and model.latent_dim == 4 and model.preset == "ava1"
     assert model.encoder_optimizer.iterations.numpy() == 3  # ceil(10 good images / batch 4)
@@ -79,16 +74,6 @@ def test_train_subprocess_writes_every_output_and_each_loads(trained):
     assert any(name.startswith("events.out.tfevents") for _, _, files in os.walk(log_dir) for name in files)
 
 
-@pytest.mark.integration
-def test_train_prints_no_tensorflow_log_lines_by_default(trained):
-    _, _, result = trained
-    assert result.returncode == 0, result.stderr[-3000:]
-    # TensorFlow's C++ log lines: "E0000 00:00:1796268824.157135 2198 cuda_platform.cc:52] failed call to cuInit ..."
-    tensorflow_lines = [line for line in result.stderr.splitlines()
-                        if re.match(r"[IWEF]\d{4} |WARNING: All log messages before absl", line)]
-    assert not tensorflow_lines, tensorflow_lines
-
-
 def test_the_users_tf_cpp_min_log_level_is_kept(monkeypatch):
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
     cli._import_tensorflow_quietly()
@@ -97,8 +82,8 @@ def test_the_users_tf_cpp_min_log_level_is_kept(monkeypatch):
 
 @pytest.mark.integration
 def test_sample_reconstruct_export_info_on_the_trained_model(trained, folder, tmp_path, capsys):
-    out, _, result = trained
-    assert result.returncode == 0, result.stderr[-3000:]
+    out, _, code, stderr = trained
+    assert code == 0, stderr[-3000:]
     model_path = str(out / "model.keras")
 
     code, stdout, _ = _run_cli(["sample", model_path, "-n", "6", "--out", str(tmp_path / "grid.png")], capsys)

@@ -47,7 +47,8 @@ class _HandConditionedBlocks:
         self.latent_discriminator = lambda means: model.latent_discriminator(tf.concat([means, one_hot], axis=-1))
 
 
-@pytest.mark.parametrize("discriminator", ["global", "patch"])
+# The patch discriminator's class projection is in the fast tier through test_conditioning_shapes_for_every_network.
+@pytest.mark.parametrize("discriminator", ["global", pytest.param("patch", marks=pytest.mark.integration)])
 @pytest.mark.parametrize("routing", ["joint", "paper"])
 def test_one_step_with_labels_updates_each_block_by_its_own_gradient(routing, discriminator):
     model = sgd_compile(conditional_model(routing=routing, discriminator=discriminator, **PAPER_TERMS))
@@ -120,6 +121,7 @@ def test_conditioning_shapes_for_every_network(networks, discriminator):
                                                   axis=-1), single, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.integration  # Keras's fit, evaluate and predict on datasets; the fast tier trains with labels above
 def test_fit_takes_arrays_datasets_and_variant_schedules():
     model = conditional_model("ava5")
     model.compile()
@@ -227,6 +229,7 @@ def test_the_latent_sampler_is_fitted_per_class():
         model.fit_latent_sampler(images[:41], labels[:41])
 
 
+@pytest.mark.integration  # a .keras file; the fast tier's round trip is tests/test_model.py's
 def test_keras_round_trip_keeps_classes_and_samplers(tmp_path):
     model = conditional_model(latent_sampler_components=2)
     model.compile()

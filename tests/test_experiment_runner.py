@@ -18,6 +18,7 @@ def _train(model, images, steps=3):
     return run.losses, [v.numpy() for v in model.weights]
 
 
+@pytest.mark.integration  # the experiments' repeatability; the fast tier keeps the runner's own checks below
 def test_restore_state_repeats_a_run_exactly_adam_slots_included():
     images = tiny_images()
     model = tiny_model("ava5")
@@ -78,6 +79,7 @@ def test_fit_still_raises_the_divergence_stop():
     assert caught.value.term in str(caught.value) and not math.isfinite(caught.value.value)
 
 
+@pytest.mark.integration  # a sweep of the paper experiment
 def test_a_diverging_run_is_a_row_and_the_sweep_goes_on():
     # γ = 1e6 diverges within 3 steps; the run after it (γ = 0.01) completes and is scored.
     rows = paper.run_sweep("paper", (1e6, 0.01), seeds=[0], steps=3, models=("ava1",))

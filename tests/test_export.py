@@ -169,10 +169,8 @@ def litert_interpreter(path):
     return module.Interpreter(model_path=str(path))
 
 
-def test_every_endpoint_runs_in_litert_and_matches_the_keras_model(tmp_path):
-    model = tiny_model()
-    model.fit_latent_sampler(tiny_images(40, seed=3))  # generate goes through the fitted mixture
-    files = ak.export_tflite(model, tmp_path / "tflite")
+def test_every_endpoint_runs_in_litert_and_matches_the_keras_model(tflite_ava5):
+    model, files = tflite_ava5.model, tflite_ava5.files  # generate goes through the fitted mixture
     assert sorted(files) == sorted(ENDPOINTS)
     images = tiny_images(3)
     latents = np.random.default_rng(1).normal(size=(3, LATENT_DIM)).astype("float32")
@@ -195,12 +193,12 @@ def test_every_endpoint_runs_in_litert_and_matches_the_keras_model(tmp_path):
             np.testing.assert_allclose(got[key], want[key], atol=1e-5, rtol=0, err_msg=f"{name}/{key}")
 
     generate = litert_interpreter(files["generate"]).get_signature_runner("generate")
-    n, seed = np.int32(N_GENERATED), np.int32(SEED)
+    n, seed = np.int32(tflite_ava5.max_generate), np.int32(SEED)
     got = generate(n=n, seed=seed)["images"]
     # The same draws in TensorFlow, through the fitted mixture and the decoder.
     noise = ak.tflite.builtin_noise(tf.constant(n), LATENT_DIM, tf.constant(seed))
     want = model.decode(ops.convert_to_numpy(model.latent_sampler(noise)))
-    assert got.shape == (N_GENERATED,) + IMAGE_SHAPE
+    assert got.shape == (n,) + IMAGE_SHAPE
     np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
     np.testing.assert_array_equal(generate(n=n, seed=seed)["images"], got)
     for other in (generate(n=n, seed=seed + 1)["images"], generate(n=n, seed=np.int32(-1))["images"]):

@@ -188,11 +188,10 @@ def test_max_generate_is_stored_and_defaults_to_a_gibibyte_of_decoder_tensors(se
         ak.export_saved_model(model, str(tmp_path / "zero"), max_generate=0)
 
 
-def test_tflite_refuses_bad_input_with_an_out_of_bounds_gather(tmp_path):
+def test_tflite_refuses_bad_input_with_an_out_of_bounds_gather(tflite_ava5):
     from ai_edge_litert.interpreter import Interpreter
 
-    model = tiny_model()
-    files = ak.export_tflite(model, tmp_path / "tflite", max_generate=MAX_GENERATE)
+    files, max_generate = tflite_ava5.files, tflite_ava5.max_generate
     images, latents, bad_images, bad_latents, _ = _bad_inputs()
 
     def runner(endpoint):
@@ -209,9 +208,9 @@ def test_tflite_refuses_bad_input_with_an_out_of_bounds_gather(tmp_path):
             with pytest.raises(RuntimeError, match="gather index out of bounds"):
                 runner(endpoint)(latents=bad_latents[case][0][:2])
     generate = runner("generate")
-    for n in (1, 2, MAX_GENERATE):
+    for n in (1, 2, max_generate):
         assert generate(n=np.int32(n), seed=np.int32(SEED))["images"].shape == (n,) + IMAGE_SHAPE
-    for n in (0, -1, MAX_GENERATE + 1):
+    for n in (0, -1, max_generate + 1):
         with pytest.raises(RuntimeError, match="gather index out of bounds"):
             generate(n=np.int32(n), seed=np.int32(SEED))
 

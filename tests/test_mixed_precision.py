@@ -158,10 +158,11 @@ def test_cli_train_precision_flag(precision, tmp_path, capsys):
 
 
 def test_bench_precision_axis(tmp_path):
+    # The quick bench without its class-conditional step and with 8 JPEGs: the precision axis is in the rows below.
     out = tmp_path / "bench"
     targets = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "targets.json")
     assert cli.main(["bench", "--quick", "--in-process", "--precisions", "float32", "mixed_bfloat16",
-                     "--targets", targets, "--out", str(out)]) == 0
+                     "--num-classes", "0", "--pipeline-images", "8", "--targets", targets, "--out", str(out)]) == 0
     summary = json.loads((out / "train_throughput.json").read_text())
     train = [r for r in summary["results"] if r["kind"] == "train"]
     assert [(r["preset"], r["precision"]) for r in train] == [

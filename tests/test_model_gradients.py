@@ -20,6 +20,9 @@ PRESETS = ["vae", "ava1", "ava2", "ava3", "ava4", "ava5"]
 TOLERANCE = dict(rtol=1e-5, atol=1e-5)
 # The paper's loss terms (eq. 1's R, minimax A terms), which the closed forms below are written for.
 PAPER_TERMS = dict(likelihood="paper", generator_loss="minimax")
+# An option's gradients under the default routing in the fast tier, under both in the full tier
+# (test_one_step_updates_exactly_the_right_blocks_by_their_own_gradients checks both routings in the fast tier).
+ROUTINGS_PAPER_IN_FULL_TIER = ["joint", pytest.param("paper", marks=pytest.mark.integration)]
 
 
 def _discriminator_features(discriminator, images):
@@ -163,7 +166,8 @@ def one_step_deltas(model, images):
     return {b: [a - w for a, w in zip(after[b], before[b])] for b in before}
 
 
-@pytest.mark.parametrize("discriminator", ["global", "patch"])
+# The patch discriminator's gradients are in the fast tier through test_non_saturating_..._gradients[gaussian-patch].
+@pytest.mark.parametrize("discriminator", ["global", pytest.param("patch", marks=pytest.mark.integration)])
 @pytest.mark.parametrize("routing", ["joint", "paper"])
 def test_one_step_updates_exactly_the_right_blocks_by_their_own_gradients(routing, discriminator):
     # One model per routing: the switches are variables, so every preset
@@ -206,7 +210,7 @@ def test_non_saturating_generator_loss_and_likelihood_gradients(likelihood, disc
             )
 
 
-@pytest.mark.parametrize("routing", ["joint", "paper"])
+@pytest.mark.parametrize("routing", ROUTINGS_PAPER_IN_FULL_TIER)
 def test_feature_reconstruction_gradients_reach_encoder_and_decoder_only(routing):
     """Larsen et al.'s feature-wise term joins R in Θ's (joint routing) and Φ's objectives; Ψ's is unchanged."""
     model = sgd_compile(tiny_model("ava5", routing=routing, feature_reconstruction_weight=0.5, **PAPER_TERMS))
@@ -235,11 +239,15 @@ def test_defaults_are_the_gaussian_likelihood_and_non_saturating_loss():
 def test_paper_routing_encoder_gradient_ignores_the_decoder(preset):
     """Without D, Θ's update (eq. 5) is the KL gradient: the decoder cannot reach it."""
     images = tiny_images()
-    initial_weights = tiny_model(preset, **PAPER_TERMS).get_weights()
+    # One traced model per routing; each step starts from the same weights and noise state (SGD keeps no state).
+    models = {routing: sgd_compile(tiny_model(preset, routing=routing, **PAPER_TERMS)) for routing in ("paper", "joint")}
+    initial_weights = models["paper"].get_weights()
+    noise_state = models["paper"].sampling.seed_generator.state.numpy()
 
     def encoder_delta(routing, perturb):
-        model = sgd_compile(tiny_model(preset, routing=routing, **PAPER_TERMS))
+        model = models[routing]
         model.set_weights(initial_weights)
+        model.sampling.seed_generator.state.assign(noise_state)
         if perturb:
             model.decoder.set_weights([w + 0.3 for w in model.decoder.get_weights()])
         return np.concatenate([d.ravel() for d in one_step_deltas(model, images)["encoder"]])
@@ -356,7 +364,7 @@ def _assert_step_follows(model, images, expected, where):
             np.testing.assert_allclose(-delta, gradient, **TOLERANCE, err_msg=f"{where}: {block}")
 
 
-@pytest.mark.parametrize("routing", ["joint", "paper"])
+@pytest.mark.parametrize("routing", ROUTINGS_PAPER_IN_FULL_TIER)
 def test_prior_samples_join_the_fake_terms_of_d_and_the_decoder(routing):
     """Larsen et al. (2016): d also judges g(z_p); A_d and d's fake term average both kinds of fake."""
     model = sgd_compile(tiny_model("ava5", routing=routing, discriminator_prior_samples=True, **PAPER_TERMS))
@@ -370,7 +378,7 @@ def test_prior_samples_join_the_fake_terms_of_d_and_the_decoder(routing):
     assert "d_prior" in model.get_metrics_result()
 
 
-@pytest.mark.parametrize("routing", ["joint", "paper"])
+@pytest.mark.parametrize("routing", ROUTINGS_PAPER_IN_FULL_TIER)
 def test_adaptive_adversarial_weight_scales_the_decoder_adversarial_term(routing):
     """Esser et al. (2021): A_d times ‖∇_w R‖ / (‖∇_w A_d‖ + 1e-4) at the decoder's output kernel, a constant."""
     model = sgd_compile(tiny_model("ava5", routing=routing, adaptive_adversarial_weight=True, **PAPER_TERMS), 1e-3)
@@ -385,7 +393,7 @@ def test_adaptive_adversarial_weight_scales_the_decoder_adversarial_term(routing
     assert model.get_metrics_result()["adaptive_adversarial_weight"] > 0
 
 
-@pytest.mark.parametrize("routing", ["joint", "paper"])
+@pytest.mark.parametrize("routing", ROUTINGS_PAPER_IN_FULL_TIER)
 def test_discriminator_start_step_trains_a_vae_until_the_decoder_has_taken_that_many_steps(routing):
     model = sgd_compile(tiny_model("ava5", routing=routing, discriminator_start_step=2, **PAPER_TERMS), 0.01)
     images = tiny_images()

@@ -96,6 +96,7 @@ def never_stopped(tmp_path_factory):
 # === .keras round trip ===
 
 
+@pytest.mark.integration  # the fast tier's round trip is tests/test_model.py's, and the load checks below
 def test_reload_then_continue_matches_never_stopping(never_stopped):
     restored = keras.models.load_model(never_stopped.checkpoint.format(epoch=1))  # no custom_objects
     assert isinstance(restored, ak.AVA)
@@ -182,8 +183,11 @@ def test_killed_run_resumes_from_backup_and_finishes(never_stopped, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def saved_path(never_stopped):
-    return pathlib.Path(never_stopped.checkpoint.format(epoch=1))
+def saved_path(tmp_path_factory):
+    """A compiled AVA4 in a .keras file (the checkpoints of a run load in the tests above)."""
+    path = tmp_path_factory.mktemp("saved") / "ava4.keras"
+    make_model().save(path)
+    return path
 
 
 def test_load_model_checks_image_shape(saved_path):
