@@ -52,6 +52,14 @@ def _shape_name(shape):
     return "x".join(map(str, shape))
 
 
+def _interleaved_setting(result, pair):
+    """The setting of a measurement whose two models (`pair`) took alternate steps (`interleaved_step_seconds`)."""
+    return (
+        f"{result['preset']} at {_shape_name(result['shape'])}, batch {result['batch_size']}, "
+        f"{result['timed_steps']} timed steps each, {pair} alternating step by step in one process: "
+    )
+
+
 def summarize(results, targets=None):
     """Adds step-time ratios to `results`; returns the checks against `targets` (a dict, or None for none).
 
@@ -165,9 +173,8 @@ def format_report(results, checks):
     if safety:
         lines += [
             f"Safety checks (`AVA(safety_checks=True)`: every batch checked, the divergence stop), "
-            f"{safety['preset']} at {_shape_name(safety['shape'])}, batch {safety['batch_size']}, "
-            f"{safety['timed_steps']} timed steps each, on and off alternating step by step in one process: "
-            f"{safety['step_seconds_checked'] * 1e3:.1f} ms per step with them, "
+            + _interleaved_setting(safety, "on and off")
+            + f"{safety['step_seconds_checked'] * 1e3:.1f} ms per step with them, "
             f"{safety['step_seconds_unchecked'] * 1e3:.1f} ms without (medians); overhead "
             f"{safety['checks_overhead']:.1%}: the median of the paired differences over the median step "
             + (f"(their quartiles {safety['checks_overhead_quartiles'][0]:.1%} and "
@@ -179,9 +186,8 @@ def format_report(results, checks):
     if conditional:
         lines += [
             f"Class-conditional step (`num_classes={conditional['num_classes']}`, labels as inputs of every block), "
-            f"{conditional['preset']} at {_shape_name(conditional['shape'])}, batch {conditional['batch_size']}, "
-            f"{conditional['timed_steps']} timed steps each, conditional and unconditional alternating step by step "
-            f"in one process: {conditional['step_seconds_conditional'] * 1e3:.1f} ms per step conditional, "
+            + _interleaved_setting(conditional, "conditional and unconditional")
+            + f"{conditional['step_seconds_conditional'] * 1e3:.1f} ms per step conditional, "
             f"{conditional['step_seconds_unconditional'] * 1e3:.1f} ms unconditional (medians); ratio "
             f"{conditional['conditional_ratio']:.3f}: 1 + the median of the paired differences over the median "
             f"unconditional step (quartiles {conditional['conditional_ratio_quartiles'][0]:.3f} and "
