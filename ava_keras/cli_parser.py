@@ -19,8 +19,8 @@ from ava_keras.models.network_sizes import resolve_networks
 # Defaults per data source. Digits: the quality benchmark's setting (28x28,
 # latent 16; docs/quality.md), 20 epochs of ~28 steps, about the benchmark's
 # 600 steps, so `ava-keras train --dataset digits` ends in minutes on two CPU cores.
-# Folders: 30 epochs, ~1,400 steps of 32 on 1,500 images, within 15 minutes on two
-# CPU cores at 64x64 with the scaled networks (docs/quality.md, "Your own folder at 64x64").
+# Folders: 30 epochs, ~1,400 steps of 32 on 1,500 images at 64x64 with the scaled
+# networks (the README's own-folder recipe gives its time and grid).
 DATASETS = {
     "digits": {"image_size": 28, "channels": 1, "batch_size": 64, "latent_dim": 16, "epochs": 20},
     "photos": {"image_size": 64, "channels": 3, "batch_size": 32, "latent_dim": 32, "epochs": 10},

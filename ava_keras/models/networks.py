@@ -119,8 +119,9 @@ def build_networks(
             f"`discriminator` must be one of {DISCRIMINATORS}. Received: discriminator={discriminator!r}"
         )
     image_shape = check_image_shape(image_shape)
+    networks = resolve_networks(networks, *image_shape[:2])
     options = network_options(image_shape, networks, **overrides)
-    upsampling = "transpose" if resolve_networks(networks, *image_shape[:2]) == "small" else "resize"
+    upsampling = "transpose" if networks == "small" else "resize"
     encoder = ConvEncoder(
         options["latent_dim"],
         filters=options["encoder_filters"],
