@@ -14,7 +14,6 @@ paused time inside any interval measured with `time.perf_counter()`
 import json
 import subprocess
 import sys
-import time
 
 # The watcher runs as `python -c`, so it imports nothing of ava_keras or
 # TensorFlow: it starts in milliseconds and holds no locks of this process.

@@ -1,6 +1,5 @@
 """The API reference builds from the docstrings with pdoc, as the README says, without warnings or gaps."""
 
-import importlib
 import inspect
 import os
 import re

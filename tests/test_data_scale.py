@@ -83,8 +83,6 @@ def test_images_are_identical_across_modes(folder, tmp_path):
 
 
 def test_in_memory_batches_run_on_one_private_thread_and_match_the_tf_cast():
-    import tensorflow as tf
-
     from ava_keras.data.image_folder import in_memory_batches
 
     # Every uint8 value, gathered out of order as the in-memory mode does.

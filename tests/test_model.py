@@ -10,7 +10,6 @@ import pytest
 import tensorflow as tf
 
 import ava_keras as ak
-from ava_keras import layers
 from tests._tiny import IMAGE_SHAPE, block_weights, sgd_compile, tiny_images, tiny_model
 
 LOG_KEYS = {

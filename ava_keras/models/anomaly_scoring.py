@@ -1,7 +1,6 @@
 """Per-image anomaly scores of an AVA: the terms as TensorFlow ops (the Python method and the export share them)."""
 
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from ava_keras import losses
