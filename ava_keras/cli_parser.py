@@ -83,6 +83,16 @@ def _float_in(low, high, inclusive_low):
     return parse
 
 
+def add_decoder_ema_argument(parser):
+    """Adds `--decoder-ema MOMENTUM` (`ava-keras train` and `experiment quality`): None unless given."""
+    parser.add_argument(
+        "--decoder-ema", type=_float_in(0, 1, False), metavar="MOMENTUM",
+        help="keep an exponential moving average of the decoder's weights at this momentum (the decoder "
+             "optimizer's use_ema=True, ema_momentum=MOMENTUM); the decoder becomes it at the end of training. "
+             "No bias correction: 0.99 suits hundreds of steps, 0.999 thousands (default: off)",
+    )
+
+
 def _image_size(text):
     parts = text.lower().split("x")
     try:
@@ -170,6 +180,7 @@ def build_parser():
                        help="learning rate of the encoder and decoder")
     train.add_argument("--discriminator-learning-rate", type=_float_in(0, math.inf, False), default=2e-4,
                        help="learning rate of both discriminators")
+    add_decoder_ema_argument(train)
     train.add_argument("--validation-split", type=_float_in(0, 1, True), default=0.0,
                        help="fraction of the images held out for validation (0: none)")
     train.add_argument("--seed", type=int, default=0, help="seed of weights, noise, shuffling and the split")

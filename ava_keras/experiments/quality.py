@@ -47,6 +47,7 @@ import argparse
 import math
 import time
 
+from ..cli_parser import add_decoder_ema_argument
 from ..constants import DISCRIMINATORS, GENERATOR_LOSSES, LIKELIHOODS, NETWORKS, PRECISIONS, SMALL_NETWORKS
 from ..errors import InputError
 from ._common import BLOCKS, PRESETS, add_budget_arguments, machine, make_out_dir, positive_float, positive_int
@@ -159,6 +160,7 @@ def add_arguments(parser):
             f"--{block.replace('_', '-')}-lr", type=positive_float, default=None,
             help=f"Learning rate of the {block.replace('_', ' ')} optimizer (default: AVA.compile's).",
         )
+    add_decoder_ema_argument(parser)
     parser.add_argument(
         "--quick", action="store_true",
         help=f"CI budget: presets {','.join(QUICK_PRESETS)} and the baseline, one seed, {QUICK_STEPS} steps.",
@@ -200,6 +202,7 @@ def resolve(args):
         "learning_rates": {
             block: getattr(args, f"{block}_lr") for block in BLOCKS if getattr(args, f"{block}_lr") is not None
         },
+        "decoder_ema": args.decoder_ema,
     }
 
 
@@ -363,7 +366,7 @@ def build_model(
 def run_benchmark(
     dataset, presets, seeds, steps, batch_size, samples=None, baseline=True, paper_settings=False,
     precision="float32", model_options=None, learning_rates=None, classifier_cache=None, progress=None,
-    image_size=None, networks="small", discriminator="global", conditional=False,
+    image_size=None, networks="small", discriminator="global", conditional=False, decoder_ema=None,
 ):
     """Trains and scores every (model, seed).
 
@@ -372,7 +375,8 @@ def run_benchmark(
 
     Each run builds a fresh model after `keras.utils.set_random_seed(seed)`,
     compiles it (`AVA.compile`'s default optimizers, learning rates
-    overridden by `learning_rates`; Adam for the keras.io VAE) and trains it
+    overridden by `learning_rates`, the decoder's with `use_ema=True,
+    ema_momentum=decoder_ema` if given; Adam for the keras.io VAE) and trains it
     for `steps` batches drawn by a permutation seeded by `seed`, so every
     model sees the same batches. `train_seconds` times the steps after the
     first (which traces the step). A run whose losses or outputs become
@@ -387,6 +391,7 @@ def run_benchmark(
         images and the first seed's samples) and `config`.
     """
     from ava_keras.evaluation import radial_power_spectrum
+    from ava_keras.models.training import DEFAULT_OPTIMIZERS
 
     labels = None
     if conditional:
@@ -409,7 +414,8 @@ def run_benchmark(
             model = build_model(name, seed, train.shape[1:], paper_settings, model_options, precision,
                                 networks, discriminator, 10 if conditional and name != BASELINE else None)
             if name != BASELINE:
-                model.compile()
+                model.compile(decoder_optimizer=None if decoder_ema is None else DEFAULT_OPTIMIZERS["decoder"](
+                    use_ema=True, ema_momentum=decoder_ema))
                 for block, rate in learning_rates.items():
                     if getattr(model, f"{block}_optimizer") is not None:
                         getattr(model, f"{block}_optimizer").learning_rate = rate
@@ -474,7 +480,8 @@ def _describe_networks(model):
 
 def _describe_optimizer(optimizer):
     config = optimizer.get_config()
-    return {"class": type(optimizer).__name__, **{k: config[k] for k in ("learning_rate", "beta_1") if k in config}}
+    keys = ("learning_rate", "beta_1") + (("ema_momentum",) if config.get("use_ema") else ())
+    return {"class": type(optimizer).__name__, **{k: config[k] for k in keys if k in config}}
 
 
 def _train_and_score(model, name, seed, steps, batch_size, n, train, scorer, say, labels=None):
@@ -489,6 +496,8 @@ def _train_and_score(model, name, seed, steps, batch_size, n, train, scorer, say
 
     batches = shuffled_batches(train, batch_size, seed, None if labels is None else labels["train"])
     run = train_steps(model, batches, steps, say, label=f"{name} seed={seed}")
+    if run.diverged_at is None and name != BASELINE:
+        model.finalize_variable_values()  # as `fit` ends: a decoder with `use_ema=True` takes its average
     scores, samples = {key: "" for key, _, _ in METRICS}, None
     requested = None if labels is None else np.arange(n) % 10
     held_out_labels, train_labels = (None, None) if labels is None else (labels["held_out"], labels["train"])

@@ -93,6 +93,8 @@ def format_table(summary, references, config):
            if config.get("precision", "float32") != "float32" else "")
         + (f" AVA models on the scaled networks with a {config.get('discriminator', 'global')} discriminator."
            if config.get("networks", "small") != "small" else "")
+        + (f" AVA decoders end training as the moving average of their weights (`--decoder-ema "
+           f"{config['decoder_ema']}`)." if config.get("decoder_ema") is not None else "")
         + (" AVA models class-conditional on the digits' labels (the keras.io VAE is not), sampled for the digits "
            "0-9 in turn; `label acc.`: the classifier's accuracy on those samples against the requested digit; "
            "`intra-FID`: the mean over digits of the FID of a digit's samples against its ~140 training images."

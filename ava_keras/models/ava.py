@@ -357,6 +357,16 @@ class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, Anomaly
         do not underflow (bfloat16 has float32's range and needs no scaling).
         Other arguments go to `keras.Model.compile` (`optimizer` and `loss`
         are not used: the losses are the paper's).
+
+        An optimizer with `use_ema=True` keeps an exponential moving average
+        of its block's weights, which the block takes at the end of `fit`
+        (Keras' `use_ema` semantics; `finalize_variable_values`), e.g.
+        `decoder_optimizer=keras.optimizers.Adam(1e-3, use_ema=True,
+        ema_momentum=0.99)` samples from an average decoder. Keras' average
+        has no bias correction and starts from the first step's weights, so
+        `ema_momentum` must suit the number of steps: 0.999 over 600 steps
+        keeps 0.999**599 ≈ 55% of the first step's weights; 0.99 suits
+        hundreds of steps.
         """
         super().compile(optimizer=None, jit_compile=jit_compile, **check_compile_arguments(kwargs))
         self._auto_scale_loss = bool(auto_scale_loss)

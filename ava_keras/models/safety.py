@@ -247,7 +247,9 @@ class SafetyChecks:
         if isinstance(x, tf.data.Dataset) and len(args) < 7:  # `shuffle` is fit's 8th argument
             kwargs.setdefault("shuffle", False)  # a Dataset shuffles in its own pipeline; Keras would only warn
         with self._checked_run("fit", x, args[0] if args else kwargs.get("y")):
-            return super().fit(x, *args, **kwargs)
+            history = super().fit(x, *args, **kwargs)
+        self.finalize_variable_values()  # a fit that raised (e.g. on divergence) keeps its trained weights
+        return history
 
     def evaluate(self, x=None, *args, **kwargs):
         with self._checked_run("evaluate", x, args[0] if args else kwargs.get("y")):

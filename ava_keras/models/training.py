@@ -29,12 +29,13 @@ LOG_NAMES = (
 )
 
 
-# The optimizer `AVA.compile` gives each block by default.
+# The optimizer `AVA.compile` gives each block by default; keyword arguments
+# add to it, e.g. `DEFAULT_OPTIMIZERS["decoder"](use_ema=True, ema_momentum=0.99)`.
 DEFAULT_OPTIMIZERS = {
-    "encoder": lambda: keras.optimizers.Adam(1e-3),
-    "decoder": lambda: keras.optimizers.Adam(1e-3),
-    "discriminator": lambda: keras.optimizers.Adam(2e-4, beta_1=0.5),
-    "latent_discriminator": lambda: keras.optimizers.Adam(2e-4, beta_1=0.5),
+    "encoder": lambda **options: keras.optimizers.Adam(1e-3, **options),
+    "decoder": lambda **options: keras.optimizers.Adam(1e-3, **options),
+    "discriminator": lambda **options: keras.optimizers.Adam(2e-4, beta_1=0.5, **options),
+    "latent_discriminator": lambda **options: keras.optimizers.Adam(2e-4, beta_1=0.5, **options),
 }
 
 
@@ -121,6 +122,20 @@ class BlockTrainer:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name=f"{block}_loss_scale_optimizer")
             optimizer.build(network.trainable_variables)
             setattr(self, f"{block}_optimizer", optimizer)
+
+    def finalize_variable_values(self):
+        """Ends training as Keras' `fit` ends it for its one optimizer: every block whose optimizer has
+        `use_ema=True` takes the moving average of its trainable weights; the other blocks keep theirs.
+
+        `fit` calls it after its last epoch (not after a fit that raised, e.g.
+        on divergence); call it yourself after a loop of `train_on_batch`. A
+        block whose optimizer has not taken a step yet (switched off, or before
+        `discriminator_start_step`) keeps its weights: its average holds none.
+        """
+        for block in BLOCKS:
+            optimizer = getattr(self, f"{block}_optimizer", None)  # None without the block
+            if optimizer is not None and int(optimizer.iterations) > 0:
+                optimizer.finalize_variable_values(getattr(self, block).trainable_variables)
 
     def get_compile_config(self):
         if not self.compiled:  # nothing to restore: loading leaves the model uncompiled
