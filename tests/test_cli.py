@@ -133,6 +133,24 @@ def test_ctrl_c_saves_the_model_trained_so_far(folder, tmp_path, capsys, monkeyp
 
 
 @pytest.mark.integration
+def test_decoder_ema_flag_gives_the_decoder_an_averaging_optimizer(folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    code, _, err = _run_cli(
+        ["train", str(folder), "--epochs", "1", "--out", str(out), "--preset", "vae", "--verbose", "0",
+         "--decoder-ema", "0.9", *TRAIN_FLAGS], capsys,
+    )
+    assert code == 0, err
+    model = ak.saving.load_model(out / "model.keras")
+    decoder = model.decoder_optimizer.get_config()
+    assert decoder["use_ema"] is True and decoder["ema_momentum"] == 0.9
+    assert not model.encoder_optimizer.get_config()["use_ema"]
+    # fit ended by putting the average into the decoder, and the .keras file kept both.
+    averages = model.decoder_optimizer._model_variables_moving_average
+    for weight, average in zip(model.decoder.trainable_variables, averages):
+        np.testing.assert_array_equal(weight.numpy(), average.numpy())
+
+
+@pytest.mark.integration
 def test_train_with_scaled_networks_and_a_patch_discriminator(folder, tmp_path, capsys):
     out = tmp_path / "out"
     at = TRAIN_FLAGS.index("--latent-dim")
@@ -168,6 +186,10 @@ def _not_a_keras_zip(path):
         (["train", "--dataset", "digits", "--epochs", "0"], "at least 1"),
         (["train", "--dataset", "digits", "--learning-rate", "-1"], "--learning-rate"),
         (["train", "--dataset", "digits", "--validation-split", "1"], "--validation-split"),
+        (["train", "--dataset", "digits", "--decoder-ema", "1"], "--decoder-ema: must be in (0, 1), got 1"),
+        (["train", "--dataset", "digits", "--decoder-ema", "0"], "--decoder-ema: must be in (0, 1), got 0"),
+        (["train", "--dataset", "digits", "--decoder-ema", "fast"], "--decoder-ema: expected a number, got 'fast'"),
+        (["experiment", "quality", "--decoder-ema", "-0.5"], "--decoder-ema: must be in (0, 1), got -0.5"),
         (["train", "--dataset", "digits", "--out", "{tmp}/file.png"], "--out"),
         (["train", "{tmp}/few", "--batch-size", "8", "--image-size", "8"], "fewer than one batch"),
         (["sample", "{tmp}/missing.keras"], "model file not found"),

@@ -5,10 +5,12 @@ import csv
 import json
 import math
 
+import numpy as np
 import pytest
 
 from ava_keras import cli
 from ava_keras.experiments import quality, quality_tables
+from ava_keras.experiments._runner import train_steps
 from tests._quality import shared_classifier
 from tests._imports import top_level_import_roots
 
@@ -26,6 +28,7 @@ def test_arguments_defaults_quick_and_errors():
     assert (settings["steps"], settings["batch_size"]) == (quality.DEFAULT_STEPS, quality.DEFAULT_BATCH_SIZE)
     assert settings["model_options"] == {} and settings["learning_rates"] == {}
     assert (settings["networks"], settings["discriminator"], settings["image_size"]) == ("small", "global", None)
+    assert settings["decoder_ema"] is None and quality.resolve(_parse(["--decoder-ema", "0.99"]))["decoder_ema"] == 0.99
     quick = quality.resolve(_parse(["--quick", "--presets", "AVA3, vae", "--kl-weight", "0.5", "--discriminator-lr",
                                     "1e-4", "--likelihood", "bernoulli", "--dataset", "photos", "--no-baseline"]))
     assert quick["presets"] == ("ava3", "vae") and quick["seeds"] == [0] and quick["steps"] == quality.QUICK_STEPS
@@ -40,7 +43,8 @@ def test_arguments_defaults_quick_and_errors():
     for bad in (["--presets", "ava9"], ["--presets", ","], ["--steps", "0"], ["--seeds", "-1"],
                 ["--adversarial-weight", "-1"], ["--generator-loss", "hinge"], ["--encoder-lr", "0"],
                 ["--likelihood", "laplace"], ["--dataset", "mnist"], ["--image-size", "48"], ["--networks", "big"],
-                ["--discriminator", "local"], ["--discriminator-start-step", "-5"]):
+                ["--discriminator", "local"], ["--discriminator-start-step", "-5"], ["--decoder-ema", "1"],
+                ["--decoder-ema", "0"], ["--decoder-ema", "nan"]):
         with pytest.raises(SystemExit):
             _parse(bad)
 
@@ -130,16 +134,25 @@ def test_tiny_run_writes_finite_outputs_and_its_table_rebuilds_from_them(tmp_pat
     assert (tmp_path / "tiny_samples.png").stat().st_size > 1000
 
 
-def test_tiny_photos_run_scores_in_random_features(tmp_path):
+def test_tiny_photos_run_scores_in_random_features(tmp_path, monkeypatch):
+    trained = []  # the models, to check that the decoder ends as its average (--decoder-ema)
+    monkeypatch.setattr(quality, "train_steps", lambda model, *a, **k: trained.append(model) or train_steps(model, *a, **k))
     args = _parse(["--dataset", "photos", "--steps", "2", "--seeds", "1", "--presets", "vae", "--no-baseline",
-                   "--samples", "100", "--precision", "mixed_bfloat16", "--label", "photos", "--out", str(tmp_path)])
+                   "--samples", "100", "--precision", "mixed_bfloat16", "--decoder-ema", "0.9", "--label", "photos",
+                   "--out", str(tmp_path)])
     assert quality.run(args) == 0
+    (model,) = trained
+    for weight, average in zip(model.decoder.trainable_variables,
+                               model.decoder_optimizer._model_variables_moving_average):
+        np.testing.assert_array_equal(weight.numpy(), average.numpy())
     rows = _check_rows(tmp_path / "photos_runs.csv", [("vae", "0", "ok", "2")])
     assert rows[0]["confidence"] == ""  # no classifier for photographs
     config = json.loads((tmp_path / "photos_summary.json").read_text())["config"]
     assert config["image_shape"] == [32, 32, 3] and config["features"] == "RandomFeatures(seed=0)"
     assert config["samples_per_model"] == 100 and config["precision"] == "mixed_bfloat16"
-    assert "trained under the `mixed_bfloat16` dtype policy" in (tmp_path / "photos_table.md").read_text()
+    assert config["decoder_ema"] == 0.9 and config["optimizers"]["decoder"]["ema_momentum"] == 0.9
+    table = (tmp_path / "photos_table.md").read_text()
+    assert "trained under the `mixed_bfloat16` dtype policy" in table and "(`--decoder-ema 0.9`)" in table
 
 
 def test_photos_at_64_with_scaled_networks_and_a_patch_discriminator(tmp_path):
