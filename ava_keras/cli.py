@@ -172,16 +172,17 @@ def _reference_images(ak, train, args):
 def _compile(model, args):
     import keras
 
+    from ava_keras.models.training import ema_options
+
     def optimizer(rate, beta_1=0.9, **options):
         # Adam's beta_1 = 0.5 for the discriminators, as in AVA.compile's defaults.
         if args.optimizer == "sgd":
             return keras.optimizers.SGD(rate, **options)
         return keras.optimizers.Adam(rate, beta_1=beta_1, **options)
 
-    ema = {} if args.decoder_ema is None else {"use_ema": True, "ema_momentum": args.decoder_ema}
     model.compile(
         encoder_optimizer=optimizer(args.learning_rate),
-        decoder_optimizer=optimizer(args.learning_rate, **ema),
+        decoder_optimizer=optimizer(args.learning_rate, **ema_options(args.decoder_ema)),
         discriminator_optimizer=optimizer(args.discriminator_learning_rate, beta_1=0.5),
         latent_discriminator_optimizer=optimizer(args.discriminator_learning_rate, beta_1=0.5),
     )

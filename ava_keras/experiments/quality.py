@@ -391,7 +391,7 @@ def run_benchmark(
         images and the first seed's samples) and `config`.
     """
     from ava_keras.evaluation import radial_power_spectrum
-    from ava_keras.models.training import DEFAULT_OPTIMIZERS
+    from ava_keras.models.training import DEFAULT_OPTIMIZERS, ema_options
 
     labels = None
     if conditional:
@@ -414,8 +414,7 @@ def run_benchmark(
             model = build_model(name, seed, train.shape[1:], paper_settings, model_options, precision,
                                 networks, discriminator, 10 if conditional and name != BASELINE else None)
             if name != BASELINE:
-                model.compile(decoder_optimizer=None if decoder_ema is None else DEFAULT_OPTIMIZERS["decoder"](
-                    use_ema=True, ema_momentum=decoder_ema))
+                model.compile(decoder_optimizer=DEFAULT_OPTIMIZERS["decoder"](**ema_options(decoder_ema)))
                 for block, rate in learning_rates.items():
                     if getattr(model, f"{block}_optimizer") is not None:
                         getattr(model, f"{block}_optimizer").learning_rate = rate

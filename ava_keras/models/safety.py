@@ -36,8 +36,9 @@ _UINT8_TO_UNIT = (np.arange(256) / 255).astype("float32")
 class SafetyChecks:
     """The image checks and the divergence stop of `ava_keras.AVA` (a mixin of `keras.Model`).
 
-    Needs `image_shape`, `safety_checks`, one optimizer per block and
-    `_optimizer(block)` (`ava_keras.models.training.BlockTrainer`).
+    Needs `image_shape`, `safety_checks`, one optimizer per block,
+    `_optimizer(block)` and `finalize_variable_values`
+    (`ava_keras.models.training.BlockTrainer`).
     """
 
     def _create_fault_state(self):

@@ -39,6 +39,11 @@ DEFAULT_OPTIMIZERS = {
 }
 
 
+def ema_options(momentum):
+    """A Keras optimizer's arguments for an average of its block's weights at `momentum` (None: no average)."""
+    return {} if momentum is None else {"use_ema": True, "ema_momentum": momentum}
+
+
 class BlockTrainer:
     """The steps of `ava_keras.AVA` and its optimizers, one per block (a mixin of `keras.Model`).
 
