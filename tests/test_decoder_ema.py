@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from ava_keras.errors import TrainingDivergedError
 from tests._tiny import block_weights, sgd_compile, tiny_images, tiny_model
@@ -80,6 +81,16 @@ def test_fit_ends_with_the_decoder_as_the_average_of_its_weights(loss_scaled):
     for block in ("encoder", "discriminator", "latent_discriminator"):  # their plain trained weights
         for got, last in zip(final[block], steps[-1][block]):
             np.testing.assert_array_equal(got, last, err_msg=block)
+
+
+def test_fit_under_a_strategy_ends_with_the_average():
+    # `--strategy mirrored` on one device: the optimizers' variables are mirrored.
+    with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
+        model = ema_model()
+    steps = fit_recording(model)
+    expected = reference_ema([s["decoder"] for s in steps], MOMENTUM)
+    for got, want in zip(block_weights(model)["decoder"], expected):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
 
 
 def test_without_use_ema_fit_keeps_the_last_weights():

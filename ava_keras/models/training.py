@@ -139,7 +139,7 @@ class BlockTrainer:
         """
         for block in BLOCKS:
             optimizer = getattr(self, f"{block}_optimizer", None)  # None without the block
-            if optimizer is not None and int(optimizer.iterations) > 0:
+            if optimizer is not None and optimizer.iterations.numpy() > 0:
                 optimizer.finalize_variable_values(getattr(self, block).trainable_variables)
 
     def get_compile_config(self):
