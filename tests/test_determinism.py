@@ -49,8 +49,9 @@ def test_two_seeded_runs_of_the_scaled_networks_are_bit_identical():
 
 def test_run_deterministically_enables_op_determinism_on_one_thread():
     settings = _python(
-        "import tensorflow as tf; from ava_keras._determinism import run_deterministically; "
-        "run_deterministically(); print(tf.config.experimental.is_op_determinism_enabled(), "
+        "import tensorflow as tf; from tensorflow.python.framework import config; "
+        "from ava_keras._determinism import run_deterministically; "
+        "run_deterministically(); print(config.is_op_determinism_enabled(), "
         "tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads())"
     )
     assert settings.split() == ["True", "1", "1"]
