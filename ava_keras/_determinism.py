@@ -5,10 +5,10 @@ def run_deterministically():
     """Makes TensorFlow repeat a seeded run bit for bit: op determinism, and every op on one thread.
 
     Op determinism alone (`tf.config.experimental.enable_op_determinism`)
-    is not enough on a CPU: a kernel that splits a large convolution or
-    matrix product over several threads can sum the parts in a different
-    order from one run to the next. One intra-op and one inter-op thread
-    remove that order. Must be called before TensorFlow runs its first op.
+    is not enough on a CPU: with several threads, the order in which
+    TensorFlow runs and splits the ops can change from one run to the next,
+    and floating-point sums depend on that order. One intra-op and one
+    inter-op thread fix it. Must be called before TensorFlow runs its first op.
     """
     import tensorflow as tf
 
