@@ -206,6 +206,10 @@ def _train(args):
     ak = _load_tensorflow()
     import keras
 
+    if args.deterministic:
+        from ava_keras._determinism import run_deterministically
+
+        run_deterministically()  # before any TensorFlow op
     strategy = _start_strategy(ak, args)  # before any TensorFlow op
     train, validation, reference, reference_labels, class_names, fit_kwargs = _training_data(args)
     keras.utils.set_random_seed(args.seed)

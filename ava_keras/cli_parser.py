@@ -93,6 +93,15 @@ def add_decoder_ema_argument(parser):
     )
 
 
+def add_deterministic_argument(parser):
+    """Adds `--deterministic` (`ava-keras train` and `experiment quality`): off unless given."""
+    parser.add_argument(
+        "--deterministic", action="store_true",
+        help="repeat a run bit for bit on the same machine and library versions: TensorFlow's op determinism "
+             "and every op on one thread (slower where the cores are free)",
+    )
+
+
 def _image_size(text):
     parts = text.lower().split("x")
     try:
@@ -181,6 +190,7 @@ def build_parser():
     train.add_argument("--discriminator-learning-rate", type=_float_in(0, math.inf, False), default=2e-4,
                        help="learning rate of both discriminators")
     add_decoder_ema_argument(train)
+    add_deterministic_argument(train)
     train.add_argument("--validation-split", type=_float_in(0, 1, True), default=0.0,
                        help="fraction of the images held out for validation (0: none)")
     train.add_argument("--seed", type=int, default=0, help="seed of weights, noise, shuffling and the split")

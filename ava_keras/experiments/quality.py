@@ -47,7 +47,7 @@ import argparse
 import math
 import time
 
-from ..cli_parser import add_decoder_ema_argument
+from ..cli_parser import add_decoder_ema_argument, add_deterministic_argument
 from ..constants import DISCRIMINATORS, GENERATOR_LOSSES, LIKELIHOODS, NETWORKS, PRECISIONS, SMALL_NETWORKS
 from ..errors import InputError
 from ._common import BLOCKS, PRESETS, add_budget_arguments, machine, make_out_dir, positive_float, positive_int
@@ -161,6 +161,7 @@ def add_arguments(parser):
             help=f"Learning rate of the {block.replace('_', ' ')} optimizer (default: AVA.compile's).",
         )
     add_decoder_ema_argument(parser)
+    add_deterministic_argument(parser)
     parser.add_argument(
         "--quick", action="store_true",
         help=f"CI budget: presets {','.join(QUICK_PRESETS)} and the baseline, one seed, {QUICK_STEPS} steps.",
@@ -210,9 +211,14 @@ def run(args):
     """Runs the benchmark described by parsed `args`; writes the outputs and returns 0."""
     settings = resolve(args)
     make_out_dir(args.out)
+    if args.deterministic:
+        from ava_keras._determinism import run_deterministically
+
+        run_deterministically()
     start = time.time()
     result = run_benchmark(**settings, classifier_cache=args.classifier_cache, progress=print)
-    config = dict(settings, seconds=round(time.time() - start, 1), machine=machine(), **result["config"])
+    config = dict(settings, deterministic=args.deterministic, seconds=round(time.time() - start, 1), machine=machine(),
+                  **result["config"])
     paths = write_outputs(args.out, args.label, result, config)
     print(f"{len(result['rows'])} runs in {config['seconds']:.0f} s; wrote {', '.join(paths)}")
     return 0
