@@ -1,7 +1,7 @@
 """Bit-identical training runs on one machine."""
 
 
-def run_deterministically():
+def run_deterministically(enabled=True):
     """Makes TensorFlow repeat a seeded run bit for bit: op determinism, and every op on one thread.
 
     Op determinism alone (`tf.config.experimental.enable_op_determinism`)
@@ -9,7 +9,10 @@ def run_deterministically():
     TensorFlow runs and splits the ops can change from one run to the next,
     and floating-point sums depend on that order. One intra-op and one
     inter-op thread fix it. Must be called before TensorFlow runs its first op.
+    Does nothing unless `enabled` (the `--deterministic` flag).
     """
+    if not enabled:
+        return
     import tensorflow as tf
 
     tf.config.experimental.enable_op_determinism()

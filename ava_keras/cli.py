@@ -35,6 +35,7 @@ from ava_keras.cli_parser import (
     CommandParser,
     build_parser,
 )
+from ava_keras._determinism import run_deterministically
 from ava_keras.constants import BLOCKS, LATENT_SAMPLER_COMPONENTS
 from ava_keras.data.class_folders import infer_labels
 from ava_keras.errors import InputError, MissingDependencyError
@@ -172,10 +173,9 @@ def _reference_images(ak, train, args):
 def _compile(model, args):
     import keras
 
-    from ava_keras.models.training import ema_options
+    from ava_keras.models.training import DISCRIMINATOR_BETA_1, ema_options
 
     def optimizer(rate, beta_1=0.9, **options):
-        # Adam's beta_1 = 0.5 for the discriminators, as in AVA.compile's defaults.
         if args.optimizer == "sgd":
             return keras.optimizers.SGD(rate, **options)
         return keras.optimizers.Adam(rate, beta_1=beta_1, **options)
@@ -183,8 +183,8 @@ def _compile(model, args):
     model.compile(
         encoder_optimizer=optimizer(args.learning_rate),
         decoder_optimizer=optimizer(args.learning_rate, **ema_options(args.decoder_ema)),
-        discriminator_optimizer=optimizer(args.discriminator_learning_rate, beta_1=0.5),
-        latent_discriminator_optimizer=optimizer(args.discriminator_learning_rate, beta_1=0.5),
+        discriminator_optimizer=optimizer(args.discriminator_learning_rate, beta_1=DISCRIMINATOR_BETA_1),
+        latent_discriminator_optimizer=optimizer(args.discriminator_learning_rate, beta_1=DISCRIMINATOR_BETA_1),
     )
 
 
@@ -206,10 +206,7 @@ def _train(args):
     ak = _load_tensorflow()
     import keras
 
-    if args.deterministic:
-        from ava_keras._determinism import run_deterministically
-
-        run_deterministically()  # before any TensorFlow op
+    run_deterministically(args.deterministic)  # before any TensorFlow op
     strategy = _start_strategy(ak, args)  # before any TensorFlow op
     train, validation, reference, reference_labels, class_names, fit_kwargs = _training_data(args)
     keras.utils.set_random_seed(args.seed)

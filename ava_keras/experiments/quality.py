@@ -47,6 +47,7 @@ import argparse
 import math
 import time
 
+from .._determinism import run_deterministically
 from ..cli_parser import add_decoder_ema_argument, add_deterministic_argument
 from ..constants import DISCRIMINATORS, GENERATOR_LOSSES, LIKELIHOODS, NETWORKS, PRECISIONS, SMALL_NETWORKS
 from ..errors import InputError
@@ -211,10 +212,7 @@ def run(args):
     """Runs the benchmark described by parsed `args`; writes the outputs and returns 0."""
     settings = resolve(args)
     make_out_dir(args.out)
-    if args.deterministic:
-        from ava_keras._determinism import run_deterministically
-
-        run_deterministically()
+    run_deterministically(args.deterministic)
     start = time.time()
     result = run_benchmark(**settings, classifier_cache=args.classifier_cache, progress=print)
     config = dict(settings, deterministic=args.deterministic, seconds=round(time.time() - start, 1), machine=machine(),

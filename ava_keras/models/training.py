@@ -29,13 +29,16 @@ LOG_NAMES = (
 )
 
 
+# Adam's beta_1 for the discriminators (the GAN practice of Radford et al. 2016).
+DISCRIMINATOR_BETA_1 = 0.5
+
 # The optimizer `AVA.compile` gives each block by default; keyword arguments
 # add to it, e.g. `DEFAULT_OPTIMIZERS["decoder"](use_ema=True, ema_momentum=0.99)`.
 DEFAULT_OPTIMIZERS = {
     "encoder": lambda **options: keras.optimizers.Adam(1e-3, **options),
     "decoder": lambda **options: keras.optimizers.Adam(1e-3, **options),
-    "discriminator": lambda **options: keras.optimizers.Adam(2e-4, beta_1=0.5, **options),
-    "latent_discriminator": lambda **options: keras.optimizers.Adam(2e-4, beta_1=0.5, **options),
+    "discriminator": lambda **options: keras.optimizers.Adam(2e-4, beta_1=DISCRIMINATOR_BETA_1, **options),
+    "latent_discriminator": lambda **options: keras.optimizers.Adam(2e-4, beta_1=DISCRIMINATOR_BETA_1, **options),
 }
 
 
