@@ -215,6 +215,7 @@ def _train(args):
             "routing": args.routing, "likelihood": args.likelihood, "generator_loss": args.generator_loss}
         model = ak.AVA.from_preset(args.preset, image_shape=tuple(args.image_size) + (args.channels,),
                                    networks=args.networks, discriminator=args.discriminator,
+                                   adaptive_adversarial_weight=args.adaptive_adversarial_weight,
                                    latent_dim=args.latent_dim, seed=args.seed, dtype=args.precision,
                                    class_names=class_names,
                                    latent_sampler_components=_latent_sampler_components(args, train, class_names),

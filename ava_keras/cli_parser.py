@@ -170,6 +170,10 @@ def build_parser():
     train.add_argument("--discriminator", choices=DISCRIMINATORS, default="global",
                        help="decoder discriminator: one logit per image ('global') or per patch ('patch') "
                        "(default: global)")
+    train.add_argument("--adaptive-adversarial-weight", action="store_true",
+                       help="scale the decoder's adversarial term by the ratio of the reconstruction and "
+                       "adversarial gradient norms at the decoder's last layer (Esser et al. 2021); with "
+                       "--discriminator patch, the sharpest 64x64 setting in docs/quality.md")
     train.add_argument("--image-size", type=_image_size, metavar="SIZE",
                        help="SIZE or HEIGHTxWIDTH (default: 64 for folders, 28 for digits, 64 for photos)")
     train.add_argument("--channels", type=int, choices=(1, 3),
