@@ -152,6 +152,40 @@ def test_feature_reconstruction_loss_is_half_the_squared_feature_distance_and_sp
     np.testing.assert_allclose(tape.gradient(loss, fake).numpy(), (fake - real).numpy() / 2)
 
 
+def _focal_frequency_reference(images, reconstructions, alpha, variance=1.0):
+    """Jiang et al. (2021) in numpy: focal weights |ΔF|^alpha over their per-image, per-channel maximum."""
+    spectrum = np.fft.fft2(np.transpose(reconstructions - images, (0, 3, 1, 2)), norm="ortho")
+    distance = np.abs(spectrum) ** 2
+    weights = np.sqrt(distance) ** alpha
+    weights = weights / weights.max(axis=(2, 3), keepdims=True)
+    return np.mean(0.5 * (weights * distance).sum(axis=(1, 2, 3)) / variance)
+
+
+def test_focal_frequency_loss_matches_a_numpy_reference_and_is_eq1_without_focal_weights():
+    rng = np.random.default_rng(0)
+    images, reconstructions = (rng.random((3, 8, 6, 2)).astype("float32") for _ in range(2))
+    for alpha, variance in ((1.0, None), (2.0, 0.1)):
+        got = losses.focal_frequency_loss(images, reconstructions, variance=variance, alpha=alpha)
+        want = _focal_frequency_reference(images, reconstructions, alpha, 1.0 if variance is None else variance)
+        assert float(got) == pytest.approx(want, rel=1e-5)
+    # alpha = 0: every weight 1, and by Parseval the spectrum's squared error is the pixels'.
+    assert float(losses.focal_frequency_loss(images, reconstructions, alpha=0.0)) == pytest.approx(
+        float(losses.reconstruction_loss(images, reconstructions)), rel=1e-5)
+    per_example = losses.focal_frequency_loss(images, reconstructions, per_example=True)
+    assert per_example.shape == (3,) and float(np.mean(per_example)) == pytest.approx(
+        _focal_frequency_reference(images, reconstructions, 1.0), rel=1e-5)
+
+
+def test_focal_frequency_loss_is_finite_and_zero_for_a_perfect_reconstruction():
+    images = np.random.default_rng(1).random((2, 4, 4, 3)).astype("float32")
+    images_t = tf.constant(images)
+    with tf.GradientTape() as tape:
+        tape.watch(images_t)
+        loss = losses.focal_frequency_loss(images, images_t)
+    assert float(loss) == 0.0
+    assert np.isfinite(tape.gradient(loss, images_t).numpy()).all()
+
+
 def test_every_likelihood_name_has_one_registered_likelihood():
     from ava_keras.constants import LIKELIHOODS
 

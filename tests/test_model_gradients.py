@@ -41,12 +41,14 @@ def reference_objectives(
     generator_loss="minimax",
     likelihood="paper",
     feature_weight=0.0,
+    frequency_weight=0.0,
     prior_noise=None,
     adaptive=False,
     adversaries_on=True,
 ):
     """Block -> objective, from the equations, with raw TF ops.
 
+    `frequency_weight`: the focal frequency loss's weight (Jiang et al. 2021).
     `prior_noise`: d also judges g(prior_noise) (Larsen et al. 2016).
     `adaptive`: A_d times ‖∇_w R‖ / (‖∇_w A_d‖ + 1e-4), w the decoder's output
     convolution's kernel (Esser et al. 2021). `adversaries_on=False`: every switch off.
@@ -68,6 +70,13 @@ def reference_objectives(
             r = -tf.reduce_mean(tf.reduce_sum(log_likelihood, [1, 2, 3]))
         else:
             r = tf.reduce_mean(0.5 * pixels * tf.math.log(2 * np.pi * variance) + squared / (2 * variance))
+        if frequency_weight:  # Jiang et al. (2021): ½ Σ focal weight · |orthonormal DFT of x′ − x|², per σ̂²
+            spectrum = tf.signal.fft2d(tf.complex(tf.transpose(reconstructions - images, [0, 3, 1, 2]), 0.0))
+            distance = (tf.square(tf.math.real(spectrum)) + tf.square(tf.math.imag(spectrum))) / (
+                images.shape[1] * images.shape[2])
+            focal = tf.stop_gradient(tf.sqrt(distance) / tf.reduce_max(tf.sqrt(distance), axis=[2, 3], keepdims=True))
+            scale = tf.stop_gradient(variance) if likelihood == "gaussian" else 1.0
+            r = r + frequency_weight * tf.reduce_mean(0.5 * tf.reduce_sum(focal * distance, [1, 2, 3])) / scale
         k = tf.reduce_mean(0.5 * tf.reduce_sum(tf.exp(log_var) + tf.square(mean) - 1.0 - log_var, axis=1))
 
         def generator_term(probability):
@@ -223,6 +232,25 @@ def test_feature_reconstruction_gradients_reach_encoder_and_decoder_only(routing
         for delta, gradient in zip(block_deltas, expected[block]):
             np.testing.assert_allclose(-delta, gradient, **TOLERANCE, err_msg=f"{routing}: {block}")
     assert "feature_reconstruction" in model.get_metrics_result()
+
+
+@pytest.mark.parametrize(
+    "routing, likelihood",
+    [("joint", "gaussian"), pytest.param("paper", "paper", marks=pytest.mark.integration)],
+)
+def test_frequency_reconstruction_gradients_reach_encoder_and_decoder_only(routing, likelihood):
+    """The focal frequency loss joins R wherever R is (Θ's objective in joint routing, Φ's); Ψ's and Λ's are unchanged."""
+    model = sgd_compile(tiny_model("ava5", routing=routing, frequency_reconstruction_weight=0.5,
+                                   likelihood=likelihood, generator_loss="minimax"), 0.1)
+    images = tiny_images()
+    noise = peek_noise(model, len(images))
+    expected = reference_gradients(model, images, noise, routing, likelihood=likelihood, frequency_weight=0.5)
+    without = reference_gradients(model, images, noise, routing, likelihood=likelihood)
+    assert not np.allclose(expected["decoder"][0], without["decoder"][0]), "the frequency term changed nothing"
+    for block, block_deltas in one_step_deltas(model, images).items():
+        for delta, gradient in zip(block_deltas, expected[block]):
+            np.testing.assert_allclose(-delta / 0.1, gradient, rtol=1e-4, atol=1e-4, err_msg=f"{routing}: {block}")
+    assert "frequency_reconstruction" in model.get_metrics_result()
 
 
 def test_feature_reconstruction_needs_a_discriminator_with_features():
@@ -427,3 +455,11 @@ def test_adversarial_options_round_trip_through_config_and_default_off():
     )
     with pytest.raises(ValueError, match="discriminator_start_step"):
         tiny_model("ava5", discriminator_start_step=-1)
+
+
+def test_frequency_reconstruction_weight_round_trips_through_config_and_defaults_to_zero():
+    restored = ak.AVA.from_config(tiny_model("ava5", frequency_reconstruction_weight=2.5).get_config())
+    assert restored.loss_weights_config["frequency_reconstruction_weight"] == 2.5
+    assert tiny_model("vae").get_config()["frequency_reconstruction_weight"] == 0.0
+    with pytest.raises(ValueError, match="frequency_reconstruction_weight"):
+        tiny_model("vae", frequency_reconstruction_weight=-1.0)

@@ -59,7 +59,7 @@ DATASETS = ("digits", "photos")
 QUICK_PRESETS = ("ava5",)
 LOSS_WEIGHTS = (
     "reconstruction_weight", "kl_weight", "adversarial_weight", "leaning_weight", "r1_weight",
-    "feature_reconstruction_weight",
+    "feature_reconstruction_weight", "frequency_reconstruction_weight",
 )
 STABILISER_FLAGS = ("augment_discriminator", "spectral_normalization")
 ADVERSARIAL_FLAGS = ("discriminator_prior_samples", "adaptive_adversarial_weight")

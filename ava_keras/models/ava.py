@@ -106,6 +106,10 @@ class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, Anomaly
             encoder's and decoder's objectives (the decoder's only in `paper`
             routing). 0 (default): none. Needs a `discriminator` with a
             `features` method, such as `ava_keras.layers.Discriminator`.
+        frequency_reconstruction_weight: Weight of the focal frequency loss
+            (Jiang et al. 2021, `ava_keras.losses.focal_frequency_loss`, with
+            the likelihood's σ̂² under `"gaussian"`), added to R wherever R
+            is (the decoder's objective only in `paper` routing). 0: none.
         augment_discriminator: Show d DiffAugment-ed real and decoded images
             while training (`ava_keras.layers.DiffAugment`).
         discriminator_prior_samples: d also judges decoded prior draws
@@ -159,6 +163,7 @@ class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, Anomaly
         leaning_weight=1.0,
         r1_weight=0.0,
         feature_reconstruction_weight=0.0,
+        frequency_reconstruction_weight=0.0,
         augment_discriminator=False,
         discriminator_prior_samples=False,
         adaptive_adversarial_weight=False,
@@ -189,6 +194,7 @@ class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, Anomaly
                 ("leaning_weight", leaning_weight),
                 ("r1_weight", r1_weight),
                 ("feature_reconstruction_weight", feature_reconstruction_weight),
+                ("frequency_reconstruction_weight", frequency_reconstruction_weight),
             )
         }
         self.discriminator_prior_samples = bool(discriminator_prior_samples)

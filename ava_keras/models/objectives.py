@@ -138,6 +138,11 @@ def forward_terms(model, images, labels, training):
         logs["feature_reconstruction"] = feature_reconstruction
         weighted_reconstruction += w["feature_reconstruction_weight"] * feature_reconstruction
         logs["loss"] += w["feature_reconstruction_weight"] * feature_reconstruction
+    if w["frequency_reconstruction_weight"] > 0:
+        frequency_reconstruction = losses.focal_frequency_loss(images, reconstructions, variance)
+        logs["frequency_reconstruction"] = frequency_reconstruction
+        weighted_reconstruction += w["frequency_reconstruction_weight"] * frequency_reconstruction
+        logs["loss"] += w["frequency_reconstruction_weight"] * frequency_reconstruction
     terms = {
         "reconstruction": weighted_reconstruction,
         "kl": kl,

@@ -24,6 +24,7 @@ LOG_NAMES = (
     "latent_d_real",
     "latent_d_fake",
     "feature_reconstruction",
+    "frequency_reconstruction",
     "d_prior",
     "adaptive_adversarial_weight",
 )
