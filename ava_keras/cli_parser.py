@@ -167,14 +167,13 @@ def build_parser():
                        help="'small' (the 28x28 networks at every size), 'scaled' (depth, widths and latent "
                        "size follow the image size; ava_keras.build_networks) or 'auto', small up to 32 pixels a "
                        "side and scaled above (default: auto)")
-    train.add_argument("--discriminator", choices=("auto",) + DISCRIMINATORS, default="auto",
-                       help="decoder discriminator: one logit per image ('global') or per patch ('patch'); "
-                       "'auto': patch with scaled networks, global with small ones or --paper-settings "
-                       "(default: auto)")
-    train.add_argument("--adaptive-adversarial-weight", action=argparse.BooleanOptionalAction, default=None,
+    train.add_argument("--discriminator", choices=DISCRIMINATORS, default="global",
+                       help="decoder discriminator: one logit per image ('global') or per patch ('patch') "
+                       "(default: global)")
+    train.add_argument("--adaptive-adversarial-weight", action="store_true",
                        help="scale the decoder's adversarial term by the ratio of the reconstruction and "
-                       "adversarial gradient norms at the decoder's last layer (Esser et al. 2021) "
-                       "(default: on with the patch discriminator, except under --paper-settings)")
+                       "adversarial gradient norms at the decoder's last layer (Esser et al. 2021); with "
+                       "--discriminator patch, the sharpest 64x64 setting in docs/quality.md")
     train.add_argument("--image-size", type=_image_size, metavar="SIZE",
                        help="SIZE or HEIGHTxWIDTH (default: 64 for folders, 28 for digits, 64 for photos)")
     train.add_argument("--channels", type=int, choices=(1, 3),
@@ -348,16 +347,6 @@ def _check_image_dir(path):
                          "WebP and TIFF)")
 
 
-def _resolve_discriminator(args):
-    """The folder defaults' discriminator: above 32 pixels (scaled networks) the patch d with the adaptive
-    weight, the setting that beat the VAE at 64x64 in docs/quality.md; the paper's global d, without the
-    adaptive weight, under --paper-settings and with the small networks."""
-    if args.discriminator == "auto":
-        args.discriminator = "patch" if args.networks == "scaled" and not args.paper_settings else "global"
-    if args.adaptive_adversarial_weight is None:
-        args.adaptive_adversarial_weight = args.discriminator == "patch" and not args.paper_settings
-
-
 def _check_train(args):
     if (args.directory is None) == (args.dataset is None):
         raise UsageError("give a folder of images (ava-keras train DIR) or a bundled dataset "
@@ -367,7 +356,6 @@ def _check_train(args):
     args.channels = args.channels or defaults["channels"]
     args.batch_size = args.batch_size or defaults["batch_size"]
     args.networks = resolve_networks(args.networks, *args.image_size)
-    _resolve_discriminator(args)
     args.latent_dim = args.latent_dim or (defaults["latent_dim"] if args.networks == "small" else None)
     args.epochs = args.epochs or defaults["epochs"]
     if args.directory is not None:

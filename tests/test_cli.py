@@ -132,23 +132,6 @@ def test_ctrl_c_saves_the_model_trained_so_far(folder, tmp_path, capsys, monkeyp
     assert model.encoder_optimizer.iterations.numpy() == 6  # two epochs of 3 steps
 
 
-@pytest.mark.parametrize(
-    "flags, discriminator, adaptive",
-    [
-        (["--image-size", "64"], "patch", True),  # scaled networks: the patch d and the adaptive weight
-        (["--image-size", "28"], "global", False),  # small networks: as calibrated at 28 px
-        (["--image-size", "64", "--paper-settings"], "global", False),
-        (["--image-size", "64", "--no-adaptive-adversarial-weight"], "patch", False),
-        (["--image-size", "64", "--discriminator", "global"], "global", False),
-        (["--image-size", "28", "--discriminator", "patch", "--adaptive-adversarial-weight"], "patch", True),
-    ],
-)
-def test_train_discriminator_defaults_follow_the_networks(folder, flags, discriminator, adaptive):
-    args = cli_parser.build_parser().parse_args(["train", str(folder), *flags])
-    cli_parser.check_arguments(args)
-    assert (args.discriminator, args.adaptive_adversarial_weight) == (discriminator, adaptive)
-
-
 @pytest.mark.integration
 def test_decoder_ema_flag_gives_the_decoder_an_averaging_optimizer(folder, tmp_path, capsys):
     out = tmp_path / "out"
