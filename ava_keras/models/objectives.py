@@ -130,19 +130,21 @@ def forward_terms(model, images, labels, training):
         )
 
     weighted_reconstruction = w["reconstruction_weight"] * reconstruction
-    if w["feature_reconstruction_weight"] > 0:
-        feature_reconstruction = losses.feature_reconstruction_loss(
+    extra_terms = {
+        # Larsen et al. (2016): the reconstruction error in d's features.
+        "feature_reconstruction": lambda: losses.feature_reconstruction_loss(
             ops.cast(model.discriminator.features(images, training=training), "float32"),
             ops.cast(model.discriminator.features(reconstructions, training=training), "float32"),
-        )
-        logs["feature_reconstruction"] = feature_reconstruction
-        weighted_reconstruction += w["feature_reconstruction_weight"] * feature_reconstruction
-        logs["loss"] += w["feature_reconstruction_weight"] * feature_reconstruction
-    if w["frequency_reconstruction_weight"] > 0:
-        frequency_reconstruction = losses.focal_frequency_loss(images, reconstructions, variance)
-        logs["frequency_reconstruction"] = frequency_reconstruction
-        weighted_reconstruction += w["frequency_reconstruction_weight"] * frequency_reconstruction
-        logs["loss"] += w["frequency_reconstruction_weight"] * frequency_reconstruction
+        ),
+        # Jiang et al. (2021): the focal frequency loss, over the likelihood's σ̂².
+        "frequency_reconstruction": lambda: losses.focal_frequency_loss(images, reconstructions, variance),
+    }
+    for name, term in extra_terms.items():  # each joins R, weighted by its `<name>_weight`, when that is > 0
+        weight = w[name + "_weight"]
+        if weight > 0:
+            logs[name] = term()
+            weighted_reconstruction += weight * logs[name]
+            logs["loss"] += weight * logs[name]
     terms = {
         "reconstruction": weighted_reconstruction,
         "kl": kl,
