@@ -206,13 +206,17 @@ def _train(args):
     ak = _load_tensorflow()
     import keras
 
+    if args.paper_settings and args.adversarial_weight not in (None, 1.0):
+        raise UsageError(f"--adversarial-weight {args.adversarial_weight:g} conflicts with --paper-settings, "
+                         "whose weights are 1; drop one of the two flags.")
     run_deterministically(args.deterministic)  # before any TensorFlow op
     strategy = _start_strategy(ak, args)  # before any TensorFlow op
     train, validation, reference, reference_labels, class_names, fit_kwargs = _training_data(args)
     keras.utils.set_random_seed(args.seed)
     with strategy.scope():  # variables and the optimizers (built by compile) live on every replica
         settings = ak.PAPER_SETTINGS if args.paper_settings else {
-            "routing": args.routing, "likelihood": args.likelihood, "generator_loss": args.generator_loss}
+            "routing": args.routing, "likelihood": args.likelihood, "generator_loss": args.generator_loss,
+            "adversarial_weight": 1.0 if args.adversarial_weight is None else args.adversarial_weight}
         model = ak.AVA.from_preset(args.preset, image_shape=tuple(args.image_size) + (args.channels,),
                                    networks=args.networks, discriminator=args.discriminator,
                                    adaptive_adversarial_weight=args.adaptive_adversarial_weight,

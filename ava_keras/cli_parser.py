@@ -174,6 +174,10 @@ def build_parser():
                        help="scale the decoder's adversarial term by the ratio of the reconstruction and "
                        "adversarial gradient norms at the decoder's last layer (Esser et al. 2021); with "
                        "--discriminator patch, the sharpest 64x64 setting in docs/quality.md")
+    train.add_argument("--adversarial-weight", type=_float_in(0, math.inf, True),
+                       help="weight of the adversarial terms A_d and A_D (eqs. 3, 12); with "
+                       "--adaptive-adversarial-weight it multiplies the adaptive weight (default: 1; "
+                       "--paper-settings fixes it at 1)")
     train.add_argument("--image-size", type=_image_size, metavar="SIZE",
                        help="SIZE or HEIGHTxWIDTH (default: 64 for folders, 28 for digits, 64 for photos)")
     train.add_argument("--channels", type=int, choices=(1, 3),
