@@ -220,6 +220,8 @@ def _train(args):
         model = ak.AVA.from_preset(args.preset, image_shape=tuple(args.image_size) + (args.channels,),
                                    networks=args.networks, discriminator=args.discriminator,
                                    adaptive_adversarial_weight=args.adaptive_adversarial_weight,
+                                   decoder_adversarial_reaches_encoder=args.decoder_adversarial_reaches_encoder
+                                   is not False,
                                    latent_dim=args.latent_dim, seed=args.seed, dtype=args.precision,
                                    class_names=class_names,
                                    latent_sampler_components=_latent_sampler_components(args, train, class_names),

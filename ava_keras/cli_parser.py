@@ -93,6 +93,15 @@ def add_decoder_ema_argument(parser):
     )
 
 
+def add_decoder_adversarial_reaches_encoder_argument(parser):
+    """Adds `--[no-]decoder-adversarial-reaches-encoder` (`ava-keras train` and `experiment quality`): None unless given."""
+    parser.add_argument(
+        "--decoder-adversarial-reaches-encoder", action=argparse.BooleanOptionalAction, default=None,
+        help="in joint routing, the encoder also minimises the decoder's adversarial term A_d; --no-... keeps A_d "
+             "off the encoder, as Larsen et al. (2016) do (default: on)",
+    )
+
+
 def add_deterministic_argument(parser):
     """Adds `--deterministic` (`ava-keras train` and `experiment quality`): off unless given."""
     parser.add_argument(
@@ -198,6 +207,7 @@ def build_parser():
     train.add_argument("--discriminator-learning-rate", type=_float_in(0, math.inf, False), default=2e-4,
                        help="learning rate of both discriminators")
     add_decoder_ema_argument(train)
+    add_decoder_adversarial_reaches_encoder_argument(train)
     add_deterministic_argument(train)
     train.add_argument("--validation-split", type=_float_in(0, 1, True), default=0.0,
                        help="fraction of the images held out for validation (0: none)")

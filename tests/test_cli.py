@@ -151,19 +151,20 @@ def test_decoder_ema_flag_gives_the_decoder_an_averaging_optimizer(folder, tmp_p
 
 
 @pytest.mark.integration
-def test_train_with_scaled_networks_a_patch_discriminator_and_a_scaled_adaptive_weight(folder, tmp_path, capsys):
+def test_train_with_scaled_networks_a_patch_discriminator_and_the_adversarial_options(folder, tmp_path, capsys):
     out = tmp_path / "out"
     at = TRAIN_FLAGS.index("--latent-dim")
     flags = TRAIN_FLAGS[:at] + TRAIN_FLAGS[at + 2 :]  # the latent size follows the image size
     code, _, err = _run_cli(
         ["train", str(folder), "--epochs", "1", "--out", str(out), "--preset", "ava2", "--verbose", "0",
          "--networks", "scaled", "--discriminator", "patch", "--adaptive-adversarial-weight",
-         "--adversarial-weight", "0.3", *flags], capsys,
+         "--adversarial-weight", "0.3", "--no-decoder-adversarial-reaches-encoder", *flags], capsys,
     )
     assert code == 0, err
     model = ak.saving.load_model(out / "model.keras")
     assert model.adaptive_adversarial_weight and not model.discriminator_prior_samples
     assert model.loss_weights_config["adversarial_weight"] == 0.3
+    assert not model.decoder_adversarial_reaches_encoder
     # 16x16: two stride-2 levels (a 4x4 map), latent size sqrt(16 * 16) = 16, a one-level patch d.
     assert model.encoder.filters == (16, 32) and model.decoder.upsampling == "resize" and model.latent_dim == 16
     assert type(model.discriminator) is ak.layers.PatchDiscriminator and model.discriminator.filters == (16,)

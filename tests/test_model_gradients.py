@@ -45,6 +45,7 @@ def reference_objectives(
     prior_noise=None,
     adaptive=False,
     adversaries_on=True,
+    decoder_adversarial_reaches_encoder=True,
 ):
     """Block -> objective, from the equations, with raw TF ops.
 
@@ -52,6 +53,7 @@ def reference_objectives(
     `prior_noise`: d also judges g(prior_noise) (Larsen et al. 2016).
     `adaptive`: A_d times ‖∇_w R‖ / (‖∇_w A_d‖ + 1e-4), w the decoder's output
     convolution's kernel (Esser et al. 2021). `adversaries_on=False`: every switch off.
+    `decoder_adversarial_reaches_encoder=False`: the joint encoder's objective has no A_d (Larsen et al. 2016).
     """
     on = {k: float(v) * adversaries_on for k, v in model.variant.items()}
     enc, dec = model.encoder, model.decoder
@@ -132,6 +134,8 @@ def reference_objectives(
         r = r + feature_weight * tf.reduce_mean(0.5 * tf.reduce_sum(tf.square(real_features - fake_features), 1))
     if routing == "joint":
         theta, phi = r + k + adversarial, r + adversarial
+        if not decoder_adversarial_reaches_encoder:
+            theta = r + k + on["encoder_discriminator"] * a_big_d
     else:
         theta = k + on["encoder_discriminator"] * a_big_d
         phi = r + on["decoder_discriminator"] * a_d
@@ -421,6 +425,25 @@ def test_adaptive_adversarial_weight_scales_the_decoder_adversarial_term(routing
     assert model.get_metrics_result()["adaptive_adversarial_weight"] > 0
 
 
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_decoder_adversarial_term_can_stay_off_the_encoder(adaptive):
+    """Larsen et al. (2016): the encoder minimises R + K + A_D, the decoder still R + A_d + A_D (joint routing)."""
+    options = dict(decoder_adversarial_reaches_encoder=False, adaptive_adversarial_weight=adaptive)
+    model = sgd_compile(tiny_model("ava5", **options, **PAPER_TERMS), 1e-3)
+    images = tiny_images()
+    noise = peek_noise(model, len(images))
+    expected = reference_gradients(
+        model, images, noise, "joint", adaptive=adaptive, decoder_adversarial_reaches_encoder=False
+    )
+    reaching = reference_gradients(model, images, noise, "joint", adaptive=adaptive)
+    assert not np.allclose(expected["encoder"][0], reaching["encoder"][0]), "A_d did not reach the encoder"
+    np.testing.assert_allclose(expected["decoder"][0], reaching["decoder"][0], **TOLERANCE)
+    assert [len(group) for group in model._gradient_groups()] == [1, 1, 1, 1]
+    for block, block_deltas in one_step_deltas(model, images).items():
+        for delta, gradient in zip(block_deltas, expected[block]):
+            np.testing.assert_allclose(-delta / 1e-3, gradient, rtol=1e-4, atol=1e-4, err_msg=block)
+
+
 @pytest.mark.parametrize("routing", ROUTINGS_PAPER_IN_FULL_TIER)
 def test_discriminator_start_step_trains_a_vae_until_the_decoder_has_taken_that_many_steps(routing):
     model = sgd_compile(tiny_model("ava5", routing=routing, discriminator_start_step=2, **PAPER_TERMS), 0.01)
@@ -444,14 +467,16 @@ def test_discriminator_start_step_trains_a_vae_until_the_decoder_has_taken_that_
 
 
 def test_adversarial_options_round_trip_through_config_and_default_off():
-    options = dict(discriminator_prior_samples=True, adaptive_adversarial_weight=True, discriminator_start_step=7)
+    options = dict(discriminator_prior_samples=True, adaptive_adversarial_weight=True, discriminator_start_step=7,
+                   decoder_adversarial_reaches_encoder=False)
     config = tiny_model("ava5", **options).get_config()
     assert {name: config[name] for name in options} == options
     restored = ak.AVA.from_config(config)
     assert {name: getattr(restored, name) for name in options} == options
     defaults = tiny_model("ava5").get_config()
     assert {name: defaults[name] for name in options} == dict(
-        discriminator_prior_samples=False, adaptive_adversarial_weight=False, discriminator_start_step=0
+        discriminator_prior_samples=False, adaptive_adversarial_weight=False, discriminator_start_step=0,
+        decoder_adversarial_reaches_encoder=True,
     )
     with pytest.raises(ValueError, match="discriminator_start_step"):
         tiny_model("ava5", discriminator_start_step=-1)

@@ -36,9 +36,11 @@ def test_arguments_defaults_quick_and_errors():
     assert quick["learning_rates"] == {"discriminator": 1e-4}
     assert quick["dataset"] == "photos" and not quick["baseline"] and quick["image_size"] == 32
     adversaries = quality.resolve(_parse(["--discriminator-prior-samples", "--adaptive-adversarial-weight",
-                                          "--discriminator-start-step", "200"]))
+                                          "--discriminator-start-step", "200",
+                                          "--no-decoder-adversarial-reaches-encoder"]))
     assert adversaries["model_options"] == {
         "discriminator_prior_samples": True, "adaptive_adversarial_weight": True, "discriminator_start_step": 200,
+        "decoder_adversarial_reaches_encoder": False,
     }
     for bad in (["--presets", "ava9"], ["--presets", ","], ["--steps", "0"], ["--seeds", "-1"],
                 ["--adversarial-weight", "-1"], ["--generator-loss", "hinge"], ["--encoder-lr", "0"],

@@ -48,7 +48,11 @@ import math
 import time
 
 from .._determinism import run_deterministically
-from ..cli_parser import add_decoder_ema_argument, add_deterministic_argument
+from ..cli_parser import (
+    add_decoder_adversarial_reaches_encoder_argument,
+    add_decoder_ema_argument,
+    add_deterministic_argument,
+)
 from ..constants import DISCRIMINATORS, GENERATOR_LOSSES, LIKELIHOODS, NETWORKS, PRECISIONS, SMALL_NETWORKS
 from ..errors import InputError
 from ._common import BLOCKS, PRESETS, add_budget_arguments, machine, make_out_dir, positive_float, positive_int
@@ -133,6 +137,7 @@ def add_arguments(parser):
             "--" + name.replace("_", "-"), action="store_true", default=None,
             help=f"AVA models with `{name}=True` (see ava_keras.AVA; default off).",
         )
+    add_decoder_adversarial_reaches_encoder_argument(parser)
     parser.add_argument(
         "--discriminator-start-step", type=positive_int, default=None,
         help="AVA `discriminator_start_step`: train as a VAE for this many steps, then add the adversaries "
@@ -179,7 +184,8 @@ def add_arguments(parser):
 def resolve(args):
     """The run settings from parsed `args` (the --quick budget where an option is not given)."""
     options = {name: getattr(args, name) for name in ("likelihood", "generator_loss") + LOSS_WEIGHTS
-               + STABILISER_FLAGS + ADVERSARIAL_FLAGS + ("discriminator_start_step",)
+               + STABILISER_FLAGS + ADVERSARIAL_FLAGS
+               + ("decoder_adversarial_reaches_encoder", "discriminator_start_step",)
                if getattr(args, name) is not None}
     if args.conditional and args.dataset != "digits":
         raise InputError("--conditional trains on the digits' labels; the photo crops have none (--dataset digits).")

@@ -119,6 +119,10 @@ class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, Anomaly
             λ = ‖∇_w L_rec‖ / (‖∇_w L_adv‖ + 1e-4), clipped to [0, 1e4], a
             constant, w the decoder's last layer's kernel (Esser et al.
             2021); logged as `adaptive_adversarial_weight`.
+        decoder_adversarial_reaches_encoder: In `"joint"` routing, the
+            encoder also minimises A_d through the decoder (eq. 3). False:
+            only the decoder does, as Larsen et al. (2016) train their
+            encoder without the GAN term (`"paper"` routing never lets it).
         discriminator_start_step: Before the decoder's optimizer has taken
             this many steps, every adversarial and leaning term is off and
             neither discriminator is updated: a VAE warm-up (0: none).
@@ -167,6 +171,7 @@ class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, Anomaly
         augment_discriminator=False,
         discriminator_prior_samples=False,
         adaptive_adversarial_weight=False,
+        decoder_adversarial_reaches_encoder=True,
         discriminator_start_step=0,
         latent_sampler_components=LATENT_SAMPLER_COMPONENTS,
         seed=None,
@@ -199,6 +204,7 @@ class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, Anomaly
         }
         self.discriminator_prior_samples = bool(discriminator_prior_samples)
         self.adaptive_adversarial_weight = bool(adaptive_adversarial_weight)
+        self.decoder_adversarial_reaches_encoder = bool(decoder_adversarial_reaches_encoder)
         self.discriminator_start_step = check_positive_int(
             "discriminator_start_step", discriminator_start_step, allow_zero=True
         )
@@ -470,6 +476,7 @@ class AVA(SafetyChecks, BlockTrainer, LabelConditioning, LatentSampling, Anomaly
                 "augment_discriminator": self.augment_discriminator,
                 "discriminator_prior_samples": self.discriminator_prior_samples,
                 "adaptive_adversarial_weight": self.adaptive_adversarial_weight,
+                "decoder_adversarial_reaches_encoder": self.decoder_adversarial_reaches_encoder,
                 "discriminator_start_step": self.discriminator_start_step,
                 "latent_sampler_components": self.latent_sampler_components,
                 "seed": self.seed,

@@ -43,6 +43,7 @@ def compute_losses(model, images, labels=None, training=False):
         w["kl_weight"] * terms["kl"],
         decoder_adversarial=on["decoder_discriminator"] * decoder_adversarial_weight * terms["decoder_adversarial"],
         encoder_adversarial=on["encoder_discriminator"] * w["adversarial_weight"] * terms["encoder_adversarial"],
+        decoder_adversarial_reaches_encoder=model.decoder_adversarial_reaches_encoder,
     )
     objectives.update(discriminator=terms["discriminator"], latent_discriminator=terms["latent_discriminator"])
     return objectives, logs
@@ -196,16 +197,20 @@ def _norm(gradient):
     return 0.0 if gradient is None else ops.sqrt(ops.sum(ops.square(ops.cast(gradient, "float32"))))
 
 
-def generator_objectives(routing, reconstruction, kl, decoder_adversarial, encoder_adversarial):
+def generator_objectives(
+    routing, reconstruction, kl, decoder_adversarial, encoder_adversarial, decoder_adversarial_reaches_encoder=True
+):
     """The encoder's and decoder's objectives from their weighted, switched terms.
 
     `"joint"` routing: both minimise R + A_d + A_D through every path, the
-    encoder also K (eqs. 3, 12). `"paper"` routing (eqs. 5-16): the encoder
-    minimises K + A_D, the decoder R + A_d.
+    encoder also K (eqs. 3, 12); without `decoder_adversarial_reaches_encoder`
+    the encoder's objective drops A_d (Larsen et al. 2016). `"paper"`
+    routing (eqs. 5-16): the encoder minimises K + A_D, the decoder R + A_d.
     """
     if routing == "joint":
         adversarial = decoder_adversarial + encoder_adversarial
-        return {"encoder": reconstruction + kl + adversarial, "decoder": reconstruction + adversarial}
+        encoder = reconstruction + kl + (adversarial if decoder_adversarial_reaches_encoder else encoder_adversarial)
+        return {"encoder": encoder, "decoder": reconstruction + adversarial}
     return {"encoder": kl + encoder_adversarial, "decoder": reconstruction + decoder_adversarial}
 
 

@@ -76,11 +76,12 @@ class BlockTrainer:
         the KL term, which does not depend on Φ, so the gradient of the
         encoder's objective with respect to Θ and Φ gives both blocks'
         gradients: one backward pass through the discriminators and the
-        decoder instead of two. In `paper` routing the two objectives reach
-        their blocks through different paths, so each block has its own tape.
+        decoder instead of two. In `paper` routing, or when A_d does not
+        reach the encoder, the two objectives differ by more than K, so each
+        block has its own tape.
         """
         blocks = [b for b in BLOCKS if getattr(self, b) is not None]
-        if self.routing == "joint":
+        if self.routing == "joint" and self.decoder_adversarial_reaches_encoder:
             return [("encoder", "decoder")] + [(b,) for b in blocks[2:]]
         return [(b,) for b in blocks]
 
