@@ -222,6 +222,7 @@ def _train(args):
                                    adaptive_adversarial_weight=args.adaptive_adversarial_weight,
                                    decoder_adversarial_reaches_encoder=args.decoder_adversarial_reaches_encoder
                                    is not False,
+                                   discriminator_start_step=args.discriminator_start_step or 0,
                                    latent_dim=args.latent_dim, seed=args.seed, dtype=args.precision,
                                    class_names=class_names,
                                    latent_sampler_components=_latent_sampler_components(args, train, class_names),

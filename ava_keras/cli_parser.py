@@ -102,6 +102,15 @@ def add_decoder_adversarial_reaches_encoder_argument(parser):
     )
 
 
+def add_discriminator_start_step_argument(parser):
+    """Adds `--discriminator-start-step N` (`ava-keras train` and `experiment quality`): None unless given."""
+    parser.add_argument(
+        "--discriminator-start-step", type=_int_at_least(0), metavar="N", default=None,
+        help="train as a VAE for the decoder's first N steps, then add the adversarial and leaning terms and "
+             "start updating the discriminators (AVA `discriminator_start_step`; default: 0)",
+    )
+
+
 def add_deterministic_argument(parser):
     """Adds `--deterministic` (`ava-keras train` and `experiment quality`): off unless given."""
     parser.add_argument(
@@ -208,6 +217,7 @@ def build_parser():
                        help="learning rate of both discriminators")
     add_decoder_ema_argument(train)
     add_decoder_adversarial_reaches_encoder_argument(train)
+    add_discriminator_start_step_argument(train)
     add_deterministic_argument(train)
     train.add_argument("--validation-split", type=_float_in(0, 1, True), default=0.0,
                        help="fraction of the images held out for validation (0: none)")

@@ -158,13 +158,14 @@ def test_train_with_scaled_networks_a_patch_discriminator_and_the_adversarial_op
     code, _, err = _run_cli(
         ["train", str(folder), "--epochs", "1", "--out", str(out), "--preset", "ava2", "--verbose", "0",
          "--networks", "scaled", "--discriminator", "patch", "--adaptive-adversarial-weight",
-         "--adversarial-weight", "0.3", "--no-decoder-adversarial-reaches-encoder", *flags], capsys,
+         "--adversarial-weight", "0.3", "--no-decoder-adversarial-reaches-encoder", "--discriminator-start-step",
+         "2", *flags], capsys,
     )
     assert code == 0, err
     model = ak.saving.load_model(out / "model.keras")
     assert model.adaptive_adversarial_weight and not model.discriminator_prior_samples
     assert model.loss_weights_config["adversarial_weight"] == 0.3
-    assert not model.decoder_adversarial_reaches_encoder
+    assert not model.decoder_adversarial_reaches_encoder and model.discriminator_start_step == 2
     # 16x16: two stride-2 levels (a 4x4 map), latent size sqrt(16 * 16) = 16, a one-level patch d.
     assert model.encoder.filters == (16, 32) and model.decoder.upsampling == "resize" and model.latent_dim == 16
     assert type(model.discriminator) is ak.layers.PatchDiscriminator and model.discriminator.filters == (16,)
@@ -195,6 +196,7 @@ def _not_a_keras_zip(path):
         (["train", "--dataset", "digits", "--decoder-ema", "fast"], "--decoder-ema: expected a number, got 'fast'"),
         (["experiment", "quality", "--decoder-ema", "-0.5"], "--decoder-ema: must be in (0, 1), got -0.5"),
         (["train", "--dataset", "digits", "--adversarial-weight", "-1"], "--adversarial-weight: must be in [0, "),
+        (["train", "--dataset", "digits", "--discriminator-start-step", "-1"], "must be at least 0, got -1"),
         (["train", "--dataset", "digits", "--paper-settings", "--adversarial-weight", "0.3"],
          "--adversarial-weight 0.3 conflicts with --paper-settings"),
         (["train", "--dataset", "digits", "--out", "{tmp}/file.png"], "--out"),

@@ -52,6 +52,7 @@ from ..cli_parser import (
     add_decoder_adversarial_reaches_encoder_argument,
     add_decoder_ema_argument,
     add_deterministic_argument,
+    add_discriminator_start_step_argument,
 )
 from ..constants import DISCRIMINATORS, GENERATOR_LOSSES, LIKELIHOODS, NETWORKS, PRECISIONS, SMALL_NETWORKS
 from ..errors import InputError
@@ -138,11 +139,7 @@ def add_arguments(parser):
             help=f"AVA models with `{name}=True` (see ava_keras.AVA; default off).",
         )
     add_decoder_adversarial_reaches_encoder_argument(parser)
-    parser.add_argument(
-        "--discriminator-start-step", type=positive_int, default=None,
-        help="AVA `discriminator_start_step`: train as a VAE for this many steps, then add the adversaries "
-             "(default 0).",
-    )
+    add_discriminator_start_step_argument(parser)
     parser.add_argument(
         "--samples", type=positive_int, default=None,
         help="Samples scored per model (default: as many as there are training images, 1,400 digits or 2,000 "
