@@ -101,6 +101,8 @@ def _bundled_images(args):
 
 
 REFERENCE_IMAGES = 8  # the real images each training grid reconstructs
+# `ava-keras train` flags that are `AVA` arguments of the same name, None unless given.
+TRAIN_MODEL_OPTIONS = ("adversarial_weight", "decoder_adversarial_reaches_encoder", "discriminator_start_step")
 
 
 def _training_data(args):
@@ -214,15 +216,13 @@ def _train(args):
     train, validation, reference, reference_labels, class_names, fit_kwargs = _training_data(args)
     keras.utils.set_random_seed(args.seed)
     with strategy.scope():  # variables and the optimizers (built by compile) live on every replica
-        settings = ak.PAPER_SETTINGS if args.paper_settings else {
-            "routing": args.routing, "likelihood": args.likelihood, "generator_loss": args.generator_loss,
-            "adversarial_weight": 1.0 if args.adversarial_weight is None else args.adversarial_weight}
+        settings = dict(ak.PAPER_SETTINGS if args.paper_settings else {
+            "routing": args.routing, "likelihood": args.likelihood, "generator_loss": args.generator_loss})
+        # The options left unset keep the AVA defaults (--adversarial-weight: checked against the paper's above).
+        settings.update({name: getattr(args, name) for name in TRAIN_MODEL_OPTIONS if getattr(args, name) is not None})
         model = ak.AVA.from_preset(args.preset, image_shape=tuple(args.image_size) + (args.channels,),
                                    networks=args.networks, discriminator=args.discriminator,
                                    adaptive_adversarial_weight=args.adaptive_adversarial_weight,
-                                   decoder_adversarial_reaches_encoder=args.decoder_adversarial_reaches_encoder
-                                   is not False,
-                                   discriminator_start_step=args.discriminator_start_step or 0,
                                    latent_dim=args.latent_dim, seed=args.seed, dtype=args.precision,
                                    class_names=class_names,
                                    latent_sampler_components=_latent_sampler_components(args, train, class_names),

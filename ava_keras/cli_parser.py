@@ -94,7 +94,7 @@ def add_decoder_ema_argument(parser):
 
 
 def add_decoder_adversarial_reaches_encoder_argument(parser):
-    """Adds `--[no-]decoder-adversarial-reaches-encoder` (`ava-keras train` and `experiment quality`): None unless given."""
+    """Adds `--[no-]decoder-adversarial-reaches-encoder` (`train` and `experiment quality`): None unless given."""
     parser.add_argument(
         "--decoder-adversarial-reaches-encoder", action=argparse.BooleanOptionalAction, default=None,
         help="in joint routing, the encoder also minimises the decoder's adversarial term A_d; --no-... keeps A_d "
