@@ -15,8 +15,8 @@ command is the package's own:
 Models it trains hold the patched decoder and are not meant to be saved.
 """
 
-import contextlib
 import sys
+from unittest import mock
 
 import keras
 
@@ -52,15 +52,12 @@ def _call_with_noise(self, inputs):
     return self.crop(self.output_conv(x))
 
 
-@contextlib.contextmanager
 def decoder_noise():
-    """Every ConvDecoder built inside the block has the noise inputs."""
-    build, call = ConvDecoder.build, ConvDecoder.call
-    ConvDecoder.build, ConvDecoder.call = _build_with_noise(build), _call_with_noise
-    try:
-        yield
-    finally:
-        ConvDecoder.build, ConvDecoder.call = build, call
+    """Every ConvDecoder built inside the block has the noise inputs.
+
+    A context manager (`unittest.mock.patch.multiple`) that restores the class on exit.
+    """
+    return mock.patch.multiple(ConvDecoder, build=_build_with_noise(ConvDecoder.build), call=_call_with_noise)
 
 
 def main(argv=None):

@@ -16,8 +16,8 @@ patch). The rest of the command is the package's own:
 Models it trains hold the patched d and are not meant to be saved.
 """
 
-import contextlib
 import sys
+from unittest import mock
 
 from keras import ops
 
@@ -44,15 +44,12 @@ def _call_with_stddev(self, inputs, labels=None, training=False):
     return self._projected(self.logit(with_batch_stddev(x), training=training), x, labels)
 
 
-@contextlib.contextmanager
 def minibatch_stddev():
-    """Every PatchDiscriminator built inside the block has the batch-SD channel."""
-    build, call = PatchDiscriminator.build, PatchDiscriminator.call
-    PatchDiscriminator.build, PatchDiscriminator.call = _build_with_stddev, _call_with_stddev
-    try:
-        yield
-    finally:
-        PatchDiscriminator.build, PatchDiscriminator.call = build, call
+    """Every PatchDiscriminator built inside the block has the batch-SD channel.
+
+    A context manager (`unittest.mock.patch.multiple`) that restores the class on exit.
+    """
+    return mock.patch.multiple(PatchDiscriminator, build=_build_with_stddev, call=_call_with_stddev)
 
 
 def main(argv=None):
